@@ -1,0 +1,62 @@
+//! `tenax-chaos`: serve the fault-injecting routes until killed.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use tenax_chaos::{ChaosServer, TlsVersions};
+
+/// A fault-injecting HTTP/1.1 + HTTP/2 + TLS + WebSocket server for testing HTTP clients.
+///
+/// Prints `listening on http://ADDR` (or https://) first, then serves until killed.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Serve TLS (ALPN h2 and http/1.1) with a CA generated at start.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: accept only this TLS version (1.2 or 1.3).
+    #[arg(long, value_parser = ["1.2", "1.3"], requires = "tls")]
+    tls_only: Option<String>,
+    /// With --tls: write the CA certificate (PEM) to this file, for clients to trust.
+    #[arg(long, requires = "tls")]
+    ca_out: Option<PathBuf>,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut builder = ChaosServer::builder().addr(args.addr).tls(args.tls);
+        builder = match args.tls_only.as_deref() {
+            Some("1.2") => builder.tls_versions(TlsVersions::Tls12Only),
+            Some("1.3") => builder.tls_versions(TlsVersions::Tls13Only),
+            _ => builder,
+        };
+        let server = builder.start().await?;
+        if let (Some(path), Some(pem)) = (&args.ca_out, server.ca_pem()) {
+            std::fs::write(path, pem)
+                .map_err(|e| format!("tenax-chaos: writing {}: {e}", path.display()))?;
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", server.url(""))?;
+        out.flush()?;
+        drop(out);
+        tokio::signal::ctrl_c().await?;
+        server.shutdown().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,157 @@
+//! A server that answers every connection with scripted bytes: malformed responses, early
+//! closes and resets that a real HTTP server would never produce.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::Error;
+
+/// The most request-head bytes a raw server reads before it runs its script anyway.
+const MAX_HEAD: usize = 64 * 1024;
+/// How long a raw server waits for the request head before it runs its script anyway.
+const HEAD_WAIT: Duration = Duration::from_secs(5);
+
+/// One step of a raw server's script.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum RawStep {
+    /// Write these bytes (and flush).
+    Write(Bytes),
+    /// Wait this long.
+    Sleep(Duration),
+    /// Close the connection with FIN.
+    Close,
+    /// Close the connection with RST.
+    Reset,
+}
+
+impl RawStep {
+    /// A [`RawStep::Write`] of these bytes.
+    pub fn write(bytes: impl Into<Bytes>) -> RawStep {
+        RawStep::Write(bytes.into())
+    }
+}
+
+/// A loopback server that reads each request head (up to the blank line, 64 KiB or 5 s) and
+/// then plays its script. A script that ends without `Close` or `Reset` keeps the connection
+/// open until the client closes it or the server is dropped.
+pub struct RawServer {
+    addr: SocketAddr,
+    connections: Arc<AtomicU64>,
+    _shutdown: watch::Sender<bool>,
+}
+
+impl RawServer {
+    /// Starts a raw server on `127.0.0.1:0` on the current tokio runtime.
+    pub async fn start(script: Vec<RawStep>) -> Result<RawServer, Error> {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .map_err(|e| Error::io("binding the raw server", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the bound address", e))?;
+        let (tx, rx) = watch::channel(false);
+        let connections = Arc::new(AtomicU64::new(0));
+        let script: Arc<[RawStep]> = script.into();
+        let count = connections.clone();
+        tokio::spawn(async move {
+            let mut stop = rx.clone();
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    res = listener.accept() => {
+                        let Ok((stream, _)) = res else { continue };
+                        count.fetch_add(1, Ordering::Relaxed);
+                        let (script, mut stop) = (script.clone(), rx.clone());
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                _ = play(stream, &script) => {}
+                                _ = stop.changed() => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        Ok(RawServer {
+            addr,
+            connections,
+            _shutdown: tx,
+        })
+    }
+
+    /// A raw server that writes `bytes` and closes.
+    pub async fn reply(bytes: impl Into<Bytes>) -> Result<RawServer, Error> {
+        RawServer::start(vec![RawStep::write(bytes), RawStep::Close]).await
+    }
+
+    /// The address the raw server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// How many connections the raw server has accepted.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for RawServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawServer").field("addr", &self.addr).finish()
+    }
+}
+
+async fn read_head(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(HEAD_WAIT, async {
+        while head.len() < MAX_HEAD {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+            if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+async fn play(mut stream: TcpStream, script: &[RawStep]) {
+    read_head(&mut stream).await;
+    for step in script {
+        match step {
+            RawStep::Write(b) => {
+                if stream.write_all(b).await.is_err() || stream.flush().await.is_err() {
+                    return;
+                }
+            }
+            RawStep::Sleep(d) => tokio::time::sleep(*d).await,
+            RawStep::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            RawStep::Reset => {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                return;
+            }
+        }
+    }
+    // Hold the connection until the client goes away.
+    let mut sink = [0u8; 4096];
+    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+}

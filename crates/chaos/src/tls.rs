@@ -1,0 +1,83 @@
+//! A certificate authority generated at start, and the server's TLS configuration.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    SanType,
+};
+use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::Error;
+
+/// Which TLS versions the server accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsVersions {
+    /// TLS 1.2 and TLS 1.3 (the default).
+    #[default]
+    Both,
+    /// TLS 1.2 only: a client that requires TLS 1.3 fails the handshake.
+    Tls12Only,
+    /// TLS 1.3 only.
+    Tls13Only,
+}
+
+/// The material a TLS-mode server was started with.
+pub(crate) struct TlsMaterial {
+    pub(crate) ca_pem: String,
+    pub(crate) ca_der: CertificateDer<'static>,
+    pub(crate) config: Arc<ServerConfig>,
+}
+
+/// Generates a fresh CA and a leaf certificate for `localhost`, `127.0.0.1` and `::1`.
+pub(crate) fn generate(versions: TlsVersions) -> Result<TlsMaterial, Error> {
+    let ca_key = KeyPair::generate().map_err(Error::tls)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(Error::tls)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "tenax-chaos test CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(Error::tls)?;
+
+    let leaf_key = KeyPair::generate().map_err(Error::tls)?;
+    let mut leaf_params =
+        CertificateParams::new(vec!["localhost".to_string()]).map_err(Error::tls)?;
+    leaf_params.subject_alt_names.push(SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    ));
+    leaf_params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "tenax-chaos");
+    let leaf = leaf_params.signed_by(&leaf_key, &ca).map_err(Error::tls)?;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let protocols: &[&rustls::SupportedProtocolVersion] = match versions {
+        TlsVersions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsVersions::Tls12Only => &[&rustls::version::TLS12],
+        TlsVersions::Tls13Only => &[&rustls::version::TLS13],
+    };
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(protocols)
+        .map_err(Error::tls)?
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+        .map_err(Error::tls)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+
+    Ok(TlsMaterial {
+        ca_pem: ca.pem(),
+        ca_der: ca.der().clone(),
+        config: Arc::new(config),
+    })
+}
