@@ -68,6 +68,8 @@ impl Blackhole {
 
 impl std::fmt::Debug for Blackhole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Blackhole").field("addr", &self.addr).finish()
+        f.debug_struct("Blackhole")
+            .field("addr", &self.addr)
+            .finish()
     }
 }

@@ -45,7 +45,9 @@ pub(crate) fn pattern_chunk(offset: u64, len: usize) -> Bytes {
 }
 
 pub(crate) fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(b.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub(crate) fn empty() -> Body {
@@ -73,28 +75,31 @@ pub(crate) fn pattern_body(
 ) -> Body {
     let chunk = chunk.clamp(1, MAX_CHUNK);
     // State: (next offset, whether a chunk was already sent, whether we are done).
-    let s = stream::unfold((start, false, false), move |(pos, sent_any, done)| async move {
-        if done {
-            return None;
-        }
-        if pos >= end {
-            return match ending {
-                Ending::Finish => None,
-                Ending::Abort => {
-                    // Give the connection a moment to flush what was sent before aborting.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let err: BoxError = "tenax-chaos: body aborted on purpose".into();
-                    Some((Err(err), (pos, sent_any, true)))
-                }
-            };
-        }
-        if sent_any && !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let len = (end - pos).min(chunk as u64) as usize;
-        let data = pattern_chunk(pos, len);
-        Some((Ok(Frame::data(data)), (pos + len as u64, true, false)))
-    });
+    let s = stream::unfold(
+        (start, false, false),
+        move |(pos, sent_any, done)| async move {
+            if done {
+                return None;
+            }
+            if pos >= end {
+                return match ending {
+                    Ending::Finish => None,
+                    Ending::Abort => {
+                        // Give the connection a moment to flush what was sent before aborting.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let err: BoxError = "tenax-chaos: body aborted on purpose".into();
+                        Some((Err(err), (pos, sent_any, true)))
+                    }
+                };
+            }
+            if sent_any && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let len = (end - pos).min(chunk as u64) as usize;
+            let data = pattern_chunk(pos, len);
+            Some((Ok(Frame::data(data)), (pos + len as u64, true, false)))
+        },
+    );
     StreamBody::new(s).boxed_unsync()
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 use crate::server::OpenGuard;
 
@@ -22,6 +23,8 @@ pub(crate) struct ConnCtx {
     reset_on_close: AtomicBool,
     /// Close the connection after this many milliseconds without I/O; 0 = never.
     idle_close_ms: AtomicU64,
+    /// Wakes the connection driver when a rule changes.
+    pub(crate) rules_changed: Notify,
 }
 
 impl ConnCtx {
@@ -31,6 +34,7 @@ impl ConnCtx {
             last_io_ms: AtomicU64::new(0),
             reset_on_close: AtomicBool::new(false),
             idle_close_ms: AtomicU64::new(0),
+            rules_changed: Notify::new(),
         })
     }
 
@@ -46,6 +50,7 @@ impl ConnCtx {
     pub(crate) fn close_when_idle_for(&self, idle: Duration) {
         let ms = (idle.as_millis() as u64).max(1);
         self.idle_close_ms.store(ms, Ordering::Relaxed);
+        self.rules_changed.notify_one();
     }
 
     /// How long until the idle-close rule fires: `None` if there is no such rule,

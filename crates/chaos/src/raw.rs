@@ -110,7 +110,9 @@ impl RawServer {
 
 impl std::fmt::Debug for RawServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawServer").field("addr", &self.addr).finish()
+        f.debug_struct("RawServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 

@@ -166,7 +166,13 @@ fn stream(n: &str, q: &Query) -> RouteResult {
     let n: u64 = seg(n, "byte count")?;
     let chunk: usize = q.num("chunk", 1024).map_err(bad)?;
     let delay = millis(q, "delay_ms", 0)?;
-    Ok(octets(body::pattern_body(0, n, chunk, delay, Ending::Finish)))
+    Ok(octets(body::pattern_body(
+        0,
+        n,
+        chunk,
+        delay,
+        Ending::Finish,
+    )))
 }
 
 async fn delay(ms: &str, shared: &Shared) -> RouteResult {
@@ -191,13 +197,7 @@ fn drip(n: &str, q: &Query) -> RouteResult {
     // Send a chunk every `tick`: at least 10 ms apart, and at least one byte per chunk.
     let tick_ms = (1000 / bps).max(10);
     let chunk = (bps * tick_ms / 1000).max(1) as usize;
-    let b = body::pattern_body(
-        0,
-        n,
-        chunk,
-        Duration::from_millis(tick_ms),
-        Ending::Finish,
-    );
+    let b = body::pattern_body(0, n, chunk, Duration::from_millis(tick_ms), Ending::Finish);
     Ok(with_len(octets(b), n))
 }
 
@@ -205,7 +205,9 @@ fn parse_status(code: &str) -> Result<StatusCode, (StatusCode, String)> {
     let code: u16 = seg(code, "status code")?;
     match StatusCode::from_u16(code) {
         Ok(s) if code >= 200 => Ok(s),
-        _ => Err(bad(format!("status {code} is not a final status (200..=999)"))),
+        _ => Err(bad(format!(
+            "status {code} is not a final status (200..=999)"
+        ))),
     }
 }
 

@@ -362,6 +362,7 @@ where
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
+            _ = ctx.rules_changed.notified() => {}
             _ = tokio::time::sleep(idle.unwrap_or_default()), if idle.is_some() => {
                 if ctx.idle_close_due_in() == Some(Duration::ZERO) {
                     conn.as_mut().graceful_shutdown();

@@ -49,9 +49,9 @@ pub(crate) fn generate(versions: TlsVersions) -> Result<TlsMaterial, Error> {
     let leaf_key = KeyPair::generate().map_err(Error::tls)?;
     let mut leaf_params =
         CertificateParams::new(vec!["localhost".to_string()]).map_err(Error::tls)?;
-    leaf_params.subject_alt_names.push(SanType::IpAddress(
-        std::net::Ipv4Addr::LOCALHOST.into(),
-    ));
+    leaf_params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
     leaf_params
         .subject_alt_names
         .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));

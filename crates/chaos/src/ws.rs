@@ -11,8 +11,8 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::body;
@@ -51,7 +51,9 @@ pub(crate) fn handle(
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if !is_upgrade {
-        return Err(bad("this route needs a WebSocket handshake (Upgrade: websocket)"));
+        return Err(bad(
+            "this route needs a WebSocket handshake (Upgrade: websocket)",
+        ));
     }
     if h.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
         return Err(bad("Sec-WebSocket-Version must be 13"));
