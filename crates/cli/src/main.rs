@@ -1,1 +1,61 @@
-fn main() {}
+//! `tenax`: resilient HTTP and WebSocket requests from the command line, and a demo of every
+//! capability against an embedded fault-injecting server.
+
+mod demo;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Resilient HTTP and WebSocket client (see `tenax demo`).
+#[derive(Parser, Debug)]
+#[command(name = "tenax", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Send a request; the body goes to stdout (or -o FILE).
+    Get(Pending),
+    /// Stream a download to a file: atomic, verified, resumable.
+    Download(Pending),
+    /// Fetch one URL per line, with bounded concurrency; one JSON line per URL.
+    Batch(Pending),
+    /// Open a resilient WebSocket: stdin lines are sent, messages received are printed.
+    Ws(Pending),
+    /// Start an embedded chaos server on 127.0.0.1 and run every capability against it.
+    Demo(demo::DemoArgs),
+}
+
+/// The arguments of a command whose capability has not landed yet.
+#[derive(clap::Args, Debug)]
+struct Pending {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+/// curl's exit code for a usage error, which "not built yet" is closest to.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let pending = |name: &str, issue: &str| {
+        eprintln!("tenax: `{name}` is not built yet (it lands with the {issue} work)");
+        ExitCode::from(EXIT_USAGE)
+    };
+    match cli.command {
+        Command::Get(_) => pending("get", "HTTP core"),
+        Command::Download(_) => pending("download", "bodies and downloads"),
+        Command::Batch(_) => pending("batch", "batches and observability"),
+        Command::Ws(_) => pending("ws", "WebSocket"),
+        Command::Demo(args) => match demo::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tenax: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
