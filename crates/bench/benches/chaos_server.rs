@@ -44,7 +44,11 @@ fn main() {
 async fn load(server: &ChaosServer, uri: &http::Uri, length: std::time::Duration) -> Run {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let (cpu0, srv0, t0) = (thread_cpu(), named_threads_cpu("tenax-chaos"), Instant::now());
+    let (cpu0, srv0, t0) = (
+        thread_cpu(),
+        named_threads_cpu("tenax-chaos"),
+        Instant::now(),
+    );
     let mut tasks = Vec::new();
     for _ in 0..IN_FLIGHT {
         let (done, stop, uri, addr) = (done.clone(), stop.clone(), uri.clone(), server.addr());

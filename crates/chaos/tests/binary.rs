@@ -45,7 +45,10 @@ fn tls_mode_prints_https_and_writes_the_ca() {
     let dir = std::env::temp_dir().join(format!("tenax-chaos-ca-{}", std::process::id()));
     let ca = dir.with_extension("pem");
     let (_child, line) = start(&["--tls", "--ca-out", ca.to_str().unwrap()]);
-    assert!(line.starts_with("listening on https://127.0.0.1:"), "{line}");
+    assert!(
+        line.starts_with("listening on https://127.0.0.1:"),
+        "{line}"
+    );
     let pem = std::fs::read_to_string(&ca).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     let _ = std::fs::remove_file(ca);

@@ -12,10 +12,24 @@ fn tenax(args: &[&str]) -> std::process::Output {
 #[test]
 fn demo_json_reports_every_segment_and_no_failure() {
     let out = tenax(&["demo", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    assert!(doc["chaos"].as_str().unwrap().starts_with("http://127.0.0.1:"));
-    assert!(doc["chaos_tls"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+    assert!(
+        doc["chaos"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(
+        doc["chaos_tls"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
     let segments = doc["segments"].as_array().unwrap();
     assert!(segments.len() >= 19, "3 server checks and 16 recipes");
     for s in segments {
@@ -40,7 +54,10 @@ fn commands_not_built_yet_exit_2_with_a_clear_message() {
         let out = tenax(&[cmd, "http://127.0.0.1:9/", "-H", "x: y"]);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with("tenax: ") && err.contains("not built yet"), "{err}");
+        assert!(
+            err.starts_with("tenax: ") && err.contains("not built yet"),
+            "{err}"
+        );
     }
 }
 
