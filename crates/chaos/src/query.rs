@@ -81,7 +81,7 @@ mod tests {
         assert_eq!(percent_decode("http%3A%2F%2Fx"), "http://x");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%+1"), "%+1");
+        assert_eq!(percent_decode("%+1"), "% 1");
         assert_eq!(percent_decode("%é"), "%é");
     }
 
