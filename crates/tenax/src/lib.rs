@@ -1,15 +1,53 @@
 //! Tenax: resilient async HTTP and WebSocket clients for Rust.
 //!
-//! Every pattern of a careful Python networking cookbook — phase timeouts, one reused client
-//! with explicit close, pool limits and HTTP/2, an operation deadline, retries with backoff and
-//! jitter, bounded batches, streaming downloads, size caps, DNS cache, proxies, custom TLS,
-//! observability hooks, and WebSockets with heartbeat, read deadline, bounded outbox and
-//! reconnect — is meant to be a default of this one library, correct under faults.
+//! Every pattern of a careful networking cookbook is a default here rather than a recipe to
+//! copy: timeouts named by phase, one reused client with explicit close, connection limits with
+//! a fair, bounded wait for a connection, per-phase timings on every response.
 //!
-//! This release lays the workspace: the library's API lands capability by capability, each
-//! proven against the fault-injecting server [`tenax-chaos`](https://docs.rs/tenax-chaos).
+//! ```no_run
+//! # async fn demo() -> tenax::Result<()> {
+//! use std::time::Duration;
+//! use tenax::{Client, TimeoutPhase};
+//!
+//! let client = Client::builder()
+//!     .connect_timeout(Duration::from_secs(2))
+//!     .read_timeout(Duration::from_secs(5))
+//!     .build()?;
+//! match client.get("http://127.0.0.1:8080/slow").send().await {
+//!     Ok(res) => println!("{} in {:?}", res.status(), res.timings().ttfb),
+//!     Err(e) if e.timeout_phase() == Some(TimeoutPhase::Read) => eprintln!("too slow: {e}"),
+//!     Err(e) => return Err(e),
+//! }
+//! client.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Defaults (each stated on its setter): connect 10 s, write 30 s, read 30 s, pool 30 s;
+//! 100 connections in all, unlimited per host, 32 idle per host, idle timeout 90 s;
+//! `bytes()`/`text()`/`json()` buffer at most 64 MiB.
 #![deny(missing_docs)]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
-/// The version of this crate, as cargo knows it.
+mod body;
+mod client;
+mod config;
+mod connect;
+mod error;
+mod pool;
+mod request;
+mod response;
+mod timeouts_phase;
+mod timings;
+
+pub use body::Body;
+pub use client::{Client, ClientBuilder};
+pub use config::{PoolLimits, Timeouts};
+pub use error::{Error, Result, TimeoutPhase};
+pub use request::RequestBuilder;
+pub use response::{Chunks, DEFAULT_MAX_BUFFERED, Response};
+pub use timings::Timings;
+
+pub use http::{HeaderMap, Method, StatusCode, Version, header};
+
+/// The version of this crate.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,124 @@
+//! Opening connections: name resolution behind the [`Resolve`] trait, then TCP.
+//!
+//! The DNS cache, Happy Eyeballs, TLS and proxies plug in here as they land.
+
+mod io;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+use crate::TimeoutPhase;
+use crate::error::{Error, Kind, Peer};
+use crate::timeouts_phase::with_timeout;
+
+pub(crate) use io::{ConnIo, IoState};
+
+/// A future that resolves a name to addresses.
+pub(crate) type Resolving<'a> =
+    Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'a>>;
+
+/// Turns a host name into socket addresses. IP literals never reach it.
+pub(crate) trait Resolve: Send + Sync + 'static {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Resolving<'a>;
+}
+
+/// The operating system's resolver (`getaddrinfo`, on tokio's blocking pool).
+#[derive(Debug, Default)]
+pub(crate) struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Resolving<'a> {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
+    }
+}
+
+/// A freshly opened connection and what opening it took.
+pub(crate) struct Connected {
+    pub(crate) io: ConnIo,
+    pub(crate) state: std::sync::Arc<IoState>,
+    pub(crate) remote: SocketAddr,
+    /// `None` for IP literals.
+    pub(crate) dns: Option<Duration>,
+    pub(crate) tcp: Duration,
+}
+
+/// Parses `host` as an IP literal (`127.0.0.1`, `[::1]` or `::1`).
+fn ip_literal(host: &str) -> Option<IpAddr> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse().ok()
+}
+
+/// Resolves `host` and opens a TCP connection to the first address that accepts, all within
+/// `timeout` (the connect phase).
+pub(crate) async fn connect(
+    resolver: &dyn Resolve,
+    host: &str,
+    port: u16,
+    timeout: Option<Duration>,
+) -> Result<Connected, Error> {
+    let work = async {
+        let t0 = Instant::now();
+        let (addrs, dns) = match ip_literal(host) {
+            Some(ip) => (vec![SocketAddr::new(ip, port)], None),
+            None => {
+                let addrs = resolver.resolve(host, port).await.map_err(|e| {
+                    Error::new(Kind::Dns)
+                        .with_peer(Peer::Host(host.to_string()))
+                        .with_source(e)
+                })?;
+                if addrs.is_empty() {
+                    return Err(Error::new(Kind::Dns)
+                        .with_peer(Peer::Host(host.to_string()))
+                        .with_source("the resolver returned no addresses"));
+                }
+                (addrs, Some(t0.elapsed()))
+            }
+        };
+        let t1 = Instant::now();
+        let mut last_err = None;
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(tcp) => {
+                    // Requests are small writes followed by waits: never delay them.
+                    let _ = tcp.set_nodelay(true);
+                    let (io, state) = ConnIo::new(tcp);
+                    return Ok(Connected {
+                        io,
+                        state,
+                        remote: addr,
+                        dns,
+                        tcp: t1.elapsed(),
+                    });
+                }
+                Err(e) => last_err = Some((addr, e)),
+            }
+        }
+        let (addr, e) = last_err.expect("at least one address was tried");
+        Err(Error::new(Kind::Connect)
+            .with_peer(Peer::Addr(addr))
+            .with_source(e))
+    };
+    with_timeout(timeout, TimeoutPhase::Connect, "connecting", work)
+        .await
+        .map_err(|e| e.with_peer(Peer::Host(format!("{host}:{port}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_literals_skip_the_resolver() {
+        assert_eq!(ip_literal("127.0.0.1"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(ip_literal("[::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(ip_literal("localhost"), None);
+        assert_eq!(ip_literal("[localhost]"), None);
+    }
+}

@@ -1,0 +1,400 @@
+//! The one error type of Tenax: opaque, one pointer wide, answering through predicates.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::StatusCode;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which phase of a request ran out of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Waiting for a connection from the pool (all connections busy at the limits).
+    Pool,
+    /// Resolving the name and opening the connection.
+    Connect,
+    /// Writing the request: the socket accepted no bytes for that long.
+    Write,
+    /// Waiting for the response head after the request was written, or for the next body
+    /// chunk while reading the body.
+    Read,
+}
+
+impl TimeoutPhase {
+    /// The phase's name as the CLI's JSON reports it: `pool`, `connect`, `write`, `read`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutPhase::Pool => "pool",
+            TimeoutPhase::Connect => "connect",
+            TimeoutPhase::Write => "write",
+            TimeoutPhase::Read => "read",
+        }
+    }
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Bad input from the caller: URL, header, method, configuration.
+    Builder,
+    /// The client was closed.
+    Closed,
+    /// The host name did not resolve.
+    Dns,
+    /// The TCP connection could not be opened.
+    Connect,
+    /// A phase ran out of time.
+    Timeout(TimeoutPhase),
+    /// `error_for_status` on a 4xx or 5xx.
+    Status(StatusCode),
+    /// The body was larger than the cap.
+    BodyTooLarge,
+    /// The server's response was not valid HTTP.
+    Protocol,
+    /// Writing the request failed.
+    Send,
+    /// The server closed the connection without answering.
+    EmptyReply,
+    /// Reading the response failed: reset, truncated body.
+    Recv,
+    /// The response body could not be decoded (JSON, UTF-8).
+    Decode,
+}
+
+/// What went wrong with a request.
+///
+/// Opaque on purpose: ask it questions with the `is_*` predicates. Its `Display` names the phase,
+/// the limit that was hit and the peer, e.g. "read timed out after 5s waiting for the response
+/// head from 127.0.0.1:8080 (GET http://127.0.0.1:8080/slow)".
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: Kind,
+    /// What was happening, e.g. "waiting for the response head".
+    what: Option<&'static str>,
+    limit: Option<Duration>,
+    peer: Option<Peer>,
+    url: Option<String>,
+    source: Option<BoxError>,
+}
+
+/// Who we were talking to: a resolved address, or a host name before resolution.
+pub(crate) enum Peer {
+    Addr(SocketAddr),
+    Host(String),
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Addr(a) => write!(f, "{a}"),
+            Peer::Host(h) => f.write_str(h),
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn new(kind: Kind) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                what: None,
+                limit: None,
+                peer: None,
+                url: None,
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn builder(source: impl Into<BoxError>) -> Self {
+        Error::new(Kind::Builder).with_source(source)
+    }
+
+    pub(crate) fn timeout(phase: TimeoutPhase, limit: Duration, what: &'static str) -> Self {
+        let mut e = Error::new(Kind::Timeout(phase));
+        e.inner.limit = Some(limit);
+        e.inner.what = Some(what);
+        e
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn with_what(mut self, what: &'static str) -> Self {
+        self.inner.what = Some(what);
+        self
+    }
+
+    pub(crate) fn with_peer(mut self, peer: Peer) -> Self {
+        if self.inner.peer.is_none() {
+            self.inner.peer = Some(peer);
+        }
+        self
+    }
+
+    pub(crate) fn with_url(mut self, method: &http::Method, url: &http::Uri) -> Self {
+        if self.inner.url.is_none() {
+            self.inner.url = Some(format!("{method} {url}"));
+        }
+        self
+    }
+
+    /// Whether a limit of time was hit; [`timeout_phase`](Self::timeout_phase) says which.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.inner.kind, Kind::Timeout(_))
+    }
+
+    /// The phase that ran out of time, if this is a timeout.
+    pub fn timeout_phase(&self) -> Option<TimeoutPhase> {
+        match self.inner.kind {
+            Kind::Timeout(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection could not be opened (refused, unreachable). Connect timeouts
+    /// answer [`is_timeout`](Self::is_timeout) instead; name resolution failures
+    /// [`is_dns`](Self::is_dns).
+    pub fn is_connect(&self) -> bool {
+        self.inner.kind == Kind::Connect
+    }
+
+    /// Whether the host name could not be resolved.
+    pub fn is_dns(&self) -> bool {
+        self.inner.kind == Kind::Dns
+    }
+
+    /// Whether this came from [`Response::error_for_status`](crate::Response::error_for_status).
+    pub fn is_status(&self) -> bool {
+        matches!(self.inner.kind, Kind::Status(_))
+    }
+
+    /// The HTTP status, for a status error.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self.inner.kind {
+            Kind::Status(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether the response body was larger than the size cap.
+    pub fn is_body_too_large(&self) -> bool {
+        self.inner.kind == Kind::BodyTooLarge
+    }
+
+    /// Whether the caller's input was invalid: URL, header name or value, method.
+    pub fn is_builder(&self) -> bool {
+        self.inner.kind == Kind::Builder
+    }
+
+    /// Whether the client had been closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.kind == Kind::Closed
+    }
+
+    /// Whether the server's response was not valid HTTP.
+    pub fn is_protocol(&self) -> bool {
+        self.inner.kind == Kind::Protocol
+    }
+
+    /// Whether writing the request failed (the connection broke while sending).
+    pub fn is_send(&self) -> bool {
+        self.inner.kind == Kind::Send
+    }
+
+    /// Whether the server closed the connection without sending any response.
+    pub fn is_empty_reply(&self) -> bool {
+        self.inner.kind == Kind::EmptyReply
+    }
+
+    /// Whether reading the response failed after it started: a reset, or a body shorter than
+    /// announced.
+    pub fn is_recv(&self) -> bool {
+        self.inner.kind == Kind::Recv
+    }
+
+    /// Whether the body could not be decoded as asked (JSON, UTF-8).
+    pub fn is_decode(&self) -> bool {
+        self.inner.kind == Kind::Decode
+    }
+
+    /// The request this error belongs to, as `METHOD URL`, when known.
+    pub fn url(&self) -> Option<&str> {
+        self.inner.url.as_deref()
+    }
+
+    /// The limit that was hit: the timeout's duration, when this is a timeout.
+    pub fn limit(&self) -> Option<Duration> {
+        self.inner.limit
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        match i.kind {
+            Kind::Timeout(phase) => {
+                write!(f, "{phase} timed out")?;
+                if let Some(limit) = i.limit {
+                    write!(f, " after {limit:?}")?;
+                }
+            }
+            Kind::Builder => f.write_str("invalid request")?,
+            Kind::Closed => f.write_str("the client is closed")?,
+            Kind::Dns => f.write_str("could not resolve host")?,
+            Kind::Connect => f.write_str("could not connect")?,
+            Kind::Status(s) => write!(f, "HTTP status {s}")?,
+            Kind::BodyTooLarge => f.write_str("response body too large")?,
+            Kind::Protocol => f.write_str("invalid HTTP response")?,
+            Kind::Send => f.write_str("failed to send the request")?,
+            Kind::EmptyReply => {
+                f.write_str("the server closed the connection without a response")?
+            }
+            Kind::Recv => f.write_str("failed to read the response")?,
+            Kind::Decode => f.write_str("could not decode the response body")?,
+        }
+        if let Some(what) = i.what {
+            write!(f, " {what}")?;
+        }
+        if let Some(peer) = &i.peer {
+            write!(f, " from {peer}")?;
+        }
+        if let Some(url) = &i.url {
+            write!(f, " ({url})")?;
+        }
+        if let Some(src) = &i.source {
+            write!(f, ": {src}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("tenax::Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(url) = &self.inner.url {
+            d.field("url", url);
+        }
+        if let Some(src) = &self.inner.source {
+            d.field("source", src);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The marker our socket wrapper puts inside the `io::Error` it returns when a write stalls
+/// past the write timeout, so the error that hyper hands back can be recognised.
+#[derive(Debug)]
+pub(crate) struct WriteStalled(pub(crate) Duration);
+
+impl fmt::Display for WriteStalled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the socket accepted no bytes for {:?}", self.0)
+    }
+}
+
+impl std::error::Error for WriteStalled {}
+
+/// Finds a [`WriteStalled`] marker anywhere in an error's source chain.
+pub(crate) fn find_write_stall(err: &(dyn std::error::Error + 'static)) -> Option<Duration> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(w) = io.get_ref().and_then(|i| i.downcast_ref::<WriteStalled>())
+        {
+            return Some(w.0);
+        }
+        if let Some(w) = e.downcast_ref::<WriteStalled>() {
+            return Some(w.0);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Finds the first `io::Error` in an error's source chain.
+pub(crate) fn find_io<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a std::io::Error> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_one_pointer_wide() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<Result<()>>(),
+            std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn message_names_phase_limit_peer_and_url() {
+        let e = Error::timeout(
+            TimeoutPhase::Read,
+            Duration::from_secs(5),
+            "waiting for the response head",
+        )
+        .with_peer(Peer::Addr("127.0.0.1:8080".parse().unwrap()))
+        .with_url(
+            &http::Method::GET,
+            &"http://127.0.0.1:8080/x".parse().unwrap(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "read timed out after 5s waiting for the response head from 127.0.0.1:8080 \
+             (GET http://127.0.0.1:8080/x)"
+        );
+        assert!(e.is_timeout());
+        assert_eq!(e.timeout_phase(), Some(TimeoutPhase::Read));
+        assert_eq!(e.limit(), Some(Duration::from_secs(5)));
+        assert!(!e.is_connect());
+    }
+
+    #[test]
+    fn write_stall_is_found_through_io_errors() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            WriteStalled(Duration::from_secs(1)),
+        );
+        let e = Error::new(Kind::Send).with_source(io);
+        assert_eq!(find_write_stall(&e), Some(Duration::from_secs(1)));
+    }
+}

@@ -1,0 +1,267 @@
+//! Building a request: method, URL, headers, query, body and per-request timeouts.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Uri};
+
+use crate::body::Body;
+use crate::client::Client;
+use crate::config::{TimeoutOverrides, Timeouts};
+use crate::error::Error;
+use crate::{Response, Result};
+
+/// Everything a request carries once built.
+pub(crate) struct Parts {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Body,
+    pub(crate) timeouts: TimeoutOverrides,
+}
+
+/// A request being built; [`send`](Self::send) it. Invalid input (a malformed URL, header
+/// name or value) is reported by `send` as an error for which [`Error::is_builder`] holds.
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    client: Client,
+    parts: Result<Parts>,
+}
+
+/// Parses and checks a URL: absolute, `http` or `https`, with a host.
+pub(crate) fn parse_url(url: &str) -> Result<Uri> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| Error::builder(format!("invalid URL {url:?}: {e}")))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => {
+            return Err(Error::builder(format!(
+                "unsupported URL scheme {other:?} in {url:?} (http and https are)"
+            )));
+        }
+        None => {
+            return Err(Error::builder(format!(
+                "URL {url:?} has no scheme (write http://... or https://...)"
+            )));
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(Error::builder(format!("URL {url:?} has no host")));
+    }
+    Ok(uri)
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(client: Client, method: Method, url: &str) -> RequestBuilder {
+        let parts = parse_url(url).map(|uri| Parts {
+            method,
+            uri,
+            headers: HeaderMap::new(),
+            body: Body::empty(),
+            timeouts: TimeoutOverrides::default(),
+        });
+        RequestBuilder { client, parts }
+    }
+
+    fn map(mut self, f: impl FnOnce(&mut Parts) -> Result<()>) -> Self {
+        if let Ok(parts) = &mut self.parts
+            && let Err(e) = f(parts)
+        {
+            self.parts = Err(e);
+        }
+        self
+    }
+
+    /// Adds a header (repeatable: values accumulate). Names and values are checked: CR, LF and
+    /// other invalid bytes are refused.
+    pub fn header<K, V>(self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        K::Error: Into<http::Error>,
+        V: TryInto<HeaderValue>,
+        V::Error: Into<http::Error>,
+    {
+        self.map(|p| {
+            let name = name
+                .try_into()
+                .map_err(|e| Error::builder(format!("invalid header name: {}", e.into())))?;
+            let value = value.try_into().map_err(|e| {
+                Error::builder(format!("invalid value for header {name}: {}", e.into()))
+            })?;
+            p.headers.append(name, value);
+            Ok(())
+        })
+    }
+
+    /// Adds all these headers.
+    pub fn headers(self, headers: HeaderMap) -> Self {
+        self.map(|p| {
+            for (name, value) in &headers {
+                p.headers.append(name.clone(), value.clone());
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends query parameters, percent-encoded (`application/x-www-form-urlencoded`).
+    pub fn query<K: AsRef<str>, V: AsRef<str>>(self, pairs: &[(K, V)]) -> Self {
+        self.map(|p| {
+            let mut pq = p.uri.path().to_string();
+            let mut sep = '?';
+            if let Some(q) = p.uri.query() {
+                pq.push('?');
+                pq.push_str(q);
+                sep = '&';
+            }
+            for (k, v) in pairs {
+                pq.push(sep);
+                sep = '&';
+                form_encode(k.as_ref(), &mut pq);
+                pq.push('=');
+                form_encode(v.as_ref(), &mut pq);
+            }
+            let mut uri_parts = p.uri.clone().into_parts();
+            uri_parts.path_and_query = Some(
+                pq.parse()
+                    .map_err(|e| Error::builder(format!("invalid query: {e}")))?,
+            );
+            p.uri = Uri::from_parts(uri_parts)
+                .map_err(|e| Error::builder(format!("invalid query: {e}")))?;
+            Ok(())
+        })
+    }
+
+    /// The request body: bytes, a string, or [`Body::from_stream`].
+    pub fn body(self, body: impl Into<Body>) -> Self {
+        self.map(|p| {
+            p.body = body.into();
+            Ok(())
+        })
+    }
+
+    /// A JSON body, with `Content-Type: application/json`.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
+        self.map(|p| {
+            let v = serde_json::to_vec(value).map_err(Error::builder)?;
+            p.headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            p.body = v.into();
+            Ok(())
+        })
+    }
+
+    /// Every phase timeout of this request, replacing the client's.
+    pub fn timeouts(self, t: Timeouts) -> Self {
+        self.map(|p| {
+            p.timeouts = TimeoutOverrides::all(t);
+            Ok(())
+        })
+    }
+
+    /// This request's connect timeout (`None`: no limit). Default is the client's.
+    pub fn connect_timeout(self, t: impl Into<Option<Duration>>) -> Self {
+        let t = t.into();
+        self.map(|p| {
+            p.timeouts.connect = Some(t);
+            Ok(())
+        })
+    }
+
+    /// This request's write timeout (`None`: no limit). Default is the client's.
+    pub fn write_timeout(self, t: impl Into<Option<Duration>>) -> Self {
+        let t = t.into();
+        self.map(|p| {
+            p.timeouts.write = Some(t);
+            Ok(())
+        })
+    }
+
+    /// This request's read timeout (`None`: no limit). Default is the client's.
+    pub fn read_timeout(self, t: impl Into<Option<Duration>>) -> Self {
+        let t = t.into();
+        self.map(|p| {
+            p.timeouts.read = Some(t);
+            Ok(())
+        })
+    }
+
+    /// This request's pool timeout (`None`: no limit). Default is the client's.
+    pub fn pool_timeout(self, t: impl Into<Option<Duration>>) -> Self {
+        let t = t.into();
+        self.map(|p| {
+            p.timeouts.pool = Some(t);
+            Ok(())
+        })
+    }
+
+    /// Sends the request and waits for the response head.
+    pub async fn send(self) -> Result<Response> {
+        let parts = self.parts?;
+        self.client.execute(parts).await
+    }
+}
+
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.parts {
+            Ok(p) => f
+                .debug_struct("RequestBuilder")
+                .field("method", &p.method)
+                .field("url", &p.uri)
+                .finish(),
+            Err(e) => f.debug_tuple("RequestBuilder").field(e).finish(),
+        }
+    }
+}
+
+/// Percent-encodes for `application/x-www-form-urlencoded`: unreserved bytes stay, space is `+`.
+fn form_encode(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(parse_url("http://127.0.0.1:8080/x?y=1").is_ok());
+        assert!(parse_url("https://[::1]/").is_ok());
+        for bad in [
+            "127.0.0.1/x",
+            "ftp://h/",
+            "http://",
+            "http:///x",
+            "http://a b/",
+            "",
+        ] {
+            let e = parse_url(bad).unwrap_err();
+            assert!(e.is_builder(), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn form_encoding() {
+        let mut s = String::new();
+        form_encode("a b&c=d/é", &mut s);
+        assert_eq!(s, "a+b%26c%3Dd%2F%C3%A9");
+    }
+}

@@ -1,0 +1,249 @@
+//! The response: head, per-phase timings, and the body read whole, by chunks, or as a stream.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use http::{HeaderMap, StatusCode, Uri, Version};
+
+use crate::Timings;
+use crate::body::RecvBody;
+use crate::error::{Error, Kind};
+
+/// The most that [`Response::bytes`], [`text`](Response::text), [`json`](Response::json) and
+/// [`read_all`](Response::read_all) buffer: 64 MiB. Stream larger bodies with
+/// [`chunks`](Response::chunks).
+pub const DEFAULT_MAX_BUFFERED: u64 = 64 << 20;
+
+/// A response whose head has arrived. Its body is read with one of the methods below; a
+/// response dropped before its body ends closes its connection rather than reuse it.
+pub struct Response {
+    method: http::Method,
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    url: Uri,
+    remote_addr: SocketAddr,
+    reused: bool,
+    timings: Timings,
+    started: Instant,
+    head_at: Instant,
+    body: RecvBody,
+}
+
+pub(crate) struct Head {
+    pub(crate) method: http::Method,
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) url: Uri,
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) reused: bool,
+    pub(crate) timings: Timings,
+    pub(crate) started: Instant,
+}
+
+impl Response {
+    pub(crate) fn new(head: Head, body: RecvBody) -> Response {
+        Response {
+            method: head.method,
+            status: head.status,
+            version: head.version,
+            headers: head.headers,
+            url: head.url,
+            remote_addr: head.remote_addr,
+            reused: head.reused,
+            timings: head.timings,
+            started: head.started,
+            head_at: Instant::now(),
+            body,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The HTTP version the response came in.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The URL that was requested.
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    /// The address of the server the response came from.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// Whether the request went over a connection reused from the pool.
+    pub fn reused(&self) -> bool {
+        self.reused
+    }
+
+    /// The per-phase timings: everything up to the head at once; `body` and `total` once the
+    /// body has been read to its end with [`read_all`](Self::read_all).
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// The body length the server announced (`Content-Length`), if any. For a HEAD request,
+    /// the length the body would have had.
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(http::header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    /// Turns a 4xx or 5xx status into an error ([`Error::is_status`]); other responses pass.
+    pub fn error_for_status(self) -> Result<Response, Error> {
+        match self.status_error() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    /// Like [`error_for_status`](Self::error_for_status), keeping the response.
+    pub fn error_for_status_ref(&self) -> Result<&Response, Error> {
+        match self.status_error() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    fn status_error(&self) -> Option<Error> {
+        (self.status.is_client_error() || self.status.is_server_error())
+            .then(|| Error::new(Kind::Status(self.status)).with_url(&self.method, &self.url))
+    }
+
+    /// The next chunk of the body as it arrives, `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let res = std::future::poll_fn(|cx| self.body.poll_chunk(cx)).await;
+        if res.is_none() {
+            self.record_body_end();
+        }
+        res.transpose()
+    }
+
+    fn record_body_end(&mut self) {
+        if self.timings.total.is_none() && self.body.is_done() {
+            self.timings.body = Some(self.head_at.elapsed());
+            self.timings.total = Some(self.started.elapsed());
+        }
+    }
+
+    /// Reads the rest of the body (at most [`DEFAULT_MAX_BUFFERED`] bytes) and keeps the
+    /// response, so that [`timings`](Self::timings) then include the body and the total.
+    pub async fn read_all(&mut self) -> Result<Bytes, Error> {
+        let cap = DEFAULT_MAX_BUFFERED;
+        let expected = self.body.exact_len();
+        if let Some(len) = expected
+            && len > cap
+        {
+            return Err(too_large(cap, len));
+        }
+        let first = match self.chunk().await? {
+            None => return Ok(Bytes::new()),
+            Some(b) => b,
+        };
+        // The common case, a body in one chunk, is returned without a copy.
+        let Some(second) = self.chunk().await? else {
+            return check_cap(first, cap);
+        };
+        let mut buf =
+            BytesMut::with_capacity(expected.map_or(first.len() + second.len(), |n| n as usize));
+        buf.extend_from_slice(&first);
+        buf.extend_from_slice(&second);
+        while let Some(chunk) = self.chunk().await? {
+            if (buf.len() + chunk.len()) as u64 > cap {
+                return Err(too_large(cap, (buf.len() + chunk.len()) as u64));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        check_cap(buf.freeze(), cap)
+    }
+
+    /// The whole body (at most [`DEFAULT_MAX_BUFFERED`] bytes).
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        self.read_all().await
+    }
+
+    /// The whole body as UTF-8 text (at most [`DEFAULT_MAX_BUFFERED`] bytes).
+    pub async fn text(self) -> Result<String, Error> {
+        let b = self.bytes().await?;
+        String::from_utf8(b.to_vec()).map_err(|e| Error::new(Kind::Decode).with_source(e))
+    }
+
+    /// The whole body parsed as JSON (at most [`DEFAULT_MAX_BUFFERED`] bytes).
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let b = self.bytes().await?;
+        serde_json::from_slice(&b).map_err(|e| Error::new(Kind::Decode).with_source(e))
+    }
+
+    /// The body as a stream of chunks, as they arrive: memory stays bounded by one chunk, and
+    /// a consumer that stops polling stops the socket being read.
+    pub fn chunks(self) -> Chunks {
+        Chunks { body: self.body }
+    }
+}
+
+fn too_large(cap: u64, seen: u64) -> Error {
+    Error::new(Kind::BodyTooLarge).with_source(format!(
+        "the body has at least {seen} bytes, over the cap of {cap} bytes"
+    ))
+}
+
+fn check_cap(b: Bytes, cap: u64) -> Result<Bytes, Error> {
+    if b.len() as u64 > cap {
+        return Err(too_large(cap, b.len() as u64));
+    }
+    Ok(b)
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("url", &self.url)
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .field("remote_addr", &self.remote_addr)
+            .field("reused", &self.reused)
+            .finish()
+    }
+}
+
+/// The body of a [`Response`] as a [`Stream`] of chunks; see [`Response::chunks`].
+pub struct Chunks {
+    body: RecvBody,
+}
+
+impl Stream for Chunks {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.body.poll_chunk(cx)
+    }
+}
+
+impl fmt::Debug for Chunks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Chunks")
+    }
+}
