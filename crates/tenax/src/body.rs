@@ -85,13 +85,16 @@ impl Body {
         self.len() == Some(0)
     }
 
-    /// A flag that turns true once the whole body has been handed to the connection.
-    pub(crate) fn end_flag(&mut self) -> Arc<AtomicBool> {
+    /// For a streaming body, a flag that turns true once the whole body has been handed to
+    /// the connection; `None` for bodies that are whole from the start.
+    pub(crate) fn end_flag(&mut self) -> Option<Arc<AtomicBool>> {
         match &mut self.kind {
-            BodyKind::Stream { ended, .. } => ended
-                .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
-                .clone(),
-            _ => Arc::new(AtomicBool::new(true)),
+            BodyKind::Stream { ended, .. } => Some(
+                ended
+                    .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                    .clone(),
+            ),
+            _ => None,
         }
     }
 }
@@ -232,6 +235,11 @@ impl RecvBody {
         {
             pool.put(conn);
         }
+    }
+
+    /// The address of the server the body comes from.
+    pub(crate) fn peer(&self) -> std::net::SocketAddr {
+        self.peer
     }
 
     /// Whether the whole body has been received.

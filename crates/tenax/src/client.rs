@@ -14,7 +14,7 @@ use crate::config::{PoolLimits, Timeouts};
 use crate::connect::{self, IoState, Resolve, SystemResolver};
 use crate::error::{Error, Kind, Peer, find_io, find_write_stall};
 use crate::pool::{Checkout, Conn, Origin, Pool, Slot};
-use crate::request::{Parts, RequestBuilder};
+use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::response::Head;
 use crate::{Response, Result, TimeoutPhase, Timings};
 
@@ -214,37 +214,37 @@ impl Client {
     }
 
     /// A request with any method.
-    pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, url.as_ref())
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url)
     }
 
     /// A GET request.
-    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::GET, url)
     }
 
     /// A HEAD request.
-    pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::HEAD, url)
     }
 
     /// A POST request.
-    pub fn post(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::POST, url)
     }
 
     /// A PUT request.
-    pub fn put(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::PUT, url)
     }
 
     /// A PATCH request.
-    pub fn patch(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::PATCH, url)
     }
 
     /// A DELETE request.
-    pub fn delete(&self, url: impl AsRef<str>) -> RequestBuilder {
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::DELETE, url)
     }
 
@@ -266,41 +266,64 @@ impl Client {
     }
 
     pub(crate) async fn execute(&self, parts: Parts) -> Result<Response> {
-        let method = parts.method.clone();
-        let uri = parts.uri.clone();
-        self.execute_inner(parts)
-            .await
-            .map_err(|e| e.with_url(&method, &uri))
-    }
-
-    async fn execute_inner(&self, parts: Parts) -> Result<Response> {
         let Parts {
             method,
             uri,
             headers,
-            mut body,
+            body,
             timeouts,
         } = parts;
+        let started = Instant::now();
+        match self
+            .attempt(&method, &uri, headers, body, timeouts, started)
+            .await
+        {
+            Ok((head, body, timings, reused, head_at)) => Ok(Response::new(
+                Head {
+                    method,
+                    status: head.status,
+                    version: head.version,
+                    headers: head.headers,
+                    url: uri,
+                    remote_addr: body.peer(),
+                    reused,
+                    timings,
+                    started,
+                    head_at,
+                },
+                body,
+            )),
+            Err(e) => Err(e.with_url(&method, &uri)),
+        }
+    }
+
+    /// One attempt: a connection from the pool (or a new one), the request written, the
+    /// response head read.
+    async fn attempt(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: HeaderMap,
+        mut body: Body,
+        timeouts: crate::config::TimeoutOverrides,
+        started: Instant,
+    ) -> Result<(http::response::Parts, RecvBody, Timings, bool, Instant)> {
         let inner = &*self.inner;
         let t = timeouts.apply(inner.timeouts);
-        let started = Instant::now();
         let mut timings = Timings::default();
-        let https = uri.scheme_str() == Some("https");
-        if https {
+        let origin = Origin::of(uri).expect("checked when the URL was parsed");
+        if origin.is_https() {
             return Err(Error::builder(
                 "https is not supported yet (TLS lands with the next release)",
             ));
         }
-        let host = uri.host().expect("checked when the URL was parsed");
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let origin = Origin {
-            https,
-            host: host.into(),
-            port,
-        };
 
         let (mut conn, reused) = loop {
-            match inner.pool.checkout(&origin, t.pool, &mut timings).await? {
+            match inner
+                .pool
+                .checkout(&origin, t.pool, started, &mut timings)
+                .await?
+            {
                 Checkout::Reuse(mut c) => {
                     // Waits for the connection to be ready for the next request; fails if the
                     // server closed it while it was idle. Then take another.
@@ -314,7 +337,7 @@ impl Client {
 
         let mut req = http::Request::new(Body::empty());
         *req.method_mut() = method.clone();
-        *req.uri_mut() = origin_form(&uri);
+        *req.uri_mut() = origin_form(uri);
         *req.version_mut() = Version::HTTP_11;
         let h = req.headers_mut();
         *h = headers;
@@ -324,44 +347,43 @@ impl Client {
             }
         }
         if !h.contains_key(header::HOST) {
-            h.insert(header::HOST, host_header(host, uri.port_u16()));
+            h.insert(header::HOST, conn.host_header.clone());
         }
         let body_ended = body.end_flag();
         *req.body_mut() = body;
 
         conn.io.set_write_timeout(t.write);
-        let send_start = Instant::now();
+        // A reused connection starts sending when the checkout ended; a new one after connecting.
+        let send_start = if reused {
+            started + timings.pool_wait
+        } else {
+            Instant::now()
+        };
         let remote = conn.remote;
-        let res = send(&mut conn, req, t.read, &body_ended, send_start)
+        let res = send(&mut conn, req, t.read, body_ended.as_deref(), send_start)
             .await
             .map_err(|e| e.with_peer(Peer::Addr(remote)))?;
-        timings.ttfb = send_start.elapsed();
+        let head_at = Instant::now();
+        timings.ttfb = head_at - send_start;
         let last_write = conn.io.last_write();
         timings.write = (last_write > send_start).then(|| last_write - send_start);
 
         let (head, incoming) = res.into_parts();
         let body = RecvBody::new(incoming, conn, t.read);
-        Ok(Response::new(
-            Head {
-                method,
-                status: head.status,
-                version: head.version,
-                headers: head.headers,
-                url: uri,
-                remote_addr: remote,
-                reused,
-                timings,
-                started,
-            },
-            body,
-        ))
+        Ok((head, body, timings, reused, head_at))
     }
 
     /// Opens a new connection in `slot`, within the connect timeout.
     async fn open(&self, slot: Slot, t: &Timeouts, timings: &mut Timings) -> Result<Conn> {
-        let origin = slot.origin().clone();
-        let c =
-            connect::connect(&*self.inner.resolver, &origin.host, origin.port, t.connect).await?;
+        let origin = slot.origin();
+        let c = connect::connect(
+            &*self.inner.resolver,
+            origin.host(),
+            origin.port(),
+            t.connect,
+        )
+        .await?;
+        let host_header = origin.host_header();
         timings.dns = c.dns;
         timings.connect = Some(c.tcp);
         let (tx, conn) = hyper::client::conn::http1::Builder::new()
@@ -378,6 +400,7 @@ impl Client {
             io: c.state,
             slot,
             remote: c.remote,
+            host_header,
         })
     }
 }
@@ -389,7 +412,7 @@ async fn send(
     conn: &mut Conn,
     req: http::Request<Body>,
     read: Option<Duration>,
-    body_ended: &AtomicBool,
+    body_ended: Option<&AtomicBool>,
     send_start: Instant,
 ) -> Result<http::Response<hyper::body::Incoming>> {
     let io: &IoState = &conn.io;
@@ -407,7 +430,8 @@ async fn send(
             res = &mut fut => return res.map_err(classify),
             () = &mut sleep => {
                 let now = Instant::now();
-                let written = body_ended.load(Ordering::Relaxed) && !io.write_blocked();
+                let body_done = body_ended.is_none_or(|b| b.load(Ordering::Relaxed));
+                let written = body_done && !io.write_blocked();
                 let from = if written { io.last_write().max(send_start) } else { now };
                 let due = from + read;
                 if due <= now {
@@ -452,14 +476,6 @@ fn origin_form(uri: &Uri) -> Uri {
         Some(pq) => Uri::from(pq.clone()),
         None => Uri::from_static("/"),
     }
-}
-
-fn host_header(host: &str, port: Option<u16>) -> HeaderValue {
-    let s = match port {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    HeaderValue::from_str(&s).expect("a parsed URL's authority is a valid header value")
 }
 
 #[cfg(test)]

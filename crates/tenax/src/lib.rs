@@ -43,7 +43,7 @@ pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use config::{PoolLimits, Timeouts};
 pub use error::{Error, Result, TimeoutPhase};
-pub use request::RequestBuilder;
+pub use request::{IntoUrl, RequestBuilder};
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, Response};
 pub use timings::Timings;
 

@@ -29,33 +29,88 @@ pub struct RequestBuilder {
     parts: Result<Parts>,
 }
 
+/// What a URL can be given as: `&str`, `String`, or an already parsed [`http::Uri`] (which
+/// saves parsing it again on every request). Sealed: implemented here only.
+pub trait IntoUrl: sealed::Sealed {
+    #[doc(hidden)]
+    fn into_uri(self) -> Result<Uri>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &str {}
+    impl Sealed for String {}
+    impl Sealed for &String {}
+    impl Sealed for http::Uri {}
+    impl Sealed for &http::Uri {}
+}
+
+impl IntoUrl for &str {
+    fn into_uri(self) -> Result<Uri> {
+        parse_url(self)
+    }
+}
+
+impl IntoUrl for String {
+    fn into_uri(self) -> Result<Uri> {
+        parse_url(&self)
+    }
+}
+
+impl IntoUrl for &String {
+    fn into_uri(self) -> Result<Uri> {
+        parse_url(self)
+    }
+}
+
+impl IntoUrl for Uri {
+    fn into_uri(self) -> Result<Uri> {
+        check_url(&self, || self.to_string())?;
+        Ok(self)
+    }
+}
+
+impl IntoUrl for &Uri {
+    fn into_uri(self) -> Result<Uri> {
+        self.clone().into_uri()
+    }
+}
+
 /// Parses and checks a URL: absolute, `http` or `https`, with a host.
 pub(crate) fn parse_url(url: &str) -> Result<Uri> {
     let uri: Uri = url
         .parse()
         .map_err(|e| Error::builder(format!("invalid URL {url:?}: {e}")))?;
+    check_url(&uri, || url.to_string())?;
+    Ok(uri)
+}
+
+/// Checks an absolute `http`/`https` URL with a host; `shown` renders it for the error only.
+fn check_url(uri: &Uri, shown: impl Fn() -> String) -> Result<()> {
     match uri.scheme_str() {
         Some("http" | "https") => {}
         Some(other) => {
             return Err(Error::builder(format!(
-                "unsupported URL scheme {other:?} in {url:?} (http and https are)"
+                "unsupported URL scheme {other:?} in {:?} (http and https are)",
+                shown()
             )));
         }
         None => {
             return Err(Error::builder(format!(
-                "URL {url:?} has no scheme (write http://... or https://...)"
+                "URL {:?} has no scheme (write http://... or https://...)",
+                shown()
             )));
         }
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(Error::builder(format!("URL {url:?} has no host")));
+        return Err(Error::builder(format!("URL {:?} has no host", shown())));
     }
-    Ok(uri)
+    Ok(())
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(client: Client, method: Method, url: &str) -> RequestBuilder {
-        let parts = parse_url(url).map(|uri| Parts {
+    pub(crate) fn new(client: Client, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        let parts = url.into_uri().map(|uri| Parts {
             method,
             uri,
             headers: HeaderMap::new(),

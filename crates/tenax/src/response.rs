@@ -45,6 +45,7 @@ pub(crate) struct Head {
     pub(crate) reused: bool,
     pub(crate) timings: Timings,
     pub(crate) started: Instant,
+    pub(crate) head_at: Instant,
 }
 
 impl Response {
@@ -59,7 +60,7 @@ impl Response {
             reused: head.reused,
             timings: head.timings,
             started: head.started,
-            head_at: Instant::now(),
+            head_at: head.head_at,
             body,
         }
     }
@@ -143,8 +144,9 @@ impl Response {
 
     fn record_body_end(&mut self) {
         if self.timings.total.is_none() && self.body.is_done() {
-            self.timings.body = Some(self.head_at.elapsed());
-            self.timings.total = Some(self.started.elapsed());
+            let now = Instant::now();
+            self.timings.body = Some(now - self.head_at);
+            self.timings.total = Some(now - self.started);
         }
     }
 

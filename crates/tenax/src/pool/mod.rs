@@ -8,6 +8,7 @@
 mod conn;
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use crate::config::PoolLimits;
 use crate::error::{Error, Kind};
 use crate::{TimeoutPhase, Timings};
 
+use conn::PassHasher;
 pub(crate) use conn::{Conn, Origin, Tracker};
 
 /// What a checkout hands out.
@@ -54,7 +56,7 @@ struct Host {
 #[derive(Default)]
 struct State {
     total: usize,
-    hosts: HashMap<Origin, Host>,
+    hosts: HashMap<Origin, Host, BuildHasherDefault<PassHasher>>,
     waiters: VecDeque<Waiter>,
     closed: bool,
     reaper_running: bool,
@@ -128,9 +130,9 @@ impl Pool {
         self: &Arc<Self>,
         origin: &Origin,
         timeout: Option<Duration>,
+        start: Instant,
         timings: &mut Timings,
     ) -> Result<Checkout, Error> {
-        let start = Instant::now();
         let res = self.checkout_inner(origin, timeout, start).await;
         timings.pool_wait = start.elapsed();
         res

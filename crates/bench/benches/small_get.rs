@@ -1,0 +1,190 @@
+//! Small GET, side by side: 64 requests in flight over keep-alive HTTP/1.1, `GET /bytes/13`
+//! from tenax-chaos (on a thread of its own), on a current_thread runtime, for Tenax (every
+//! default on: phase timeouts, pool limits, timings), hyper-util's legacy client and reqwest.
+//!
+//! Run: `cargo bench -p tenax-bench --bench small_get`. Clients take turns for
+//! `TENAX_BENCH_ROUNDS` rounds (default 3); each figure is the median of its rounds.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client as LegacyClient;
+use hyper_util::rt::TokioExecutor;
+use tenax_bench::{Run, named_threads_cpu, run_length, thread_cpu};
+use tenax_chaos::ChaosServer;
+
+const IN_FLIGHT: usize = 64;
+/// Positions of the peers in the client list.
+const HYPER: usize = 2;
+const REQWEST: usize = 3;
+
+type Fetch = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = usize>>>>;
+
+fn main() {
+    let server = ChaosServer::builder()
+        .start_in_thread()
+        .expect("chaos server starts");
+    let url = server.url("/bytes/13");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rounds: usize = std::env::var("TENAX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+
+    let clients: Vec<(&str, Fetch)> = vec![
+        ("tenax", {
+            let c = tenax::Client::new();
+            let url = url.clone();
+            Arc::new(move || {
+                let (c, url) = (c.clone(), url.clone());
+                Box::pin(async move {
+                    c.get(&url)
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap()
+                        .len()
+                })
+            })
+        }),
+        ("tenax (Uri)", {
+            // A parsed URL, as the hyper-util client takes it.
+            let c = tenax::Client::new();
+            let uri: http::Uri = url.parse().unwrap();
+            Arc::new(move || {
+                let (c, uri) = (c.clone(), uri.clone());
+                Box::pin(async move {
+                    c.get(uri)
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap()
+                        .len()
+                })
+            })
+        }),
+        ("hyper-util legacy", {
+            let c = LegacyClient::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+            let uri: http::Uri = url.parse().unwrap();
+            Arc::new(move || {
+                let (c, uri) = (c.clone(), uri.clone());
+                Box::pin(async move {
+                    let res = c.get(uri).await.unwrap();
+                    res.into_body().collect().await.unwrap().to_bytes().len()
+                })
+            })
+        }),
+        ("reqwest", {
+            let c = reqwest::Client::new();
+            let url = url.clone();
+            Arc::new(move || {
+                let (c, url) = (c.clone(), url.clone());
+                Box::pin(async move {
+                    c.get(&url)
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap()
+                        .len()
+                })
+            })
+        }),
+    ];
+
+    // `TENAX_BENCH_ONLY=tenax` runs one client alone (for profiling).
+    if let Ok(only) = std::env::var("TENAX_BENCH_ONLY") {
+        let (_, fetch) = clients
+            .iter()
+            .find(|(n, _)| *n == only)
+            .expect("a client name");
+        let run = rt.block_on(load(fetch.clone(), run_length()));
+        println!(
+            "{only}: {:.0} req/s, client {:.2} µs/req",
+            run.rate(),
+            run.client_us()
+        );
+        return;
+    }
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); clients.len()];
+    for (_, fetch) in &clients {
+        rt.block_on(load(fetch.clone(), run_length() / 5));
+    }
+    for _ in 0..rounds {
+        for (i, (_, fetch)) in clients.iter().enumerate() {
+            runs[i].push(rt.block_on(load(fetch.clone(), run_length())));
+        }
+    }
+
+    println!(
+        "small GET /bytes/13, {IN_FLIGHT} in flight, keep-alive, current_thread, median of {rounds} rounds of {:.1} s",
+        run_length().as_secs_f64()
+    );
+    println!(
+        "{:<18} {:>10} {:>14} {:>14} {:>10} {:>10}",
+        "client", "req/s", "client µs/req", "server µs/req", "vs hyper", "vs reqwest"
+    );
+    let med = |v: &Vec<Run>, f: fn(&Run) -> f64| {
+        let mut xs: Vec<f64> = v.iter().map(f).collect();
+        xs.sort_by(|a, b| a.total_cmp(b));
+        xs[xs.len() / 2]
+    };
+    let cpu: Vec<f64> = runs.iter().map(|r| med(r, Run::client_us)).collect();
+    for (i, (name, _)) in clients.iter().enumerate() {
+        println!(
+            "{:<18} {:>10.0} {:>14.2} {:>14.2} {:>9.2}x {:>9.2}x",
+            name,
+            med(&runs[i], Run::rate),
+            cpu[i],
+            med(&runs[i], Run::server_us),
+            cpu[i] / cpu[HYPER],
+            cpu[i] / cpu[REQWEST],
+        );
+    }
+}
+
+async fn load(fetch: Fetch, length: Duration) -> Run {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu0, srv0, t0) = (
+        thread_cpu(),
+        named_threads_cpu("tenax-chaos"),
+        Instant::now(),
+    );
+    let local = tokio::task::LocalSet::new();
+    for _ in 0..IN_FLIGHT {
+        let (done, stop, fetch) = (done.clone(), stop.clone(), fetch.clone());
+        local.spawn_local(async move {
+            while !stop.load(Ordering::Relaxed) {
+                assert_eq!(fetch().await, 13);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    local
+        .run_until(async {
+            tokio::time::sleep(length).await;
+            stop.store(true, Ordering::Relaxed);
+        })
+        .await;
+    local.await;
+    Run {
+        units: done.load(Ordering::Relaxed),
+        wall: t0.elapsed(),
+        client_cpu: thread_cpu() - cpu0,
+        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
+    }
+}
