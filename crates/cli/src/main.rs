@@ -1,7 +1,10 @@
 //! `tenax`: resilient HTTP and WebSocket requests from the command line, and a demo of every
 //! capability against an embedded fault-injecting server.
 
+mod args;
 mod demo;
+mod get;
+mod report;
 
 use std::process::ExitCode;
 
@@ -18,7 +21,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Send a request; the body goes to stdout (or -o FILE).
-    Get(Pending),
+    Get(get::GetArgs),
     /// Stream a download to a file: atomic, verified, resumable.
     Download(Pending),
     /// Fetch one URL per line, with bounded concurrency; one JSON line per URL.
@@ -46,7 +49,7 @@ fn main() -> ExitCode {
         ExitCode::from(EXIT_USAGE)
     };
     match cli.command {
-        Command::Get(_) => pending("get", "HTTP core"),
+        Command::Get(args) => ExitCode::from(get::run(args)),
         Command::Download(_) => pending("download", "bodies and downloads"),
         Command::Batch(_) => pending("batch", "batches and observability"),
         Command::Ws(_) => pending("ws", "WebSocket"),

@@ -50,7 +50,7 @@ fn demo_prints_a_table() {
 
 #[test]
 fn commands_not_built_yet_exit_2_with_a_clear_message() {
-    for cmd in ["get", "download", "batch", "ws"] {
+    for cmd in ["download", "batch", "ws"] {
         let out = tenax(&[cmd, "http://127.0.0.1:9/", "-H", "x: y"]);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -68,4 +68,169 @@ fn version_and_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
     let out = tenax(&["no-such-command"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+// ===== tenax get =====
+
+fn chaos() -> tenax_chaos::ChaosServer {
+    tenax_chaos::ChaosServer::builder()
+        .start_in_thread()
+        .unwrap()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn get_prints_the_body() {
+    let s = chaos();
+    let out = tenax(&["get", &s.url("/bytes/300")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, tenax_chaos::pattern(0, 300));
+}
+
+#[test]
+fn get_writes_the_body_to_a_file() {
+    let s = chaos();
+    let path = std::env::temp_dir().join(format!("tenax-get-{}", std::process::id()));
+    let out = tenax(&["get", &s.url("/bytes/5000"), "-o", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read(&path).unwrap(), tenax_chaos::pattern(0, 5000));
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn get_sends_method_headers_and_data() {
+    let s = chaos();
+    let out = tenax(&[
+        "get",
+        &s.url("/echo"),
+        "-X",
+        "PUT",
+        "-H",
+        "X-Token: abc",
+        "-d",
+        "k=v",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let echo: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(echo["method"], "PUT");
+    assert_eq!(echo["headers"]["x-token"], "abc");
+    assert_eq!(echo["body"], "k=v");
+
+    let path = std::env::temp_dir().join(format!("tenax-data-{}", std::process::id()));
+    std::fs::write(&path, "from a file").unwrap();
+    let at = format!("@{}", path.display());
+    let out = tenax(&["get", &s.url("/echo"), "-d", &at]);
+    let echo: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(echo["method"], "POST", "--data implies POST");
+    assert_eq!(echo["body"], "from a file");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn get_json_summarises_the_exchange() {
+    let s = chaos();
+    let out = tenax(&["get", &s.url("/bytes/13"), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["status"], 200);
+    assert_eq!(j["http_version"], "HTTP/1.1");
+    assert_eq!(j["bytes"], 13);
+    assert_eq!(j["attempts"], 1);
+    assert_eq!(j["reused"], false);
+    assert!(j["error"].is_null());
+    assert!(j["timings"]["connect_ms"].as_f64().unwrap() >= 0.0);
+    assert!(
+        j["timings"]["total_ms"].as_f64().unwrap() >= j["timings"]["ttfb_ms"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn get_timings_go_to_stderr() {
+    let s = chaos();
+    let out = tenax(&["get", &s.url("/bytes/1"), "--timings"]);
+    assert!(out.status.success());
+    let err = stderr(&out);
+    for phase in ["pool wait", "connect", "ttfb", "total", "reused"] {
+        assert!(err.contains(phase), "{err}");
+    }
+}
+
+#[test]
+fn get_exit_codes_follow_curl() {
+    let s = chaos();
+    // 22: HTTP error with --fail, and no body printed.
+    let out = tenax(&["get", &s.url("/status/404"), "-f"]);
+    assert_eq!(out.status.code(), Some(22));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("404"));
+    // Without --fail an error status is still a successful transfer.
+    assert_eq!(
+        tenax(&["get", &s.url("/status/404")]).status.code(),
+        Some(0)
+    );
+
+    // 28: a timeout, whose message names the phase.
+    let out = tenax(&["get", &s.url("/stall"), "--read-timeout", "0.3"]);
+    assert_eq!(out.status.code(), Some(28));
+    assert!(
+        stderr(&out).starts_with("tenax: read timed out after 300ms"),
+        "{}",
+        stderr(&out)
+    );
+
+    // 56: a connection reset mid-body.
+    assert_eq!(
+        tenax(&["get", &s.url("/reset/1000")]).status.code(),
+        Some(56)
+    );
+    // 56: a body shorter than announced.
+    assert_eq!(
+        tenax(&["get", &s.url("/truncate/1000")]).status.code(),
+        Some(56)
+    );
+
+    // 7: nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = tenax(&["get", &format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(out.status.code(), Some(7));
+
+    // 2: usage errors.
+    assert_eq!(tenax(&["get", "http://bad url"]).status.code(), Some(2));
+    assert_eq!(
+        tenax(&["get", &s.url("/"), "-H", "nocolon"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        tenax(&["get", &s.url("/"), "--read-timeout", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn get_exit_52_on_an_empty_reply() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let raw = rt
+        .block_on(tenax_chaos::RawServer::start(vec![
+            tenax_chaos::RawStep::Close,
+        ]))
+        .unwrap();
+    let out = tenax(&["get", &raw.url("/"), "--json"]);
+    assert_eq!(out.status.code(), Some(52));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "io");
+    assert!(j["status"].is_null());
 }

@@ -76,7 +76,9 @@ pub(crate) enum Kind {
 ///
 /// Opaque on purpose: ask it questions with the `is_*` predicates. Its `Display` names the phase,
 /// the limit that was hit and the peer, e.g. "read timed out after 5s waiting for the response
-/// head from 127.0.0.1:8080 (GET http://127.0.0.1:8080/slow)".
+/// head from 127.0.0.1:8080 (GET http://127.0.0.1:8080/slow)"; the underlying cause, when there
+/// is one, is its [`source`](std::error::Error::source), as with every error that follows
+/// Rust's conventions (print the chain to see it all).
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -273,14 +275,18 @@ impl fmt::Display for Error {
             write!(f, " {what}")?;
         }
         if let Some(peer) = &i.peer {
-            write!(f, " from {peer}")?;
+            // Failures while reading come from the peer; the rest happened on the way to it.
+            let reading = matches!(
+                i.kind,
+                Kind::Recv | Kind::EmptyReply | Kind::Protocol | Kind::Timeout(TimeoutPhase::Read)
+            );
+            let word = if reading { "from" } else { "to" };
+            write!(f, " {word} {peer}")?;
         }
         if let Some(url) = &i.url {
             write!(f, " ({url})")?;
         }
-        if let Some(src) = &i.source {
-            write!(f, ": {src}")?;
-        }
+        // The cause is not repeated here: it is the `source()`, for the caller to print.
         Ok(())
     }
 }

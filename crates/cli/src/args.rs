@@ -1,0 +1,74 @@
+//! Parsing of the command line's value types: durations, sizes, headers, URLs.
+
+use std::time::Duration;
+
+/// A time limit from the command line: `None` is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(pub Option<Duration>);
+
+/// A [`Limit`] in seconds, for clap.
+pub fn limit(s: &str) -> Result<Limit, String> {
+    duration(s).map(Limit)
+}
+
+/// Seconds with decimals (`0.5`, `10`); `0` means no limit. Negative or non-finite values are
+/// refused.
+pub fn duration(s: &str) -> Result<Option<Duration>, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{s:?} is not a non-negative number of seconds"));
+    }
+    if secs > 1e9 {
+        return Err(format!("{s:?} seconds is too long"));
+    }
+    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+}
+
+/// `Name: value`, as curl takes it.
+pub fn header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("header {s:?} is not of the form 'Name: value'"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("header {s:?} has no name"));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+/// A URL as a person types it: without a scheme, `http://` is assumed (as curl does).
+pub fn url(s: &str) -> String {
+    if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("http://{s}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("0.5"), Ok(Some(Duration::from_millis(500))));
+        assert_eq!(duration("10"), Ok(Some(Duration::from_secs(10))));
+        assert_eq!(duration("0"), Ok(None));
+        for bad in ["-1", "x", "NaN", "inf", "", "1e300"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_and_urls() {
+        assert_eq!(header("X-A:  b c "), Ok(("X-A".into(), "b c".into())));
+        assert_eq!(header("X-A:"), Ok(("X-A".into(), "".into())));
+        assert!(header("nocolon").is_err());
+        assert!(header(": v").is_err());
+        assert_eq!(url("127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
+        assert_eq!(url("https://h/"), "https://h/");
+    }
+}

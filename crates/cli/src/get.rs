@@ -1,0 +1,249 @@
+//! `tenax get URL`: one request, the body to stdout or a file, or a JSON summary.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::args;
+use crate::report::{Outcome, exit, exit_code, timings_text};
+
+/// Options of the client itself, shared by the request commands.
+#[derive(clap::Args, Debug)]
+pub struct ClientArgs {
+    /// Connect timeout, seconds (0: none) [default: 10]
+    #[arg(long, value_name = "S", value_parser = args::limit)]
+    connect_timeout: Option<args::Limit>,
+    /// Read timeout: response head, then each body chunk, seconds (0: none) [default: 30]
+    #[arg(long, value_name = "S", value_parser = args::limit)]
+    read_timeout: Option<args::Limit>,
+    /// Write timeout: no write progress for this long, seconds (0: none) [default: 30]
+    #[arg(long, value_name = "S", value_parser = args::limit)]
+    write_timeout: Option<args::Limit>,
+    /// Pool timeout: waiting for a connection at the limits, seconds (0: none) [default: 30]
+    #[arg(long, value_name = "S", value_parser = args::limit)]
+    pool_timeout: Option<args::Limit>,
+    /// Open connections in all [default: 100]
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Open connections per host [default: unlimited]
+    #[arg(long, value_name = "N")]
+    max_connections_per_host: Option<usize>,
+}
+
+impl ClientArgs {
+    pub fn build(&self) -> Result<tenax::Client, tenax::Error> {
+        let mut b = tenax::Client::builder();
+        if let Some(args::Limit(t)) = self.connect_timeout {
+            b = b.connect_timeout(t);
+        }
+        if let Some(args::Limit(t)) = self.read_timeout {
+            b = b.read_timeout(t);
+        }
+        if let Some(args::Limit(t)) = self.write_timeout {
+            b = b.write_timeout(t);
+        }
+        if let Some(args::Limit(t)) = self.pool_timeout {
+            b = b.pool_timeout(t);
+        }
+        if let Some(n) = self.max_connections {
+            b = b.max_connections(n);
+        }
+        if let Some(n) = self.max_connections_per_host {
+            b = b.max_connections_per_host(n);
+        }
+        b.build()
+    }
+}
+
+/// Options of `tenax get`.
+#[derive(clap::Args, Debug)]
+pub struct GetArgs {
+    /// The URL (http:// is assumed when there is no scheme)
+    url: String,
+    /// Method [default: GET, or POST with --data]
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    method: Option<String>,
+    /// Request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Request body: TEXT, or @FILE to send a file's contents
+    #[arg(short = 'd', long = "data", value_name = "TEXT|@FILE")]
+    data: Option<String>,
+    /// Write the body to FILE instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit 22, printing no body, on an HTTP status >= 400
+    #[arg(short = 'f', long = "fail")]
+    fail: bool,
+    /// Print one JSON summary to stdout instead of the body
+    #[arg(long)]
+    json: bool,
+    /// Print phase timings to stderr
+    #[arg(long)]
+    timings: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+fn usage(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("tenax: {msg}");
+    exit::USAGE
+}
+
+/// The error and its causes, on one line: `tenax: what: why: deeper why`.
+pub fn print_error(e: &dyn std::error::Error) {
+    let mut line = format!("tenax: {e}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        // hyper repeats its cause's message in its own; say each thing once.
+        if !line.ends_with(&s) {
+            line.push_str(": ");
+            line.push_str(&s);
+        }
+        cause = c.source();
+    }
+    eprintln!("{line}");
+}
+
+pub fn run(args: GetArgs) -> u8 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tenax: starting the runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    rt.block_on(get(args))
+}
+
+async fn get(args: GetArgs) -> u8 {
+    let client = match args.client.build() {
+        Ok(c) => c,
+        Err(e) => {
+            print_error(&e);
+            return exit::USAGE;
+        }
+    };
+    let url = args::url(&args.url);
+    let method = match &args.method {
+        Some(m) => match tenax::Method::from_bytes(m.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return usage(format!("{m:?} is not a valid method")),
+        },
+        None if args.data.is_some() => tenax::Method::POST,
+        None => tenax::Method::GET,
+    };
+    let mut req = client.request(method, &url);
+    let mut has_content_type = false;
+    for h in &args.headers {
+        match args::header(h) {
+            Ok((name, value)) => {
+                has_content_type |= name.eq_ignore_ascii_case("content-type");
+                req = req.header(name, value);
+            }
+            Err(e) => return usage(e),
+        }
+    }
+    if let Some(data) = &args.data {
+        let body = match data.strip_prefix('@') {
+            Some(path) => match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => return usage(format!("reading {path}: {e}")),
+            },
+            None => data.clone().into_bytes(),
+        };
+        if !has_content_type {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+        }
+        req = req.body(body);
+    }
+
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        url: url.clone(),
+        status: None,
+        version: None,
+        bytes: 0,
+        elapsed: Duration::ZERO,
+        timings: None,
+        reused: false,
+        error: None,
+    };
+    let code = exchange(req, &args, &mut outcome).await;
+    outcome.elapsed = started.elapsed();
+    if args.timings {
+        if let Some(t) = &outcome.timings {
+            eprint!("{}", timings_text(t, outcome.reused));
+        }
+    }
+    if args.json {
+        println!("{}", outcome.to_json());
+    }
+    client.close().await;
+    code
+}
+
+/// Sends the request and delivers the body; fills `outcome` and returns the exit code.
+async fn exchange(req: tenax::RequestBuilder, args: &GetArgs, outcome: &mut Outcome) -> u8 {
+    let fail = |outcome: &mut Outcome, e: tenax::Error| {
+        let code = exit_code(&e);
+        if !args.json {
+            print_error(&e);
+        }
+        outcome.error = Some(e);
+        code
+    };
+    let mut res = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return fail(outcome, e),
+    };
+    outcome.status = Some(res.status().as_u16());
+    outcome.version = Some(res.version());
+    outcome.reused = res.reused();
+    outcome.timings = Some(*res.timings());
+    if args.fail {
+        if let Err(e) = res.error_for_status_ref() {
+            return fail(outcome, e);
+        }
+    }
+
+    let mut sink: Box<dyn Write> = if args.json {
+        Box::new(std::io::sink())
+    } else if let Some(path) = &args.output {
+        match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("tenax: creating {}: {e}", path.display());
+                return exit::WRITE_OUTPUT;
+            }
+        }
+    } else {
+        Box::new(std::io::stdout().lock())
+    };
+    loop {
+        match res.chunk().await {
+            Ok(Some(chunk)) => {
+                outcome.bytes += chunk.len() as u64;
+                if let Err(e) = sink.write_all(&chunk) {
+                    eprintln!("tenax: writing the body: {e}");
+                    return exit::WRITE_OUTPUT;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                outcome.timings = Some(*res.timings());
+                return fail(outcome, e);
+            }
+        }
+    }
+    outcome.timings = Some(*res.timings());
+    if let Err(e) = sink.flush() {
+        eprintln!("tenax: writing the body: {e}");
+        return exit::WRITE_OUTPUT;
+    }
+    0
+}

@@ -1,0 +1,157 @@
+//! What a request ended as, for people and scripts: exit codes (curl's), error kinds and the
+//! JSON summary of CLI.md.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// curl's exit codes, so scripts keep working.
+pub mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const DNS: u8 = 6;
+    pub const CONNECT: u8 = 7;
+    pub const WEIRD_REPLY: u8 = 8;
+    pub const HTTP_ERROR: u8 = 22;
+    pub const WRITE_OUTPUT: u8 = 23;
+    pub const TIMEOUT: u8 = 28;
+    pub const EMPTY_REPLY: u8 = 52;
+    pub const SEND: u8 = 55;
+    pub const RECV: u8 = 56;
+    pub const TOO_LARGE: u8 = 63;
+}
+
+/// The exit code for a failed request.
+pub fn exit_code(e: &tenax::Error) -> u8 {
+    if e.is_timeout() {
+        exit::TIMEOUT
+    } else if e.is_dns() {
+        exit::DNS
+    } else if e.is_connect() {
+        exit::CONNECT
+    } else if e.is_status() {
+        exit::HTTP_ERROR
+    } else if e.is_body_too_large() {
+        exit::TOO_LARGE
+    } else if e.is_empty_reply() {
+        exit::EMPTY_REPLY
+    } else if e.is_send() {
+        exit::SEND
+    } else if e.is_recv() {
+        exit::RECV
+    } else if e.is_protocol() {
+        exit::WEIRD_REPLY
+    } else if e.is_builder() {
+        exit::USAGE
+    } else {
+        exit::FAILURE
+    }
+}
+
+/// The error kind the JSON summary reports.
+pub fn error_kind(e: &tenax::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_dns() {
+        "dns"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_status() {
+        "status"
+    } else if e.is_body_too_large() {
+        "body_too_large"
+    } else if e.is_protocol() {
+        "protocol"
+    } else if e.is_builder() {
+        "usage"
+    } else {
+        "io"
+    }
+}
+
+/// The error object of a JSON summary.
+pub fn error_json(e: &tenax::Error) -> Value {
+    json!({
+        "kind": error_kind(e),
+        "phase": e.timeout_phase().map(|p| p.as_str()),
+        "message": e.to_string(),
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn opt_ms(d: Option<Duration>) -> Value {
+    d.map_or(Value::Null, |d| ms(d).into())
+}
+
+/// The `timings` object of a JSON summary.
+pub fn timings_json(t: &tenax::Timings) -> Value {
+    json!({
+        "pool_wait_ms": ms(t.pool_wait),
+        "dns_ms": opt_ms(t.dns),
+        "connect_ms": opt_ms(t.connect),
+        "tls_ms": opt_ms(t.tls),
+        "write_ms": opt_ms(t.write),
+        "ttfb_ms": ms(t.ttfb),
+        "total_ms": opt_ms(t.total),
+    })
+}
+
+pub fn version_str(v: tenax::Version) -> &'static str {
+    match v {
+        tenax::Version::HTTP_09 => "HTTP/0.9",
+        tenax::Version::HTTP_10 => "HTTP/1.0",
+        tenax::Version::HTTP_11 => "HTTP/1.1",
+        tenax::Version::HTTP_2 => "HTTP/2",
+        tenax::Version::HTTP_3 => "HTTP/3",
+        _ => "unknown",
+    }
+}
+
+/// What one request ended as.
+pub struct Outcome {
+    pub url: String,
+    pub status: Option<u16>,
+    pub version: Option<tenax::Version>,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub timings: Option<tenax::Timings>,
+    pub reused: bool,
+    pub error: Option<tenax::Error>,
+}
+
+impl Outcome {
+    /// The JSON summary of CLI.md.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "url": self.url,
+            "status": self.status,
+            "http_version": self.version.map(version_str),
+            "attempts": 1,
+            "bytes": self.bytes,
+            "elapsed_ms": ms(self.elapsed),
+            "timings": self.timings.as_ref().map(timings_json),
+            "reused": self.reused,
+            "error": self.error.as_ref().map(error_json),
+        })
+    }
+}
+
+/// Phase timings for people, one per line (for `--timings`).
+pub fn timings_text(t: &tenax::Timings, reused: bool) -> String {
+    let show = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.3} ms", ms(d)));
+    format!(
+        "pool wait  {}\ndns        {}\nconnect    {}\ntls        {}\nwrite      {}\nttfb       {}\nbody       {}\ntotal      {}\nreused     {}\n",
+        show(Some(t.pool_wait)),
+        show(t.dns),
+        show(t.connect),
+        show(t.tls),
+        show(t.write),
+        show(Some(t.ttfb)),
+        show(t.body),
+        show(t.total),
+        if reused { "yes" } else { "no" },
+    )
+}
