@@ -175,10 +175,10 @@ async fn get(args: GetArgs) -> u8 {
     };
     let code = exchange(req, &args, &mut outcome).await;
     outcome.elapsed = started.elapsed();
-    if args.timings {
-        if let Some(t) = &outcome.timings {
-            eprint!("{}", timings_text(t, outcome.reused));
-        }
+    if args.timings
+        && let Some(t) = &outcome.timings
+    {
+        eprint!("{}", timings_text(t, outcome.reused));
     }
     if args.json {
         println!("{}", outcome.to_json());
@@ -205,10 +205,10 @@ async fn exchange(req: tenax::RequestBuilder, args: &GetArgs, outcome: &mut Outc
     outcome.version = Some(res.version());
     outcome.reused = res.reused();
     outcome.timings = Some(*res.timings());
-    if args.fail {
-        if let Err(e) = res.error_for_status_ref() {
-            return fail(outcome, e);
-        }
+    if args.fail
+        && let Err(e) = res.error_for_status_ref()
+    {
+        return fail(outcome, e);
     }
 
     let mut sink: Box<dyn Write> = if args.json {
