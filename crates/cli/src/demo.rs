@@ -18,7 +18,7 @@ pub struct DemoArgs {
 
 /// How a demo segment ended.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
+pub enum Status {
     Pass,
     Fail,
     /// The capability has not landed yet.
@@ -36,18 +36,16 @@ impl Status {
 }
 
 /// One segment of the demo and what it showed.
-struct Row {
-    segment: &'static str,
-    status: Status,
-    detail: String,
-    ms: Option<f64>,
+pub struct Row {
+    pub segment: &'static str,
+    pub status: Status,
+    pub detail: String,
+    pub ms: Option<f64>,
 }
 
 /// The seed's recipes that have not landed yet, with the work that brings each.
 const PENDING: &[(&str, &str)] = &[
-    ("01 phase timeouts", "HTTP core"),
-    ("02 one client, explicit close", "HTTP core"),
-    ("03 pool limits and HTTP/2", "HTTP core; TLS and HTTP/2"),
+    ("03 HTTP/2 multiplexing", "TLS and HTTP/2"),
     ("04 operation deadline", "resilience"),
     ("05 retries, backoff, jitter", "resilience"),
     ("06 bounded batch, as completed", "batches"),
@@ -94,6 +92,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         probe_blackhole(&hole).await,
     ];
+    rows.extend(crate::demo_http::phase_timeouts(&plain, &hole).await);
+    rows.push(crate::demo_http::reuse_and_close(&plain).await);
+    rows.push(crate::demo_http::pool_limits(&plain).await);
     for (recipe, work) in PENDING {
         rows.push(Row {
             segment: recipe,
@@ -190,6 +191,6 @@ async fn probe_blackhole(hole: &Blackhole) -> Row {
     }
 }
 
-fn pass_if(ok: bool) -> Status {
+pub fn pass_if(ok: bool) -> Status {
     if ok { Status::Pass } else { Status::Fail }
 }

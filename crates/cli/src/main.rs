@@ -3,6 +3,7 @@
 
 mod args;
 mod demo;
+mod demo_http;
 mod get;
 mod report;
 
