@@ -130,10 +130,10 @@ async fn load(client: &Client, server: &ChaosServer, n: usize, workers: usize) -
         tasks.push(tokio::spawn(async move {
             let mut ok = 0;
             while next.fetch_add(1, Ordering::Relaxed) < n {
-                if let Ok(r) = client.get(&url).send().await {
-                    if r.bytes().await.is_ok() {
-                        ok += 1;
-                    }
+                if let Ok(r) = client.get(&url).send().await
+                    && r.bytes().await.is_ok()
+                {
+                    ok += 1;
                 }
             }
             ok
