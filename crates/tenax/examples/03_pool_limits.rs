@@ -1,0 +1,45 @@
+//! Recipe 03: pool limits. However many requests are in flight, no more than
+//! `max_connections` sockets are open; the rest wait their turn in a fair queue, for at most
+//! the pool timeout. (HTTP/2 multiplexing joins this recipe with TLS.)
+//!
+//! Run: `cargo run -p tenax --example 03_pool_limits`.
+
+use std::time::Duration;
+
+use tenax::{Client, PoolLimits};
+use tenax_chaos::ChaosServer;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let server = ChaosServer::builder().start_in_thread()?;
+    let mut limits = PoolLimits::default();
+    limits.max_connections = 8;
+    limits.max_connections_per_host = 8;
+    limits.max_idle_per_host = 4;
+    limits.idle_timeout = Some(Duration::from_secs(30));
+    let client = Client::builder()
+        .pool_limits(limits)
+        .pool_timeout(Duration::from_secs(5))
+        .build()?;
+
+    // 80 concurrent requests that each take 50 ms: ten rounds over eight connections.
+    let mut tasks = Vec::new();
+    for _ in 0..80 {
+        let (client, url) = (client.clone(), server.url("/delay/50"));
+        tasks.push(tokio::spawn(async move {
+            let res = client.get(url).send().await?;
+            let waited = res.timings().pool_wait;
+            res.bytes().await?;
+            Ok::<_, tenax::Error>(waited)
+        }));
+    }
+    let mut longest_wait = Duration::ZERO;
+    for t in tasks {
+        longest_wait = longest_wait.max(t.await??);
+    }
+    let conns = server.connections_accepted();
+    println!("80 requests over {conns} connections; the longest pool wait was {longest_wait:?}");
+    assert!(conns <= 8);
+    client.close().await;
+    Ok(())
+}
