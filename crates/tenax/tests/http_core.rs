@@ -406,3 +406,41 @@ async fn localhost_goes_through_the_resolver() {
     assert!(r.timings().dns.is_some());
     assert_eq!(r.bytes().await.unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn a_host_at_its_limit_does_not_hold_up_other_hosts() {
+    let s = server();
+    let c = Client::builder()
+        .timeouts(one_second())
+        .read_timeout(Duration::from_secs(5))
+        .pool_timeout(Duration::from_secs(5))
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let a = s.url("/delay/1500");
+    let first = tokio::spawn({
+        let (c, a) = (c.clone(), a.clone());
+        async move { c.get(a).send().await.unwrap().bytes().await.unwrap() }
+    });
+    wait_until("the first request holds host A's only connection", || {
+        s.hits("delay") == 1
+    })
+    .await;
+    // A second request to host A waits in the queue...
+    let second = tokio::spawn({
+        let c = c.clone();
+        async move { c.get(a).send().await.unwrap().bytes().await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // ...while host B (the same server, by another name) is served at once.
+    let b = format!("http://localhost:{}/bytes/1", s.addr().port());
+    let t = Instant::now();
+    c.get(b).send().await.unwrap().bytes().await.unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    first.await.unwrap();
+    second.await.unwrap();
+}

@@ -156,16 +156,17 @@ impl Pool {
                     drop(doomed);
                     return Ok(Checkout::Reuse(conn));
                 }
-                // Newcomers queue behind waiters: the queue is fair.
-                if st.waiters.is_empty()
-                    && let Some(slot) = self.reserve(&mut st, origin, &mut doomed)
-                {
+                // Waiters that could use a free place get it first: the queue is fair. Those
+                // left are blocked by their own host's limit, so a newcomer for another host
+                // may take a free place.
+                st.waiters.retain(|w| !w.tx.is_closed());
+                self.grant_permits(&mut st, &mut doomed);
+                if let Some(slot) = self.reserve(&mut st, origin, &mut doomed) {
                     drop(st);
                     drop(doomed);
                     return Ok(Checkout::New(slot));
                 }
                 let (tx, rx) = oneshot::channel();
-                st.waiters.retain(|w| !w.tx.is_closed());
                 st.waiters.push_back(Waiter {
                     origin: origin.clone(),
                     tx,
