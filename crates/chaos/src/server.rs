@@ -80,6 +80,8 @@ pub struct ChaosServer {
 pub struct Builder {
     addr: SocketAddr,
     tls: Option<TlsVersions>,
+    require_client_cert: bool,
+    h2_max_streams: Option<u32>,
 }
 
 impl Default for Builder {
@@ -87,6 +89,8 @@ impl Default for Builder {
         Builder {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: None,
+            require_client_cert: false,
+            h2_max_streams: None,
         }
     }
 }
@@ -109,6 +113,24 @@ impl Builder {
     /// Default is TLS 1.2 and 1.3.
     pub fn tls_versions(mut self, versions: TlsVersions) -> Self {
         self.tls = Some(versions);
+        self
+    }
+
+    /// Refuse TLS clients that present no certificate signed by the server's CA (mutual TLS;
+    /// implies [`tls(true)`](Self::tls)). [`ChaosServer::client_cert_pem`] and
+    /// [`ChaosServer::client_key_pem`] give a certificate that passes. Default is off.
+    pub fn require_client_cert(mut self, on: bool) -> Self {
+        self.require_client_cert = on;
+        if on {
+            self.tls = Some(self.tls.unwrap_or_default());
+        }
+        self
+    }
+
+    /// The HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS the server announces. Default is hyper's
+    /// (200).
+    pub fn http2_max_concurrent_streams(mut self, n: u32) -> Self {
+        self.h2_max_streams = Some(n);
         self
     }
 
@@ -159,7 +181,7 @@ impl Builder {
 
     async fn bind(self) -> Result<(ChaosServer, impl Future<Output = ()> + Send), Error> {
         let tls = match self.tls {
-            Some(v) => Some(tls::generate(v)?),
+            Some(v) => Some(tls::generate(v, self.require_client_cert)?),
             None => None,
         };
         let listener = TcpListener::bind(self.addr)
@@ -178,6 +200,9 @@ impl Builder {
             // need to see the client's idle timeout, not ours.
             .header_read_timeout(None);
         http.http2().timer(TokioTimer::new());
+        if let Some(n) = self.h2_max_streams {
+            http.http2().max_concurrent_streams(n);
+        }
         let shared = Arc::new(Shared {
             stats: Stats::default(),
             shutdown: shutdown_rx,
@@ -235,6 +260,21 @@ impl ChaosServer {
     /// The DER certificate of the CA (TLS mode only).
     pub fn ca_der(&self) -> Option<&[u8]> {
         self.tls.as_ref().map(|t| t.ca_der.as_ref())
+    }
+
+    /// The DER certificate the server presents (TLS mode only), e.g. to compute a pin.
+    pub fn cert_der(&self) -> Option<&[u8]> {
+        self.tls.as_ref().map(|t| t.leaf_der.as_ref())
+    }
+
+    /// A client certificate (PEM) signed by the server's CA, for mutual TLS (TLS mode only).
+    pub fn client_cert_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.client_cert_pem.as_str())
+    }
+
+    /// The private key (PEM, PKCS#8) of [`client_cert_pem`](Self::client_cert_pem).
+    pub fn client_key_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.client_key_pem.as_str())
     }
 
     /// How many requests a route has served, by its name: the first path segment (`"bytes"`,

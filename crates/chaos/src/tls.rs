@@ -28,11 +28,19 @@ pub enum TlsVersions {
 pub(crate) struct TlsMaterial {
     pub(crate) ca_pem: String,
     pub(crate) ca_der: CertificateDer<'static>,
+    pub(crate) leaf_der: CertificateDer<'static>,
     pub(crate) config: Arc<ServerConfig>,
+    /// A client certificate and key (PEM) signed by the CA, for mutual TLS.
+    pub(crate) client_cert_pem: String,
+    pub(crate) client_key_pem: String,
 }
 
-/// Generates a fresh CA and a leaf certificate for `localhost`, `127.0.0.1` and `::1`.
-pub(crate) fn generate(versions: TlsVersions) -> Result<TlsMaterial, Error> {
+/// Generates a fresh CA, a leaf certificate for `localhost`, `127.0.0.1` and `::1`, and a
+/// client certificate; with `require_client_cert`, the server refuses clients without one.
+pub(crate) fn generate(
+    versions: TlsVersions,
+    require_client_cert: bool,
+) -> Result<TlsMaterial, Error> {
     let ca_key = KeyPair::generate().map_err(Error::tls)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(Error::tls)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -60,6 +68,16 @@ pub(crate) fn generate(versions: TlsVersions) -> Result<TlsMaterial, Error> {
         .push(DnType::CommonName, "tenax-chaos");
     let leaf = leaf_params.signed_by(&leaf_key, &ca).map_err(Error::tls)?;
 
+    let client_key = KeyPair::generate().map_err(Error::tls)?;
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).map_err(Error::tls)?;
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "tenax-chaos client");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client = client_params
+        .signed_by(&client_key, &ca)
+        .map_err(Error::tls)?;
+
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let protocols: &[&rustls::SupportedProtocolVersion] = match versions {
         TlsVersions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
@@ -67,10 +85,21 @@ pub(crate) fn generate(versions: TlsVersions) -> Result<TlsMaterial, Error> {
         TlsVersions::Tls13Only => &[&rustls::version::TLS13],
     };
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(protocols)
-        .map_err(Error::tls)?
-        .with_no_client_auth()
+        .map_err(Error::tls)?;
+    let builder = if require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).map_err(Error::tls)?;
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(Error::tls)?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder
         .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
         .map_err(Error::tls)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -78,6 +107,9 @@ pub(crate) fn generate(versions: TlsVersions) -> Result<TlsMaterial, Error> {
     Ok(TlsMaterial {
         ca_pem: ca.pem(),
         ca_der: ca.der().clone(),
+        leaf_der: leaf.der().clone(),
         config: Arc::new(config),
+        client_cert_pem: client.pem(),
+        client_key_pem: client_key.serialize_pem(),
     })
 }

@@ -85,6 +85,17 @@ impl Body {
         self.len() == Some(0)
     }
 
+    /// A copy of a body that is whole (empty or bytes); `None` for a stream.
+    pub(crate) fn try_clone(&self) -> Option<Body> {
+        match &self.kind {
+            BodyKind::Empty => Some(Body::empty()),
+            BodyKind::Full(b) => Some(Body {
+                kind: BodyKind::Full(b.clone()),
+            }),
+            BodyKind::Stream { .. } => None,
+        }
+    }
+
     /// For a streaming body, a flag that turns true once the whole body has been handed to
     /// the connection; `None` for bodies that are whole from the start.
     pub(crate) fn end_flag(&mut self) -> Option<Arc<AtomicBool>> {
@@ -198,6 +209,8 @@ impl http_body::Body for Body {
 pub(crate) struct RecvBody {
     inner: hyper::body::Incoming,
     conn: Option<Conn>,
+    /// How long the connection may stay idle, from the server's `Keep-Alive` header.
+    keep_alive: Option<Duration>,
     read_timeout: Option<Duration>,
     idle: Option<Pin<Box<Sleep>>>,
     idle_armed: bool,
@@ -210,11 +223,13 @@ impl RecvBody {
         inner: hyper::body::Incoming,
         conn: Conn,
         read_timeout: Option<Duration>,
+        keep_alive: Option<Duration>,
     ) -> RecvBody {
-        let peer = conn.remote;
+        let peer = conn.info().remote;
         let mut body = RecvBody {
             inner,
             conn: Some(conn),
+            keep_alive,
             read_timeout,
             idle: None,
             idle_armed: false,
@@ -233,7 +248,7 @@ impl RecvBody {
         if let Some(conn) = self.conn.take()
             && let Some(pool) = conn.slot_pool()
         {
-            pool.put(conn);
+            pool.put(conn, self.keep_alive);
         }
     }
 

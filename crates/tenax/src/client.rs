@@ -7,15 +7,17 @@ use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Uri, Version};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::body::{Body, RecvBody};
 use crate::config::{PoolLimits, Timeouts};
+use crate::connect::tls::{self, Certificate, HttpVersions, Identity, TlsOptions, TlsVersion};
 use crate::connect::{self, IoState, Resolve, SystemResolver};
 use crate::error::{Error, Kind, Peer, find_io, find_write_stall};
-use crate::pool::{Checkout, Conn, Origin, Pool, Slot};
+use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Pool, Sender, Slot};
 use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::response::Head;
+use crate::timeouts_phase::with_timeout;
 use crate::{Response, Result, TimeoutPhase, Timings};
 
 /// An HTTP client: one pool of connections, shared by every clone.
@@ -44,10 +46,49 @@ pub struct Client {
 
 struct ClientInner {
     pool: Arc<Pool>,
+    pool_idle_timeout: Option<Duration>,
     timeouts: Timeouts,
     resolver: Arc<dyn Resolve>,
     default_headers: HeaderMap,
     close_timeout: Duration,
+    versions: HttpVersions,
+    tls: Arc<rustls::ClientConfig>,
+    h2: Http2Options,
+}
+
+/// HTTP/2 connection settings.
+#[derive(Clone, Copy, Debug)]
+struct Http2Options {
+    keep_alive_interval: Option<Duration>,
+    keep_alive_timeout: Duration,
+    initial_stream_window: u32,
+    initial_connection_window: u32,
+    adaptive_window: bool,
+}
+
+impl Default for Http2Options {
+    fn default() -> Self {
+        Http2Options {
+            keep_alive_interval: Some(Duration::from_secs(30)),
+            keep_alive_timeout: Duration::from_secs(20),
+            initial_stream_window: 2 << 20,
+            initial_connection_window: 5 << 20,
+            adaptive_window: false,
+        }
+    }
+}
+
+impl Http2Options {
+    fn builder(&self) -> hyper::client::conn::http2::Builder<TokioExecutor> {
+        let mut b = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+        b.timer(TokioTimer::new())
+            .keep_alive_interval(self.keep_alive_interval)
+            .keep_alive_timeout(self.keep_alive_timeout)
+            .initial_stream_window_size(self.initial_stream_window)
+            .initial_connection_window_size(self.initial_connection_window)
+            .adaptive_window(self.adaptive_window);
+        b
+    }
 }
 
 /// Configures a [`Client`]. Every setter's documentation states its default.
@@ -58,6 +99,11 @@ pub struct ClientBuilder {
     default_headers: HeaderMap,
     user_agent: HeaderValue,
     close_timeout: Duration,
+    versions: HttpVersions,
+    tls: TlsOptions,
+    h2: Http2Options,
+    /// The first invalid input given to a setter, reported by `build`.
+    invalid: Option<Error>,
 }
 
 impl Default for ClientBuilder {
@@ -68,6 +114,10 @@ impl Default for ClientBuilder {
             default_headers: HeaderMap::new(),
             user_agent: HeaderValue::from_static(concat!("tenax/", env!("CARGO_PKG_VERSION"))),
             close_timeout: Duration::from_secs(10),
+            versions: HttpVersions::Auto,
+            tls: TlsOptions::default(),
+            h2: Http2Options::default(),
+            invalid: None,
         }
     }
 }
@@ -155,8 +205,112 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails ([`Error::is_builder`]) on a limit of zero.
+    /// Also trust this root certificate (for https). Default is the built-in roots only.
+    pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
+        self.tls.roots.push(cert);
+        self
+    }
+
+    /// Trust the Mozilla roots built into Tenax (webpki-roots). Default is true; turn it off
+    /// to trust only the certificates you add.
+    pub fn tls_built_in_root_certs(mut self, on: bool) -> Self {
+        self.tls.built_in_roots = on;
+        self
+    }
+
+    /// Trust the operating system's certificate store too. Default is false.
+    #[cfg(feature = "native-roots")]
+    pub fn tls_native_root_certs(mut self, on: bool) -> Self {
+        self.tls.native_roots = on;
+        self
+    }
+
+    /// Present this client certificate when a server asks for one (mutual TLS). Default is
+    /// none.
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.tls.identity = Some(identity);
+        self
+    }
+
+    /// The lowest TLS version to accept. Default is TLS 1.2.
+    pub fn tls_min_version(mut self, v: TlsVersion) -> Self {
+        self.tls.min_version = v;
+        self
+    }
+
+    /// Accept a server only if its certificate's public key has this SHA-256 pin, written as
+    /// curl takes it: `sha256//BASE64`. Repeatable: any of the pins matches. A mismatch fails
+    /// with [`Error::is_pin_mismatch`]. Default is no pin.
+    pub fn pin_sha256(mut self, pin: &str) -> Self {
+        match crate::connect::tls::parse_pin(pin) {
+            Ok(p) => self.tls.pins.push(p),
+            Err(e) => {
+                self.invalid.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// **Dangerous**: accept any server certificate, even one that does not verify, so that
+    /// anyone on the path can read and change the traffic. Pins, if set, are still checked.
+    /// Default is false.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.tls.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// Speak HTTP/1.1 only. Default: HTTP/2 when the server agrees by ALPN on https,
+    /// HTTP/1.1 otherwise.
+    pub fn http1_only(mut self) -> Self {
+        self.versions = HttpVersions::Http1;
+        self
+    }
+
+    /// Speak HTTP/2 only: required by ALPN on https, by prior knowledge on http.
+    /// Default: HTTP/2 when the server agrees by ALPN on https, HTTP/1.1 otherwise.
+    pub fn http2_only(mut self) -> Self {
+        self.versions = HttpVersions::Http2;
+        self
+    }
+
+    /// Send an HTTP/2 PING this often to check that a connection is alive (`None`: never).
+    /// Default is 30 s.
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.h2.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// Close an HTTP/2 connection whose PING goes unanswered this long. Default is 20 s.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.h2.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each stream, in bytes. Default is 2 MiB.
+    pub fn http2_initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.h2.initial_stream_window = bytes;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each connection, in bytes. Default is 5 MiB.
+    pub fn http2_initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.h2.initial_connection_window = bytes;
+        self
+    }
+
+    /// Size HTTP/2 windows from the measured bandwidth-delay product (overrides the initial
+    /// windows). Default is false.
+    pub fn http2_adaptive_window(mut self, on: bool) -> Self {
+        self.h2.adaptive_window = on;
+        self
+    }
+
+    /// Builds the client. Fails ([`Error::is_builder`]) on a limit of zero, an invalid pin, or
+    /// a TLS configuration that trusts nothing.
     pub fn build(self) -> Result<Client> {
+        if let Some(e) = self.invalid {
+            return Err(e);
+        }
         if self.limits.max_connections == 0 || self.limits.max_connections_per_host == 0 {
             return Err(Error::builder("connection limits must be at least 1"));
         }
@@ -165,13 +319,18 @@ impl ClientBuilder {
         headers
             .entry(header::ACCEPT)
             .or_insert(HeaderValue::from_static("*/*"));
+        let tls = tls::client_config(&self.tls, self.versions)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
                 pool: Pool::new(self.limits),
+                pool_idle_timeout: self.limits.idle_timeout,
                 timeouts: self.timeouts,
                 resolver: Arc::new(SystemResolver),
                 default_headers: headers,
                 close_timeout: self.close_timeout,
+                versions: self.versions,
+                tls,
+                h2: self.h2,
             }),
         })
     }
@@ -298,7 +457,8 @@ impl Client {
     }
 
     /// One attempt: a connection from the pool (or a new one), the request written, the
-    /// response head read.
+    /// response head read. A request that never left (the reused connection had closed) or
+    /// that an HTTP/2 server refused unprocessed is sent once more on a fresh connection.
     async fn attempt(
         &self,
         method: &Method,
@@ -312,33 +472,16 @@ impl Client {
         let t = timeouts.apply(inner.timeouts);
         let mut timings = Timings::default();
         let origin = Origin::of(uri).expect("checked when the URL was parsed");
-        if origin.is_https() {
-            return Err(Error::builder(
-                "https is not supported yet (TLS lands with the next release)",
-            ));
-        }
-
-        let (mut conn, reused) = loop {
-            match inner
-                .pool
-                .checkout(&origin, t.pool, started, &mut timings)
-                .await?
-            {
-                Checkout::Reuse(mut c) => {
-                    // Waits for the connection to be ready for the next request; fails if the
-                    // server closed it while it was idle. Then take another.
-                    if std::future::poll_fn(|cx| c.tx.poll_ready(cx)).await.is_ok() {
-                        break (c, true);
-                    }
-                }
-                Checkout::New(slot) => break (self.open(slot, &t, &mut timings).await?, false),
-            }
+        // HTTP/2 over cleartext is by prior knowledge only; over TLS it is likely (ALPN).
+        let h2 = match inner.versions {
+            HttpVersions::Http1 => H2::No,
+            HttpVersions::Http2 => H2::Certain,
+            HttpVersions::Auto if origin.is_https() => H2::Likely,
+            HttpVersions::Auto => H2::No,
         };
 
         let mut req = http::Request::new(Body::empty());
         *req.method_mut() = method.clone();
-        *req.uri_mut() = origin_form(uri);
-        *req.version_mut() = Version::HTTP_11;
         let h = req.headers_mut();
         *h = headers;
         for (name, value) in &inner.default_headers {
@@ -346,63 +489,205 @@ impl Client {
                 h.insert(name.clone(), value.clone());
             }
         }
-        if !h.contains_key(header::HOST) {
-            h.insert(header::HOST, conn.host_header.clone());
-        }
         let body_ended = body.end_flag();
         *req.body_mut() = body;
 
-        conn.io.set_write_timeout(t.write);
-        // A reused connection starts sending when the checkout ended; a new one after connecting.
-        let send_start = if reused {
-            started + timings.pool_wait
-        } else {
-            Instant::now()
-        };
-        let remote = conn.remote;
-        let res = send(&mut conn, req, t.read, body_ended.as_deref(), send_start)
-            .await
-            .map_err(|e| e.with_peer(Peer::Addr(remote)))?;
-        let head_at = Instant::now();
-        timings.ttfb = head_at - send_start;
-        let last_write = conn.io.last_write();
-        timings.write = (last_write > send_start).then(|| last_write - send_start);
+        let mut fresh = false;
+        loop {
+            let (mut conn, reused) = loop {
+                let checkout = inner
+                    .pool
+                    .checkout(&origin, h2, fresh, t.pool, started, &mut timings)
+                    .await?;
+                match checkout {
+                    Checkout::Reuse(mut c) => {
+                        // Waits for the connection to be ready for the next request; fails if
+                        // the server closed it while it was idle. Then take another.
+                        if c.tx.ready().await.is_ok() {
+                            break (c, true);
+                        }
+                    }
+                    Checkout::New(slot) => {
+                        break (self.open(slot, &t, &mut timings).await?, false);
+                    }
+                }
+            };
 
-        let (head, incoming) = res.into_parts();
-        let body = RecvBody::new(incoming, conn, t.read);
-        Ok((head, body, timings, reused, head_at))
+            let h2 = conn.is_h2();
+            if h2 {
+                // HTTP/2 carries scheme and authority in pseudo-headers, from the full URI.
+                *req.uri_mut() = uri.clone();
+                *req.version_mut() = Version::HTTP_2;
+                req.headers_mut().remove(header::HOST);
+            } else {
+                *req.uri_mut() = origin_form(uri);
+                *req.version_mut() = Version::HTTP_11;
+                if !req.headers().contains_key(header::HOST) {
+                    req.headers_mut()
+                        .insert(header::HOST, conn.info().host_header.clone());
+                }
+            }
+            // An HTTP/2 server may refuse a stream it did not process; keep what it takes to
+            // send the request again (bodies that are whole only).
+            let replay = if h2 && !fresh {
+                copy_request(&req)
+            } else {
+                None
+            };
+
+            let info = conn.info();
+            info.io.set_write_timeout(t.write);
+            let remote = info.remote;
+            let io = info.io.clone();
+            // A reused connection starts sending when the checkout ended; a new one after
+            // connecting.
+            let send_start = if reused {
+                started + timings.pool_wait
+            } else {
+                Instant::now()
+            };
+            match send(
+                &mut conn,
+                req,
+                t.read,
+                body_ended.as_deref(),
+                &io,
+                send_start,
+            )
+            .await
+            {
+                Ok(res) => {
+                    let head_at = Instant::now();
+                    timings.ttfb = head_at - send_start;
+                    let last_write = io.last_write();
+                    timings.write = (last_write > send_start).then(|| last_write - send_start);
+                    let (head, incoming) = res.into_parts();
+                    let keep_alive = keep_alive_limit(&head.headers, inner.pool_idle_timeout);
+                    let body = RecvBody::new(incoming, conn, t.read, keep_alive);
+                    return Ok((head, body, timings, reused, head_at));
+                }
+                Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
+                Err(SendError::Failed(mut e)) => {
+                    drop(conn);
+                    if !fresh {
+                        if let Some(unsent) = e.take_message().filter(|_| reused) {
+                            fresh = true;
+                            req = unsent;
+                            continue;
+                        }
+                        if let Some(copy) = replay.filter(|_| is_refused(e.error())) {
+                            fresh = true;
+                            req = copy;
+                            continue;
+                        }
+                    }
+                    let err =
+                        classify_hyper(e.into_error(), Kind::Recv, "waiting for the response head");
+                    return Err(err.with_peer(Peer::Addr(remote)));
+                }
+            }
+        }
     }
 
-    /// Opens a new connection in `slot`, within the connect timeout.
-    async fn open(&self, slot: Slot, t: &Timeouts, timings: &mut Timings) -> Result<Conn> {
+    /// Opens a new connection in `slot` (TLS for https; HTTP/2 by ALPN or prior knowledge),
+    /// within the connect timeout.
+    async fn open(&self, mut slot: Slot, t: &Timeouts, timings: &mut Timings) -> Result<Conn> {
+        let inner = &*self.inner;
         let origin = slot.origin();
+        let tls = if origin.is_https() {
+            Some(&inner.tls)
+        } else {
+            None
+        };
         let c = connect::connect(
-            &*self.inner.resolver,
+            &*inner.resolver,
             origin.host(),
             origin.port(),
+            tls,
             t.connect,
         )
         .await?;
-        let host_header = origin.host_header();
         timings.dns = c.dns;
         timings.connect = Some(c.tcp);
+        timings.tls = c.tls;
+        let use_h2 = if origin.is_https() {
+            c.alpn_h2
+        } else {
+            inner.versions == HttpVersions::Http2
+        };
+        if origin.is_https() && inner.versions == HttpVersions::Http2 && !c.alpn_h2 {
+            return Err(Error::new(Kind::Protocol)
+                .with_peer(Peer::Addr(c.remote))
+                .with_source("the server did not agree to HTTP/2 (ALPN)"));
+        }
+        let info = ConnInfo {
+            io: c.state,
+            remote: c.remote,
+            host_header: origin.host_header(),
+        };
+        let pool = &inner.pool;
+        let mut stream = c.stream;
+        if use_h2 {
+            let settings = stream.sniff_settings();
+            let (tx, conn) = inner
+                .h2
+                .builder()
+                .handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| classify_hyper(e, Kind::Connect, "during the HTTP/2 handshake"))?;
+            let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+            pool.tracker.spawn(pool.next_conn_id(), async move {
+                let _ = ended_tx.send(conn.await.err());
+            });
+            // The server's first SETTINGS carry its stream limit, which the pool needs; a
+            // connection that ends first (a TLS alert, a refusal) fails the request.
+            let first_settings = async {
+                tokio::select! {
+                    () = settings.wait_first() => Ok(()),
+                    ended = ended_rx => Err(match ended {
+                        Ok(Some(e)) => classify_hyper(e, Kind::Connect, "during the HTTP/2 handshake"),
+                        _ => Error::new(Kind::EmptyReply).with_what("during the HTTP/2 handshake"),
+                    }),
+                }
+            };
+            with_timeout(
+                t.connect,
+                TimeoutPhase::Connect,
+                "waiting for the server's HTTP/2 settings",
+                first_settings,
+            )
+            .await
+            .map_err(|e| e.with_peer(Peer::Addr(info.remote)))?;
+            return Ok(pool.opened_h2(H2Conn {
+                tx,
+                info,
+                settings,
+                slot,
+            }));
+        }
         let (tx, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake(TokioIo::new(c.io))
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| classify_hyper(e, Kind::Connect, "during the handshake"))?;
-        let pool = &self.inner.pool;
         pool.tracker.spawn(pool.next_conn_id(), async move {
             // The connection's errors reach the request that was using it.
             let _ = conn.await;
         });
+        pool.opened_h1(&mut slot);
         Ok(Conn {
-            tx,
-            io: c.state,
-            slot,
-            remote: c.remote,
-            host_header,
+            tx: Sender::H1(tx),
+            hold: Hold::Exclusive { slot, info },
         })
     }
+}
+
+/// Why a request got no response head.
+enum SendError {
+    /// The read timeout ran out.
+    Timeout(Error),
+    /// The connection failed; the request comes back if it was never written. (Boxed: the
+    /// request is large, and this is the rare path.)
+    Failed(Box<hyper::client::conn::TrySendError<http::Request<Body>>>),
 }
 
 /// Sends the request and waits for the response head, with the read timeout counted from the
@@ -413,13 +698,12 @@ async fn send(
     req: http::Request<Body>,
     read: Option<Duration>,
     body_ended: Option<&AtomicBool>,
+    io: &IoState,
     send_start: Instant,
-) -> Result<http::Response<hyper::body::Incoming>> {
-    let io: &IoState = &conn.io;
-    let fut = conn.tx.send_request(req);
-    let classify = |e| classify_hyper(e, Kind::Recv, "waiting for the response head");
+) -> Result<http::Response<hyper::body::Incoming>, SendError> {
+    let fut = conn.tx.send(req);
     let Some(read) = read else {
-        return fut.await.map_err(classify);
+        return fut.await.map_err(|e| SendError::Failed(Box::new(e)));
     };
     tokio::pin!(fut);
     let sleep = tokio::time::sleep(read);
@@ -427,7 +711,7 @@ async fn send(
     loop {
         tokio::select! {
             biased;
-            res = &mut fut => return res.map_err(classify),
+            res = &mut fut => return res.map_err(|e| SendError::Failed(Box::new(e))),
             () = &mut sleep => {
                 let now = Instant::now();
                 let body_done = body_ended.is_none_or(|b| b.load(Ordering::Relaxed));
@@ -435,16 +719,57 @@ async fn send(
                 let from = if written { io.last_write().max(send_start) } else { now };
                 let due = from + read;
                 if due <= now {
-                    return Err(Error::timeout(
+                    return Err(SendError::Timeout(Error::timeout(
                         TimeoutPhase::Read,
                         read,
                         "waiting for the response head",
-                    ));
+                    )));
                 }
                 sleep.as_mut().reset(due.into());
             }
         }
     }
+}
+
+/// A copy of a request whose body is whole, for sending it again.
+fn copy_request(req: &http::Request<Body>) -> Option<http::Request<Body>> {
+    let body = req.body().try_clone()?;
+    let mut copy = http::Request::new(body);
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
+}
+
+/// Whether an HTTP/2 server declined the request without processing it: REFUSED_STREAM, or a
+/// graceful GOAWAY that excluded the stream (RFC 9113 §8.7). Such requests are safe to send
+/// again, whatever their method.
+fn is_refused(e: &hyper::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR));
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// How long an idle connection may be kept, from the server's `Keep-Alive: timeout=N`: N less
+/// a margin of one second (none at all for N ≤ 1), and never longer than the pool's idle
+/// timeout. `None` when the server said nothing.
+fn keep_alive_limit(headers: &HeaderMap, idle_timeout: Option<Duration>) -> Option<Duration> {
+    let v = headers.get("keep-alive")?.to_str().ok()?;
+    let secs: u64 = v.split(',').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("timeout")
+            .then(|| v.trim().parse().ok())?
+    })?;
+    let limit = Duration::from_secs(secs.saturating_sub(1));
+    Some(idle_timeout.map_or(limit, |t| t.min(limit)))
 }
 
 /// Turns a hyper error into ours: write stalls are write timeouts, parse errors protocol
@@ -453,7 +778,9 @@ pub(crate) fn classify_hyper(e: hyper::Error, fallback: Kind, what: &'static str
     if let Some(limit) = find_write_stall(&e) {
         return Error::timeout(TimeoutPhase::Write, limit, "writing the request");
     }
-    let kind = if e.is_parse() || e.is_parse_status() {
+    let kind = if let Some(kind) = tls::tls_kind_in(&e) {
+        kind
+    } else if e.is_parse() || e.is_parse_status() {
         Kind::Protocol
     } else if e.is_incomplete_message() && what == "waiting for the response head" {
         Kind::EmptyReply

@@ -54,6 +54,12 @@ pub(crate) enum Kind {
     Dns,
     /// The TCP connection could not be opened.
     Connect,
+    /// The TLS handshake failed (protocol versions, alerts, client certificate refused...).
+    Tls,
+    /// The server's certificate did not verify.
+    Certificate,
+    /// The server's public key matched none of the pins.
+    PinMismatch,
     /// A phase ran out of time.
     Timeout(TimeoutPhase),
     /// `error_for_status` on a 4xx or 5xx.
@@ -182,6 +188,25 @@ impl Error {
         self.inner.kind == Kind::Dns
     }
 
+    /// Whether the TLS handshake failed, for any reason: certificate, pin, version, alert.
+    pub fn is_tls(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            Kind::Tls | Kind::Certificate | Kind::PinMismatch
+        )
+    }
+
+    /// Whether the server's certificate could not be verified, or its key matched no pin
+    /// (curl's exit code 60).
+    pub fn is_certificate(&self) -> bool {
+        matches!(self.inner.kind, Kind::Certificate | Kind::PinMismatch)
+    }
+
+    /// Whether the server's public key matched none of the configured pins.
+    pub fn is_pin_mismatch(&self) -> bool {
+        self.inner.kind == Kind::PinMismatch
+    }
+
     /// Whether this came from [`Response::error_for_status`](crate::Response::error_for_status).
     pub fn is_status(&self) -> bool {
         matches!(self.inner.kind, Kind::Status(_))
@@ -261,6 +286,9 @@ impl fmt::Display for Error {
             Kind::Closed => f.write_str("the client is closed")?,
             Kind::Dns => f.write_str("could not resolve host")?,
             Kind::Connect => f.write_str("could not connect")?,
+            Kind::Tls => f.write_str("TLS handshake failed")?,
+            Kind::Certificate => f.write_str("the server's certificate did not verify")?,
+            Kind::PinMismatch => f.write_str("the server's public key matches no pin")?,
             Kind::Status(s) => write!(f, "HTTP status {s}")?,
             Kind::BodyTooLarge => f.write_str("response body too large")?,
             Kind::Protocol => f.write_str("invalid HTTP response")?,

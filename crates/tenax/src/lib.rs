@@ -42,6 +42,7 @@ mod timings;
 pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use config::{PoolLimits, Timeouts};
+pub use connect::tls::{Certificate, Identity, TlsVersion, pin_of_certificate};
 pub use error::{Error, Result, TimeoutPhase};
 pub use request::{IntoUrl, RequestBuilder};
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, Response};

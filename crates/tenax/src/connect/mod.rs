@@ -3,6 +3,8 @@
 //! The DNS cache, Happy Eyeballs, TLS and proxies plug in here as they land.
 
 mod io;
+mod stream;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +18,7 @@ use crate::error::{Error, Kind, Peer};
 use crate::timeouts_phase::with_timeout;
 
 pub(crate) use io::{ConnIo, IoState};
+pub(crate) use stream::{PeerSettings, Stream};
 
 /// A future that resolves a name to addresses.
 pub(crate) type Resolving<'a> =
@@ -38,12 +41,16 @@ impl Resolve for SystemResolver {
 
 /// A freshly opened connection and what opening it took.
 pub(crate) struct Connected {
-    pub(crate) io: ConnIo,
+    pub(crate) stream: Stream,
     pub(crate) state: std::sync::Arc<IoState>,
     pub(crate) remote: SocketAddr,
     /// `None` for IP literals.
     pub(crate) dns: Option<Duration>,
     pub(crate) tcp: Duration,
+    /// The TLS handshake's duration, for https.
+    pub(crate) tls: Option<Duration>,
+    /// Whether ALPN chose HTTP/2.
+    pub(crate) alpn_h2: bool,
 }
 
 /// Parses `host` as an IP literal (`127.0.0.1`, `[::1]` or `::1`).
@@ -55,12 +62,13 @@ fn ip_literal(host: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
-/// Resolves `host` and opens a TCP connection to the first address that accepts, all within
-/// `timeout` (the connect phase).
+/// Resolves `host`, opens a TCP connection to the first address that accepts and, with `tls`,
+/// makes the TLS handshake; all within `timeout` (the connect phase).
 pub(crate) async fn connect(
     resolver: &dyn Resolve,
     host: &str,
     port: u16,
+    tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
     timeout: Option<Duration>,
 ) -> Result<Connected, Error> {
     let work = async {
@@ -88,13 +96,34 @@ pub(crate) async fn connect(
                 Ok(tcp) => {
                     // Requests are small writes followed by waits: never delay them.
                     let _ = tcp.set_nodelay(true);
+                    let tcp_time = t1.elapsed();
                     let (io, state) = ConnIo::new(tcp);
+                    let Some(config) = tls else {
+                        return Ok(Connected {
+                            stream: Stream::Plain(io, None),
+                            state,
+                            remote: addr,
+                            dns,
+                            tcp: tcp_time,
+                            tls: None,
+                            alpn_h2: false,
+                        });
+                    };
+                    let t2 = Instant::now();
+                    let name = tls::server_name(host)?;
+                    let stream = tokio_rustls::TlsConnector::from(config.clone())
+                        .connect(name, io)
+                        .await
+                        .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
+                    let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                     return Ok(Connected {
-                        io,
+                        stream: Stream::Tls(Box::new(stream), None),
                         state,
                         remote: addr,
                         dns,
-                        tcp: t1.elapsed(),
+                        tcp: tcp_time,
+                        tls: Some(t2.elapsed()),
+                        alpn_h2,
                     });
                 }
                 Err(e) => last_err = Some((addr, e)),

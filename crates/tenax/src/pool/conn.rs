@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use http::uri::Authority;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::{TrySendError, http1, http2};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use super::Slot;
 use crate::body::Body;
-use crate::connect::IoState;
+use crate::connect::{IoState, PeerSettings};
 
 /// Where a connection goes: scheme, host and port (the proxy joins this key later).
 ///
@@ -125,26 +125,109 @@ impl Hasher for PassHasher {
     }
 }
 
-/// An open HTTP/1.1 connection: the request sender, what the socket reports, and its place in
-/// the pool. Dropping it closes the connection.
-pub(crate) struct Conn {
-    pub(crate) tx: SendRequest<Body>,
+/// The request sender of a connection.
+pub(crate) enum Sender {
+    H1(http1::SendRequest<Body>),
+    H2(http2::SendRequest<Body>),
+}
+
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(tx) => tx.is_closed(),
+            Sender::H2(tx) => tx.is_closed(),
+        }
+    }
+
+    /// Waits until the connection can take a request; fails if it has closed.
+    pub(crate) async fn ready(&mut self) -> Result<(), hyper::Error> {
+        match self {
+            Sender::H1(tx) => tx.ready().await,
+            Sender::H2(tx) => tx.ready().await,
+        }
+    }
+
+    /// Sends a request; on failure, gives the request back if it was never written.
+    pub(crate) async fn send(
+        &mut self,
+        req: http::Request<Body>,
+    ) -> Result<http::Response<hyper::body::Incoming>, TrySendError<http::Request<Body>>> {
+        match self {
+            Sender::H1(tx) => tx.try_send_request(req).await,
+            Sender::H2(tx) => tx.try_send_request(req).await,
+        }
+    }
+}
+
+/// What every request on one connection shares.
+pub(crate) struct ConnInfo {
     pub(crate) io: Arc<IoState>,
-    pub(crate) slot: Slot,
     pub(crate) remote: SocketAddr,
     /// The `Host` header of every request on this connection, made once.
     pub(crate) host_header: HeaderValue,
 }
 
+/// A shared HTTP/2 connection: requests take leases on it, one per stream.
+pub(crate) struct H2Conn {
+    pub(crate) tx: http2::SendRequest<Body>,
+    pub(crate) info: ConnInfo,
+    pub(crate) settings: Arc<PeerSettings>,
+    /// The connection's place in the pool's counts, released when the last lease ends.
+    pub(crate) slot: Slot,
+}
+
+/// How a request holds its connection.
+pub(crate) enum Hold {
+    /// An HTTP/1.1 connection, all to itself.
+    Exclusive { slot: Slot, info: ConnInfo },
+    /// A stream of a shared HTTP/2 connection.
+    Lease(Arc<H2Conn>),
+}
+
+/// What a request holds while it uses a connection. Dropping it closes an HTTP/1.1 connection
+/// (its state is unknown) or ends the lease of an HTTP/2 stream.
+pub(crate) struct Conn {
+    pub(crate) tx: Sender,
+    pub(crate) hold: Hold,
+}
+
 impl Conn {
-    /// Whether the connection task is still running (the server has not closed it).
+    /// Whether the connection is still open (the server has not closed it).
     pub(crate) fn is_open(&self) -> bool {
         !self.tx.is_closed()
     }
 
+    pub(crate) fn info(&self) -> &ConnInfo {
+        match &self.hold {
+            Hold::Exclusive { info, .. } => info,
+            Hold::Lease(h2) => &h2.info,
+        }
+    }
+
+    pub(crate) fn is_h2(&self) -> bool {
+        matches!(self.hold, Hold::Lease(_))
+    }
+
+    pub(crate) fn slot(&self) -> &Slot {
+        match &self.hold {
+            Hold::Exclusive { slot, .. } => slot,
+            Hold::Lease(h2) => &h2.slot,
+        }
+    }
+
     /// The pool this connection belongs to, while it exists.
     pub(crate) fn slot_pool(&self) -> Option<Arc<super::Pool>> {
-        self.slot.pool()
+        self.slot().pool()
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Hold::Lease(h2) = &self.hold
+            && let Some(pool) = h2.slot.pool()
+        {
+            pool.end_lease(h2);
+        }
     }
 }
 

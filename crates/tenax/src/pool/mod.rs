@@ -1,9 +1,10 @@
 //! The connection pool: connection limits (global and per host), a fair FIFO queue of waiting
-//! requests bounded by the `pool` timeout, an idle set per host reaped by a timer, and close.
+//! requests bounded by the `pool` timeout, an idle set per host reaped by a timer, shared
+//! HTTP/2 connections with a stream limit each, and close.
 //!
 //! Counting: every open connection (and every one being opened) holds a [`Slot`]. Dropping a
-//! slot releases its place and grants it to the first waiter that may use it. Connections are
-//! dropped (and so closed) outside the pool's lock: a slot's drop takes the lock itself.
+//! slot releases its place and grants it to the first waiter that may use it. Connections and
+//! leases are dropped outside the pool's lock: their drops take the lock themselves.
 
 mod conn;
 
@@ -20,11 +21,23 @@ use crate::error::{Error, Kind};
 use crate::{TimeoutPhase, Timings};
 
 use conn::PassHasher;
-pub(crate) use conn::{Conn, Origin, Tracker};
+pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Origin, Sender, Tracker};
+
+/// What a new connection to an origin will speak, as far as the request knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum H2 {
+    /// HTTP/1.1.
+    No,
+    /// HTTP/2 if the server agrees (ALPN): until the first connection says, later requests
+    /// wait for it rather than open their own.
+    Likely,
+    /// HTTP/2 by configuration.
+    Certain,
+}
 
 /// What a checkout hands out.
 pub(crate) enum Checkout {
-    /// An idle connection to reuse (already checked to be open).
+    /// An idle HTTP/1.1 connection, or a stream of an HTTP/2 one.
     Reuse(Conn),
     /// A place to open a new connection in.
     New(Slot),
@@ -43,14 +56,30 @@ struct Waiter {
 struct Idle {
     conn: Conn,
     since: Instant,
+    /// The server's `Keep-Alive: timeout`, less a margin, when it sent one.
+    limit: Option<Duration>,
+}
+
+struct H2Entry {
+    conn: Arc<H2Conn>,
+    in_use: usize,
+    idle_since: Option<Instant>,
 }
 
 #[derive(Default)]
 struct Host {
     /// Open connections, idle and busy, plus those being opened.
     open: usize,
+    /// Connections being opened.
+    opening: usize,
+    /// The last connection opened to this host spoke HTTP/2 (or HTTP/2 is required): wait for
+    /// a connection being opened rather than open another.
+    h2: bool,
+    /// A connection to this host has been opened: `h2` is known, not guessed.
+    known: bool,
     /// Most recently used last: reuse pops the warmest connection.
     idle: Vec<Idle>,
+    h2_conns: Vec<H2Entry>,
 }
 
 #[derive(Default)]
@@ -60,6 +89,13 @@ struct State {
     waiters: VecDeque<Waiter>,
     closed: bool,
     reaper_running: bool,
+}
+
+/// What to drop once the lock is released.
+#[derive(Default)]
+struct Doomed {
+    conns: Vec<Conn>,
+    h2: Vec<Arc<H2Conn>>,
 }
 
 pub(crate) struct Pool {
@@ -73,6 +109,8 @@ pub(crate) struct Pool {
 pub(crate) struct Slot {
     pool: Option<Weak<Pool>>,
     origin: Origin,
+    /// Still being opened: counted in the host's `opening`.
+    opening: bool,
 }
 
 impl Slot {
@@ -94,7 +132,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         if let Some(pool) = self.pool() {
-            pool.release(&self.origin);
+            pool.release(&self.origin, self.opening);
         }
     }
 }
@@ -117,23 +155,20 @@ impl Pool {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn slot(self: &Arc<Self>, origin: Origin) -> Slot {
-        Slot {
-            pool: Some(Arc::downgrade(self)),
-            origin,
-        }
-    }
-
-    /// Gets an idle connection or a place to open one, waiting in FIFO order behind earlier
-    /// requests when the limits are reached, for at most `timeout`.
+    /// Gets a connection (an idle HTTP/1.1 one, or a stream of an HTTP/2 one) or a place to
+    /// open one, waiting in FIFO order behind earlier requests when the limits are reached, for
+    /// at most `timeout`. `h2`: what a new connection will probably speak. `fresh`: do not
+    /// reuse, open a new connection.
     pub(crate) async fn checkout(
         self: &Arc<Self>,
         origin: &Origin,
+        h2: H2,
+        fresh: bool,
         timeout: Option<Duration>,
         start: Instant,
         timings: &mut Timings,
     ) -> Result<Checkout, Error> {
-        let res = self.checkout_inner(origin, timeout, start).await;
+        let res = self.checkout_inner(origin, h2, fresh, timeout, start).await;
         timings.pool_wait = start.elapsed();
         res
     }
@@ -141,27 +176,43 @@ impl Pool {
     async fn checkout_inner(
         self: &Arc<Self>,
         origin: &Origin,
+        h2: H2,
+        fresh: bool,
         timeout: Option<Duration>,
         start: Instant,
     ) -> Result<Checkout, Error> {
         loop {
-            let mut doomed = Vec::new();
+            let mut doomed = Doomed::default();
             let rx = {
                 let mut st = lock(&self.state);
                 if st.closed {
                     return Err(Error::new(Kind::Closed));
                 }
-                if let Some(conn) = self.take_idle(&mut st, origin, &mut doomed) {
-                    drop(st);
-                    drop(doomed);
-                    return Ok(Checkout::Reuse(conn));
+                if !fresh {
+                    if let Some(conn) = self.lease_h2(&mut st, origin, &mut doomed) {
+                        drop(st);
+                        drop(doomed);
+                        return Ok(Checkout::Reuse(conn));
+                    }
+                    if let Some(conn) = self.take_idle(&mut st, origin, &mut doomed) {
+                        drop(st);
+                        drop(doomed);
+                        return Ok(Checkout::Reuse(conn));
+                    }
                 }
                 // Waiters that could use a free place get it first: the queue is fair. Those
-                // left are blocked by their own host's limit, so a newcomer for another host
-                // may take a free place.
+                // left are blocked by their own host, so a newcomer for another host may take
+                // a free place.
                 st.waiters.retain(|w| !w.tx.is_closed());
                 self.grant_permits(&mut st, &mut doomed);
-                if let Some(slot) = self.reserve(&mut st, origin, &mut doomed) {
+                if h2 != H2::No {
+                    let host = st.hosts.entry(origin.clone()).or_default();
+                    if h2 == H2::Certain || !host.known {
+                        host.h2 = true;
+                    }
+                }
+                let wait_for_h2 = !fresh && waits_for_h2(&st, origin);
+                if !wait_for_h2 && let Some(slot) = self.reserve(&mut st, origin, &mut doomed) {
                     drop(st);
                     drop(doomed);
                     return Ok(Checkout::New(slot));
@@ -214,20 +265,50 @@ impl Pool {
         }
     }
 
+    /// A stream on an open HTTP/2 connection to `origin` with room under the server's stream
+    /// limit; closed connections go to `doomed`.
+    fn lease_h2(&self, st: &mut State, origin: &Origin, doomed: &mut Doomed) -> Option<Conn> {
+        let host = st.hosts.get_mut(origin)?;
+        if host.h2_conns.is_empty() {
+            return None;
+        }
+        let mut i = 0;
+        while i < host.h2_conns.len() {
+            let e = &mut host.h2_conns[i];
+            if e.conn.tx.is_closed() {
+                doomed.h2.push(host.h2_conns.swap_remove(i).conn);
+                continue;
+            }
+            if e.in_use < e.conn.settings.max_streams() {
+                e.in_use += 1;
+                e.idle_since = None;
+                return Some(Conn {
+                    tx: Sender::H2(e.conn.tx.clone()),
+                    hold: Hold::Lease(e.conn.clone()),
+                });
+            }
+            i += 1;
+        }
+        None
+    }
+
     /// Pops the most recent open idle connection for `origin`; dead or expired ones go to
     /// `doomed`.
-    fn take_idle(&self, st: &mut State, origin: &Origin, doomed: &mut Vec<Conn>) -> Option<Conn> {
+    fn take_idle(&self, st: &mut State, origin: &Origin, doomed: &mut Doomed) -> Option<Conn> {
         let host = st.hosts.get_mut(origin)?;
+        if host.idle.is_empty() {
+            return None;
+        }
         let now = Instant::now();
         while let Some(idle) = host.idle.pop() {
-            let expired = self
-                .limits
-                .idle_timeout
+            let expired = idle
+                .limit
+                .or(self.limits.idle_timeout)
                 .is_some_and(|t| now.duration_since(idle.since) >= t);
             if idle.conn.is_open() && !expired {
                 return Some(idle.conn);
             }
-            doomed.push(idle.conn);
+            doomed.conns.push(idle.conn);
         }
         None
     }
@@ -238,7 +319,7 @@ impl Pool {
         self: &Arc<Self>,
         st: &mut State,
         origin: &Origin,
-        doomed: &mut Vec<Conn>,
+        doomed: &mut Doomed,
     ) -> Option<Slot> {
         let per_host = st.hosts.get(origin).map_or(0, |h| h.open);
         if per_host >= self.limits.max_connections_per_host {
@@ -248,13 +329,19 @@ impl Pool {
             return None;
         }
         st.total += 1;
-        st.hosts.entry(origin.clone()).or_default().open += 1;
-        Some(self.slot(origin.clone()))
+        let host = st.hosts.entry(origin.clone()).or_default();
+        host.open += 1;
+        host.opening += 1;
+        Some(Slot {
+            pool: Some(Arc::downgrade(self)),
+            origin: origin.clone(),
+            opening: true,
+        })
     }
 
-    /// Closes the oldest idle connection of a host other than `origin`, moving its place out of
-    /// the counts. Returns whether one was found.
-    fn evict_other(&self, st: &mut State, origin: &Origin, doomed: &mut Vec<Conn>) -> bool {
+    /// Closes the oldest idle HTTP/1.1 connection of a host other than `origin`, moving its
+    /// place out of the counts. Returns whether one was found.
+    fn evict_other(&self, st: &mut State, origin: &Origin, doomed: &mut Doomed) -> bool {
         let victim = st
             .hosts
             .iter()
@@ -264,22 +351,27 @@ impl Pool {
         let Some(victim) = victim else { return false };
         let host = st.hosts.get_mut(&victim).expect("found above");
         let mut idle = host.idle.remove(0);
-        idle.conn.slot.disarm();
+        if let Hold::Exclusive { slot, .. } = &mut idle.conn.hold {
+            slot.disarm();
+        }
         host.open -= 1;
         st.total -= 1;
-        doomed.push(idle.conn);
+        doomed.conns.push(idle.conn);
         true
     }
 
-    /// A slot was dropped: its connection is gone. Hand the place to waiters.
-    fn release(self: &Arc<Self>, origin: &Origin) {
-        let mut doomed = Vec::new();
+    /// A slot was dropped: its connection is gone (or never came). Hand the place to waiters.
+    fn release(self: &Arc<Self>, origin: &Origin, opening: bool) {
+        let mut doomed = Doomed::default();
         {
             let mut st = lock(&self.state);
             st.total -= 1;
             if let Some(h) = st.hosts.get_mut(origin) {
                 h.open -= 1;
-                if h.open == 0 && h.idle.is_empty() {
+                if opening {
+                    h.opening -= 1;
+                }
+                if h.open == 0 && h.idle.is_empty() && h.h2_conns.is_empty() && !h.h2 {
                     st.hosts.remove(origin);
                 }
             }
@@ -288,13 +380,16 @@ impl Pool {
         drop(doomed);
     }
 
-    /// Gives places to the first waiters (in FIFO order) whose host is under its limit, while
-    /// the global limit allows (evicting idle connections of other hosts if it must).
-    fn grant_permits(self: &Arc<Self>, st: &mut State, doomed: &mut Vec<Conn>) {
+    /// Gives places to the first waiters (in FIFO order) whose host is under its limit and not
+    /// about to get an HTTP/2 connection, while the global limit allows (evicting idle
+    /// connections of other hosts if it must).
+    fn grant_permits(self: &Arc<Self>, st: &mut State, doomed: &mut Doomed) {
         loop {
             let max_per_host = self.limits.max_connections_per_host;
             let Some(i) = st.waiters.iter().position(|w| {
-                !w.tx.is_closed() && st.hosts.get(&w.origin).map_or(0, |h| h.open) < max_per_host
+                !w.tx.is_closed()
+                    && st.hosts.get(&w.origin).map_or(0, |h| h.open) < max_per_host
+                    && !waits_for_h2(st, &w.origin)
             }) else {
                 return;
             };
@@ -303,33 +398,132 @@ impl Pool {
                 return;
             };
             let w = st.waiters.remove(i).expect("index from position");
-            if let Err(Grant::Permit(mut slot2)) = w.tx.send(Grant::Permit(slot)) {
+            if let Err(Grant::Permit(mut slot)) = w.tx.send(Grant::Permit(slot)) {
                 // The waiter left in the meantime: undo and try the next one.
-                slot2.disarm();
+                slot.disarm();
                 st.total -= 1;
                 if let Some(h) = st.hosts.get_mut(&origin) {
                     h.open -= 1;
+                    h.opening -= 1;
                 }
             }
         }
     }
 
-    /// Returns a connection whose response was read to the end. It goes to the first waiter
-    /// for its host, or to the idle set; closed connections are dropped.
-    pub(crate) fn put(self: &Arc<Self>, mut conn: Conn) {
-        if !conn.is_open() {
+    /// Hands streams of `origin`'s HTTP/2 connections to its waiters, up to each connection's
+    /// stream limit.
+    fn grant_leases(&self, st: &mut State, origin: &Origin, doomed: &mut Doomed) {
+        loop {
+            let Some(i) = st
+                .waiters
+                .iter()
+                .position(|w| !w.tx.is_closed() && w.origin == *origin)
+            else {
+                return;
+            };
+            let Some(conn) = self.lease_h2(st, origin, doomed) else {
+                return;
+            };
+            let w = st.waiters.remove(i).expect("index from position");
+            if let Err(Grant::Conn(conn)) = w.tx.send(Grant::Conn(conn)) {
+                // Dropping the lease takes the lock: do it later.
+                doomed.conns.push(conn);
+            }
+        }
+    }
+
+    /// A new connection in `slot` turned out HTTP/1.1: later requests to its host may open
+    /// their own rather than wait for it.
+    pub(crate) fn opened_h1(self: &Arc<Self>, slot: &mut Slot) {
+        let mut doomed = Doomed::default();
+        {
+            let mut st = lock(&self.state);
+            if let Some(h) = st.hosts.get_mut(&slot.origin) {
+                h.opening -= 1;
+                h.h2 = false;
+                h.known = true;
+            }
+            slot.opening = false;
+            self.grant_permits(&mut st, &mut doomed);
+        }
+        drop(doomed);
+    }
+
+    /// A new connection turned out HTTP/2: it joins the pool, the caller gets the first lease,
+    /// and waiters for its host get the next ones.
+    pub(crate) fn opened_h2(self: &Arc<Self>, mut h2: H2Conn) -> Conn {
+        let mut doomed = Doomed::default();
+        let origin = h2.slot.origin.clone();
+        h2.slot.opening = false;
+        let h2 = Arc::new(h2);
+        let conn = Conn {
+            tx: Sender::H2(h2.tx.clone()),
+            hold: Hold::Lease(h2.clone()),
+        };
+        {
+            let mut st = lock(&self.state);
+            let host = st.hosts.entry(origin.clone()).or_default();
+            host.opening -= 1;
+            host.h2 = true;
+            host.known = true;
+            host.h2_conns.push(H2Entry {
+                conn: h2,
+                in_use: 1,
+                idle_since: None,
+            });
+            self.grant_leases(&mut st, &origin, &mut doomed);
+            // Waiters beyond the server's stream limit may open another connection.
+            self.grant_permits(&mut st, &mut doomed);
+        }
+        drop(doomed);
+        conn
+    }
+
+    /// A request's lease on an HTTP/2 stream ended.
+    fn end_lease(self: &Arc<Self>, h2: &Arc<H2Conn>) {
+        let mut doomed = Doomed::default();
+        let mut start_reaper = false;
+        {
+            let mut st = lock(&self.state);
+            let origin = &h2.slot.origin;
+            if let Some(host) = st.hosts.get_mut(origin)
+                && let Some(i) = host.h2_conns.iter().position(|e| Arc::ptr_eq(&e.conn, h2))
+            {
+                let e = &mut host.h2_conns[i];
+                e.in_use -= 1;
+                if e.conn.tx.is_closed() {
+                    doomed.h2.push(host.h2_conns.swap_remove(i).conn);
+                } else if e.in_use == 0 {
+                    e.idle_since = Some(Instant::now());
+                    start_reaper = self.want_reaper(&mut st);
+                }
+            }
+            let origin = origin.clone();
+            self.grant_leases(&mut st, &origin, &mut doomed);
+        }
+        drop(doomed);
+        if start_reaper {
+            self.start_reaper();
+        }
+    }
+
+    /// Returns a connection whose response was read to the end. An HTTP/1.1 connection goes to
+    /// the first waiter for its host, or to the idle set (to be retired after `limit` idle, if
+    /// the server announced one); a lease simply ends. Closed connections are dropped.
+    pub(crate) fn put(self: &Arc<Self>, mut conn: Conn, limit: Option<Duration>) {
+        if !conn.is_open() || conn.is_h2() {
             return;
         }
-        let mut doomed = Vec::new();
+        let mut doomed = Doomed::default();
         let mut start_reaper = false;
         {
             let mut st = lock(&self.state);
             if st.closed {
-                doomed.push(conn);
+                doomed.conns.push(conn);
             } else {
                 // First, a waiter for this very host.
                 loop {
-                    let origin = conn.slot.origin();
+                    let origin = conn.slot().origin();
                     let Some(i) = st
                         .waiters
                         .iter()
@@ -344,21 +538,20 @@ impl Pool {
                         Err(Grant::Permit(_)) => unreachable!("sent a connection"),
                     }
                 }
-                let origin = conn.slot.origin().clone();
+                let origin = conn.slot().origin().clone();
                 let host = st.hosts.entry(origin).or_default();
-                if host.idle.len() >= self.limits.max_idle_per_host {
-                    doomed.push(conn);
+                if host.idle.len() >= self.limits.max_idle_per_host || limit == Some(Duration::ZERO)
+                {
+                    doomed.conns.push(conn);
                 } else {
                     host.idle.push(Idle {
                         conn,
                         since: Instant::now(),
+                        limit,
                     });
                     // Waiters for other hosts blocked by the global limit may take its place.
                     self.grant_permits(&mut st, &mut doomed);
-                    if self.limits.idle_timeout.is_some() && !st.reaper_running {
-                        st.reaper_running = true;
-                        start_reaper = true;
-                    }
+                    start_reaper = self.want_reaper(&mut st);
                 }
             }
         }
@@ -366,6 +559,14 @@ impl Pool {
         if start_reaper {
             self.start_reaper();
         }
+    }
+
+    fn want_reaper(&self, st: &mut State) -> bool {
+        if st.reaper_running {
+            return false;
+        }
+        st.reaper_running = true;
+        true
     }
 
     fn start_reaper(self: &Arc<Self>) {
@@ -387,23 +588,43 @@ impl Pool {
         });
     }
 
-    /// Closes expired idle connections; returns when the next one expires, or `None` (and
-    /// marks the reaper stopped) when nothing is idle.
+    /// Closes expired idle connections (HTTP/1.1 idle ones, HTTP/2 ones without streams);
+    /// returns when the next one expires, or `None` (and marks the reaper stopped) when
+    /// nothing is idle.
     fn reap(&self) -> Option<Instant> {
-        let timeout = self.limits.idle_timeout?;
         let now = Instant::now();
-        let mut doomed = Vec::new();
+        let mut doomed = Doomed::default();
         let next = {
             let mut st = lock(&self.state);
             let mut next: Option<Instant> = None;
+            let mut note = |due: Instant| next = Some(next.map_or(due, |n: Instant| n.min(due)));
             for host in st.hosts.values_mut() {
                 let mut i = 0;
                 while i < host.idle.len() {
-                    let due = host.idle[i].since + timeout;
-                    if due <= now || !host.idle[i].conn.is_open() {
-                        doomed.push(host.idle.remove(i).conn);
+                    let idle = &host.idle[i];
+                    let limit = idle.limit.or(self.limits.idle_timeout);
+                    let due = limit.map(|l| idle.since + l);
+                    if due.is_some_and(|d| d <= now) || !idle.conn.is_open() {
+                        doomed.conns.push(host.idle.remove(i).conn);
                     } else {
-                        next = Some(next.map_or(due, |n| n.min(due)));
+                        if let Some(d) = due {
+                            note(d);
+                        }
+                        i += 1;
+                    }
+                }
+                let mut i = 0;
+                while i < host.h2_conns.len() {
+                    let e = &host.h2_conns[i];
+                    let due = e
+                        .idle_since
+                        .and_then(|s| self.limits.idle_timeout.map(|l| s + l));
+                    if due.is_some_and(|d| d <= now) || e.conn.tx.is_closed() {
+                        doomed.h2.push(host.h2_conns.swap_remove(i).conn);
+                    } else {
+                        if let Some(d) = due {
+                            note(d);
+                        }
                         i += 1;
                     }
                 }
@@ -420,17 +641,23 @@ impl Pool {
     /// Refuses new checkouts, fails waiters, and closes idle connections. Busy connections
     /// close when their responses end (see [`put`](Self::put)).
     pub(crate) fn close(&self) {
-        let (doomed, waiters) = {
+        let mut doomed = Doomed::default();
+        let waiters = {
             let mut st = lock(&self.state);
             st.closed = true;
-            let doomed: Vec<Conn> = st
-                .hosts
-                .values_mut()
-                .flat_map(|h| h.idle.drain(..).map(|i| i.conn))
-                .collect();
-            (doomed, std::mem::take(&mut st.waiters))
+            for h in st.hosts.values_mut() {
+                doomed.conns.extend(h.idle.drain(..).map(|i| i.conn));
+                doomed.h2.extend(h.h2_conns.drain(..).map(|e| e.conn));
+            }
+            std::mem::take(&mut st.waiters)
         };
         drop(waiters);
         drop(doomed);
     }
+}
+
+/// Whether requests to `origin` should wait for the HTTP/2 connection being opened to it
+/// rather than open their own.
+fn waits_for_h2(st: &State, origin: &Origin) -> bool {
+    st.hosts.get(origin).is_some_and(|h| h.h2 && h.opening > 0)
 }

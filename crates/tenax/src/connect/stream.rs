@@ -1,0 +1,248 @@
+//! The byte stream under hyper: plain TCP or TLS over it, with an optional HTTP/2 SETTINGS
+//! sniffer that learns the server's stream limit (hyper does not expose it).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio_rustls::client::TlsStream;
+
+use super::io::ConnIo;
+
+pub(crate) enum Stream {
+    Plain(ConnIo, Option<Sniffer>),
+    Tls(Box<TlsStream<ConnIo>>, Option<Sniffer>),
+}
+
+impl Stream {
+    /// Starts watching the server's HTTP/2 SETTINGS frames.
+    pub(crate) fn sniff_settings(&mut self) -> Arc<PeerSettings> {
+        let settings = Arc::new(PeerSettings::default());
+        let sniffer = Some(Sniffer::new(settings.clone()));
+        match self {
+            Stream::Plain(_, s) | Stream::Tls(_, s) => *s = sniffer,
+        }
+        settings
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let (res, sniffer) = match self.get_mut() {
+            Stream::Plain(io, s) => (Pin::new(io).poll_read(cx, buf), s),
+            Stream::Tls(io, s) => (Pin::new(io.as_mut()).poll_read(cx, buf), s),
+        };
+        if let Some(s) = sniffer {
+            s.feed(&buf.filled()[before..]);
+        }
+        res
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(io, _) => Pin::new(io).poll_write(cx, b),
+            Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_write(cx, b),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(io, _) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(io, _) => io.is_write_vectored(),
+            Stream::Tls(io, _) => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(io, _) => Pin::new(io).poll_flush(cx),
+            Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(io, _) => Pin::new(io).poll_shutdown(cx),
+            Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// What the server announced in its HTTP/2 SETTINGS.
+#[derive(Debug)]
+pub(crate) struct PeerSettings {
+    /// SETTINGS_MAX_CONCURRENT_STREAMS; `usize::MAX` until announced (no limit).
+    max_streams: AtomicUsize,
+    seen: AtomicBool,
+    seen_notify: Notify,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            max_streams: AtomicUsize::new(usize::MAX),
+            seen: AtomicBool::new(false),
+            seen_notify: Notify::new(),
+        }
+    }
+}
+
+impl PeerSettings {
+    pub(crate) fn max_streams(&self) -> usize {
+        self.max_streams.load(Ordering::Relaxed)
+    }
+
+    /// Waits for the server's first SETTINGS frame.
+    pub(crate) async fn wait_first(&self) {
+        let notified = self.seen_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.seen.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// Follows HTTP/2 frame boundaries in what the server sends, reading SETTINGS frames.
+pub(crate) struct Sniffer {
+    settings: Arc<PeerSettings>,
+    header: [u8; 9],
+    header_len: usize,
+    /// Payload bytes of the current frame still to come.
+    remaining: usize,
+    /// The current frame is a SETTINGS frame (not an ACK): collect its payload.
+    collecting: bool,
+    payload: Vec<u8>,
+}
+
+const SETTINGS: u8 = 0x4;
+const ACK: u8 = 0x1;
+const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+
+impl Sniffer {
+    fn new(settings: Arc<PeerSettings>) -> Sniffer {
+        Sniffer {
+            settings,
+            header: [0; 9],
+            header_len: 0,
+            remaining: 0,
+            collecting: false,
+            payload: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.remaining == 0 && self.header_len < 9 {
+                let take = (9 - self.header_len).min(data.len());
+                self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+                self.header_len += take;
+                data = &data[take..];
+                if self.header_len == 9 {
+                    let h = self.header;
+                    let len =
+                        (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+                    self.collecting = h[3] == SETTINGS && h[4] & ACK == 0;
+                    self.payload.clear();
+                    self.remaining = len;
+                    if len == 0 {
+                        self.end_frame();
+                    }
+                }
+                continue;
+            }
+            let take = self.remaining.min(data.len());
+            if self.collecting {
+                self.payload.extend_from_slice(&data[..take]);
+            }
+            self.remaining -= take;
+            data = &data[take..];
+            if self.remaining == 0 {
+                self.end_frame();
+            }
+        }
+    }
+
+    fn end_frame(&mut self) {
+        if self.collecting {
+            for s in self.payload.chunks_exact(6) {
+                let id = u16::from_be_bytes([s[0], s[1]]);
+                if id == MAX_CONCURRENT_STREAMS {
+                    let v = u32::from_be_bytes([s[2], s[3], s[4], s[5]]);
+                    self.settings
+                        .max_streams
+                        .store(usize::try_from(v).unwrap_or(usize::MAX), Ordering::Relaxed);
+                }
+            }
+            if !self.settings.seen.swap(true, Ordering::AcqRel) {
+                self.settings.seen_notify.notify_waiters();
+            }
+        }
+        self.collecting = false;
+        self.header_len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut f = vec![
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+            kind,
+            flags,
+            0,
+            0,
+            0,
+            0,
+        ];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn learns_the_stream_limit_across_split_reads() {
+        let settings = Arc::new(PeerSettings::default());
+        let mut s = Sniffer::new(settings.clone());
+        let mut bytes = frame(0x0, 0, &[1u8; 100]); // DATA
+        // SETTINGS: INITIAL_WINDOW_SIZE, then MAX_CONCURRENT_STREAMS = 10.
+        bytes.extend(frame(SETTINGS, 0, &[0, 4, 0, 1, 0, 0, 0, 3, 0, 0, 0, 10]));
+        bytes.extend(frame(SETTINGS, ACK, &[]));
+        bytes.extend(frame(0x6, 0, &[0; 8])); // PING
+        assert_eq!(settings.max_streams(), usize::MAX);
+        for chunk in bytes.chunks(7) {
+            s.feed(chunk);
+        }
+        assert_eq!(settings.max_streams(), 10);
+        assert!(settings.seen.load(Ordering::Relaxed));
+        // A later SETTINGS frame updates it.
+        s.feed(&frame(SETTINGS, 0, &[0, 3, 0, 0, 0, 50]));
+        assert_eq!(settings.max_streams(), 50);
+    }
+}
