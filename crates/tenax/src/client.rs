@@ -538,7 +538,6 @@ impl Client {
             let info = conn.info();
             info.io.set_write_timeout(t.write);
             let remote = info.remote;
-            let io = info.io.clone();
             // A reused connection starts sending when the checkout ended; a new one after
             // connecting.
             let send_start = if reused {
@@ -546,20 +545,11 @@ impl Client {
             } else {
                 Instant::now()
             };
-            match send(
-                &mut conn,
-                req,
-                t.read,
-                body_ended.as_deref(),
-                &io,
-                send_start,
-            )
-            .await
-            {
+            match send(&mut conn, req, t.read, body_ended.as_deref(), send_start).await {
                 Ok(res) => {
                     let head_at = Instant::now();
                     timings.ttfb = head_at - send_start;
-                    let last_write = io.last_write();
+                    let last_write = conn.info().io.last_write();
                     timings.write = (last_write > send_start).then(|| last_write - send_start);
                     let (head, incoming) = res.into_parts();
                     let keep_alive = keep_alive_limit(&head.headers, inner.pool_idle_timeout);
@@ -698,10 +688,11 @@ async fn send(
     req: http::Request<Body>,
     read: Option<Duration>,
     body_ended: Option<&AtomicBool>,
-    io: &IoState,
     send_start: Instant,
 ) -> Result<http::Response<hyper::body::Incoming>, SendError> {
-    let fut = conn.tx.send(req);
+    let (tx, info) = conn.parts_mut();
+    let io: &IoState = &info.io;
+    let fut = tx.send(req);
     let Some(read) = read else {
         return fut.await.map_err(|e| SendError::Failed(Box::new(e)));
     };
@@ -761,7 +752,8 @@ fn is_refused(e: &hyper::Error) -> bool {
 /// a margin of one second (none at all for N ≤ 1), and never longer than the pool's idle
 /// timeout. `None` when the server said nothing.
 fn keep_alive_limit(headers: &HeaderMap, idle_timeout: Option<Duration>) -> Option<Duration> {
-    let v = headers.get("keep-alive")?.to_str().ok()?;
+    const KEEP_ALIVE: header::HeaderName = header::HeaderName::from_static("keep-alive");
+    let v = headers.get(KEEP_ALIVE)?.to_str().ok()?;
     let secs: u64 = v.split(',').find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim()

@@ -204,6 +204,15 @@ impl Conn {
         }
     }
 
+    /// The sender, and what the connection shares, at once.
+    pub(crate) fn parts_mut(&mut self) -> (&mut Sender, &ConnInfo) {
+        let info = match &self.hold {
+            Hold::Exclusive { info, .. } => info,
+            Hold::Lease(h2) => &h2.info,
+        };
+        (&mut self.tx, info)
+    }
+
     pub(crate) fn is_h2(&self) -> bool {
         matches!(self.hold, Hold::Lease(_))
     }

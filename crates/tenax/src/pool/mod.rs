@@ -188,13 +188,10 @@ impl Pool {
                 if st.closed {
                     return Err(Error::new(Kind::Closed));
                 }
-                if !fresh {
-                    if let Some(conn) = self.lease_h2(&mut st, origin, &mut doomed) {
-                        drop(st);
-                        drop(doomed);
-                        return Ok(Checkout::Reuse(conn));
-                    }
-                    if let Some(conn) = self.take_idle(&mut st, origin, &mut doomed) {
+                if !fresh && let Some(host) = st.hosts.get_mut(origin) {
+                    let reuse =
+                        lease_h2(host, &mut doomed).or_else(|| self.take_idle(host, &mut doomed));
+                    if let Some(conn) = reuse {
                         drop(st);
                         drop(doomed);
                         return Ok(Checkout::Reuse(conn));
@@ -265,37 +262,9 @@ impl Pool {
         }
     }
 
-    /// A stream on an open HTTP/2 connection to `origin` with room under the server's stream
-    /// limit; closed connections go to `doomed`.
-    fn lease_h2(&self, st: &mut State, origin: &Origin, doomed: &mut Doomed) -> Option<Conn> {
-        let host = st.hosts.get_mut(origin)?;
-        if host.h2_conns.is_empty() {
-            return None;
-        }
-        let mut i = 0;
-        while i < host.h2_conns.len() {
-            let e = &mut host.h2_conns[i];
-            if e.conn.tx.is_closed() {
-                doomed.h2.push(host.h2_conns.swap_remove(i).conn);
-                continue;
-            }
-            if e.in_use < e.conn.settings.max_streams() {
-                e.in_use += 1;
-                e.idle_since = None;
-                return Some(Conn {
-                    tx: Sender::H2(e.conn.tx.clone()),
-                    hold: Hold::Lease(e.conn.clone()),
-                });
-            }
-            i += 1;
-        }
-        None
-    }
-
-    /// Pops the most recent open idle connection for `origin`; dead or expired ones go to
+    /// Pops the most recent open idle connection of `host`; dead or expired ones go to
     /// `doomed`.
-    fn take_idle(&self, st: &mut State, origin: &Origin, doomed: &mut Doomed) -> Option<Conn> {
-        let host = st.hosts.get_mut(origin)?;
+    fn take_idle(&self, host: &mut Host, doomed: &mut Doomed) -> Option<Conn> {
         if host.idle.is_empty() {
             return None;
         }
@@ -421,7 +390,7 @@ impl Pool {
             else {
                 return;
             };
-            let Some(conn) = self.lease_h2(st, origin, doomed) else {
+            let Some(conn) = st.hosts.get_mut(origin).and_then(|h| lease_h2(h, doomed)) else {
                 return;
             };
             let w = st.waiters.remove(i).expect("index from position");
@@ -654,6 +623,29 @@ impl Pool {
         drop(waiters);
         drop(doomed);
     }
+}
+
+/// A stream on an open HTTP/2 connection of `host` with room under the server's stream limit;
+/// closed connections go to `doomed`.
+fn lease_h2(host: &mut Host, doomed: &mut Doomed) -> Option<Conn> {
+    let mut i = 0;
+    while i < host.h2_conns.len() {
+        let e = &mut host.h2_conns[i];
+        if e.conn.tx.is_closed() {
+            doomed.h2.push(host.h2_conns.swap_remove(i).conn);
+            continue;
+        }
+        if e.in_use < e.conn.settings.max_streams() {
+            e.in_use += 1;
+            e.idle_since = None;
+            return Some(Conn {
+                tx: Sender::H2(e.conn.tx.clone()),
+                hold: Hold::Lease(e.conn.clone()),
+            });
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Whether requests to `origin` should wait for the HTTP/2 connection being opened to it
