@@ -28,11 +28,77 @@ pub struct ClientArgs {
     /// Open connections per host [default: unlimited]
     #[arg(long, value_name = "N")]
     max_connections_per_host: Option<usize>,
+    /// Trust only the CA certificates in this PEM file (instead of the built-in roots)
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS; the key too, unless --key is given
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Accept the server only if its public key has this pin (repeatable)
+    #[arg(long = "pin", value_name = "sha256//BASE64")]
+    pins: Vec<String>,
+    /// Lowest TLS version to accept [default: 1.2]
+    #[arg(long, value_name = "VERSION", value_parser = ["1.2", "1.3"])]
+    tls_min: Option<String>,
+    /// Do not verify the server's certificate (DANGEROUS: anyone on the path can read and
+    /// change the traffic)
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    /// Speak HTTP/1.1 only
+    #[arg(long, conflicts_with = "http2")]
+    http1: bool,
+    /// Speak HTTP/2 only (on http://, by prior knowledge)
+    #[arg(long)]
+    http2: bool,
+}
+
+fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("reading the {what} {}: {e}", path.display()))
 }
 
 impl ClientArgs {
-    pub fn build(&self) -> Result<tenax::Client, tenax::Error> {
+    /// Builds the client; a file that cannot be read or parsed is a usage error (a message).
+    pub fn build(&self) -> Result<tenax::Client, String> {
         let mut b = tenax::Client::builder();
+        if let Some(path) = &self.cacert {
+            let pem = read_file(path, "CA file")?;
+            let certs = tenax::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())?;
+            if certs.is_empty() {
+                return Err(format!("no certificate in {}", path.display()));
+            }
+            b = b.tls_built_in_root_certs(false);
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if let Some(cert) = &self.cert {
+            let chain = read_file(cert, "client certificate")?;
+            let key = match &self.key {
+                Some(k) => read_file(k, "private key")?,
+                None => chain.clone(),
+            };
+            let id = tenax::Identity::from_pem(&chain, &key).map_err(|e| e.to_string())?;
+            b = b.identity(id);
+        }
+        for pin in &self.pins {
+            b = b.pin_sha256(pin);
+        }
+        if self.tls_min.as_deref() == Some("1.3") {
+            b = b.tls_min_version(tenax::TlsVersion::Tls13);
+        }
+        if self.insecure {
+            eprintln!("tenax: warning: --insecure: the server's certificate is not verified");
+            b = b.danger_accept_invalid_certs(true);
+        }
+        if self.http1 {
+            b = b.http1_only();
+        }
+        if self.http2 {
+            b = b.http2_only();
+        }
         if let Some(args::Limit(t)) = self.connect_timeout {
             b = b.connect_timeout(t);
         }
@@ -51,7 +117,7 @@ impl ClientArgs {
         if let Some(n) = self.max_connections_per_host {
             b = b.max_connections_per_host(n);
         }
-        b.build()
+        b.build().map_err(|e| e.to_string())
     }
 }
 
@@ -123,10 +189,7 @@ pub fn run(args: GetArgs) -> u8 {
 async fn get(args: GetArgs) -> u8 {
     let client = match args.client.build() {
         Ok(c) => c,
-        Err(e) => {
-            print_error(&e);
-            return exit::USAGE;
-        }
+        Err(e) => return usage(e),
     };
     let url = args::url(&args.url);
     let method = match &args.method {

@@ -12,6 +12,8 @@ pub mod exit {
     pub const DNS: u8 = 6;
     pub const CONNECT: u8 = 7;
     pub const WEIRD_REPLY: u8 = 8;
+    pub const TLS: u8 = 35;
+    pub const CERTIFICATE: u8 = 60;
     pub const HTTP_ERROR: u8 = 22;
     pub const WRITE_OUTPUT: u8 = 23;
     pub const TIMEOUT: u8 = 28;
@@ -23,7 +25,11 @@ pub mod exit {
 
 /// The exit code for a failed request.
 pub fn exit_code(e: &tenax::Error) -> u8 {
-    if e.is_timeout() {
+    if e.is_certificate() {
+        exit::CERTIFICATE
+    } else if e.is_tls() {
+        exit::TLS
+    } else if e.is_timeout() {
         exit::TIMEOUT
     } else if e.is_dns() {
         exit::DNS
@@ -52,6 +58,8 @@ pub fn exit_code(e: &tenax::Error) -> u8 {
 pub fn error_kind(e: &tenax::Error) -> &'static str {
     if e.is_timeout() {
         "timeout"
+    } else if e.is_tls() {
+        "tls"
     } else if e.is_dns() {
         "dns"
     } else if e.is_connect() {

@@ -234,3 +234,129 @@ fn get_exit_52_on_an_empty_reply() {
     assert_eq!(j["error"]["kind"], "io");
     assert!(j["status"].is_null());
 }
+
+// ===== TLS and HTTP versions =====
+
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("tenax-{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(out)))
+}
+
+#[test]
+fn get_over_tls_with_a_ca_file_pins_and_versions() {
+    let s = tenax_chaos::ChaosServer::builder()
+        .tls(true)
+        .start_in_thread()
+        .unwrap();
+    let ca = temp_file("ca.pem", s.ca_pem().unwrap());
+    let ca = ca.to_str().unwrap();
+    let url = s.url("/bytes/13");
+
+    let out = tenax(&["get", &url, "--cacert", ca, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = json_of(&out);
+    assert_eq!(j["http_version"], "HTTP/2");
+    assert!(j["timings"]["tls_ms"].as_f64().unwrap() > 0.0);
+
+    let out = tenax(&["get", &url, "--cacert", ca, "--http1", "--json"]);
+    assert_eq!(json_of(&out)["http_version"], "HTTP/1.1");
+
+    // 60: not trusted; a wrong pin.
+    let out = tenax(&["get", &url, "--json"]);
+    assert_eq!(out.status.code(), Some(60));
+    assert_eq!(json_of(&out)["error"]["kind"], "tls");
+    let wrong = format!("sha256//{}=", "A".repeat(43));
+    assert_eq!(
+        tenax(&["get", &url, "--cacert", ca, "--pin", &wrong])
+            .status
+            .code(),
+        Some(60)
+    );
+    let pin = tenax::pin_of_certificate(s.cert_der().unwrap()).unwrap();
+    assert_eq!(
+        tenax(&["get", &url, "--cacert", ca, "--pin", &pin])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // --insecure works, and says so.
+    let out = tenax(&["get", &url, "--insecure"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+#[test]
+fn get_exit_35_when_the_tls_versions_do_not_meet() {
+    let s = tenax_chaos::ChaosServer::builder()
+        .tls_versions(tenax_chaos::TlsVersions::Tls12Only)
+        .start_in_thread()
+        .unwrap();
+    let ca = temp_file("ca12.pem", s.ca_pem().unwrap());
+    let url = s.url("/bytes/1");
+    let ca = ca.to_str().unwrap();
+    assert_eq!(tenax(&["get", &url, "--cacert", ca]).status.code(), Some(0));
+    assert_eq!(
+        tenax(&["get", &url, "--cacert", ca, "--tls-min", "1.3"])
+            .status
+            .code(),
+        Some(35)
+    );
+}
+
+#[test]
+fn get_with_a_client_certificate() {
+    let s = tenax_chaos::ChaosServer::builder()
+        .require_client_cert(true)
+        .start_in_thread()
+        .unwrap();
+    let ca = temp_file("ca-mtls.pem", s.ca_pem().unwrap());
+    let cert = temp_file("client.pem", s.client_cert_pem().unwrap());
+    let key = temp_file("client.key", s.client_key_pem().unwrap());
+    let url = s.url("/bytes/1");
+    let out = tenax(&[
+        "get",
+        &url,
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = tenax(&["get", &url, "--cacert", ca.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0));
+    // A certificate file that is not one is a usage error.
+    assert_eq!(
+        tenax(&[
+            "get",
+            &url,
+            "--cert",
+            ca.to_str().unwrap(),
+            "--key",
+            ca.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn get_http2_by_prior_knowledge() {
+    let s = chaos();
+    let out = tenax(&["get", &s.url("/bytes/3"), "--http2", "--json"]);
+    assert_eq!(json_of(&out)["http_version"], "HTTP/2");
+    assert_eq!(
+        tenax(&["get", &s.url("/"), "--http1", "--http2"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
