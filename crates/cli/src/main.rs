@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Send a request; the body goes to stdout (or -o FILE).
-    Get(get::GetArgs),
+    Get(Box<get::GetArgs>),
     /// Stream a download to a file: atomic, verified, resumable.
     Download(Pending),
     /// Fetch one URL per line, with bounded concurrency; one JSON line per URL.
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         ExitCode::from(EXIT_USAGE)
     };
     match cli.command {
-        Command::Get(args) => ExitCode::from(get::run(args)),
+        Command::Get(args) => ExitCode::from(get::run(*args)),
         Command::Download(_) => pending("download", "bodies and downloads"),
         Command::Batch(_) => pending("batch", "batches and observability"),
         Command::Ws(_) => pending("ws", "WebSocket"),
