@@ -45,14 +45,13 @@ pub struct Row {
 
 /// The seed's recipes that have not landed yet, with the work that brings each.
 const PENDING: &[(&str, &str)] = &[
-    ("03 HTTP/2 multiplexing", "TLS and HTTP/2"),
     ("04 operation deadline", "resilience"),
     ("05 retries, backoff, jitter", "resilience"),
     ("06 bounded batch, as completed", "batches"),
     ("07 streaming download", "bodies and downloads"),
     ("08 DNS cache, connector limits", "connect stack"),
     ("09 response size cap", "bodies and downloads"),
-    ("10 proxies and custom TLS", "TLS; connect stack"),
+    ("10 proxies", "connect stack"),
     ("11 observability hooks", "observability"),
     ("12 WebSocket heartbeat", "WebSocket"),
     ("13 WebSocket read deadline", "WebSocket"),
@@ -95,6 +94,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.extend(crate::demo_http::phase_timeouts(&plain, &hole).await);
     rows.push(crate::demo_http::reuse_and_close(&plain).await);
     rows.push(crate::demo_http::pool_limits(&plain).await);
+    rows.extend(crate::demo_tls::versions(&plain, &tls).await);
+    rows.push(crate::demo_tls::stream_limit().await);
+    rows.extend(crate::demo_tls::trust(&tls).await);
     for (recipe, work) in PENDING {
         rows.push(Row {
             segment: recipe,

@@ -286,7 +286,7 @@ impl fmt::Display for Error {
             Kind::Closed => f.write_str("the client is closed")?,
             Kind::Dns => f.write_str("could not resolve host")?,
             Kind::Connect => f.write_str("could not connect")?,
-            Kind::Tls => f.write_str("TLS handshake failed")?,
+            Kind::Tls => f.write_str("TLS error")?,
             Kind::Certificate => f.write_str("the server's certificate did not verify")?,
             Kind::PinMismatch => f.write_str("the server's public key matches no pin")?,
             Kind::Status(s) => write!(f, "HTTP status {s}")?,
