@@ -1,0 +1,161 @@
+//! Small GET over TLS 1.3 + HTTP/2, side by side: 64 requests in flight on one h2 connection,
+//! `GET /bytes/13` from tenax-chaos in TLS mode (on a thread of its own), current_thread
+//! runtime, Tenax (every default on) against reqwest with the same rustls configuration (ring,
+//! the chaos CA as the only root, ALPN h2).
+//!
+//! Run: `cargo bench -p tenax-bench --bench tls_h2_get` (`TENAX_BENCH_ROUNDS`, default 3;
+//! `TENAX_BENCH_SECS`, default 3).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tenax_bench::{Run, named_threads_cpu, run_length, thread_cpu};
+use tenax_chaos::ChaosServer;
+
+const IN_FLIGHT: usize = 64;
+
+type Fetch = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = (usize, http::Version)>>>>;
+
+fn main() {
+    let server = ChaosServer::builder()
+        .tls(true)
+        .start_in_thread()
+        .expect("chaos server starts");
+    let ca_pem = server.ca_pem().unwrap().to_string();
+    let url = server.url("/bytes/13");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rounds: usize = std::env::var("TENAX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+
+    let tenax_client = tenax::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(tenax::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let reqwest_client = {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(
+                server.ca_der().unwrap().to_vec(),
+            ))
+            .unwrap();
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(config)
+            .build()
+            .unwrap()
+    };
+
+    let clients: Vec<(&str, Fetch)> = vec![
+        ("tenax", {
+            let (c, url) = (tenax_client, url.clone());
+            Arc::new(move || {
+                let (c, url) = (c.clone(), url.clone());
+                Box::pin(async move {
+                    let r = c.get(&url).send().await.unwrap();
+                    let v = r.version();
+                    (r.bytes().await.unwrap().len(), v)
+                })
+            })
+        }),
+        ("reqwest", {
+            let (c, url) = (reqwest_client, url.clone());
+            Arc::new(move || {
+                let (c, url) = (c.clone(), url.clone());
+                Box::pin(async move {
+                    let r = c.get(&url).send().await.unwrap();
+                    let v = r.version();
+                    (r.bytes().await.unwrap().len(), v)
+                })
+            })
+        }),
+    ];
+
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); clients.len()];
+    let mut opened = Vec::new();
+    for (_, fetch) in &clients {
+        let before = server.connections_accepted();
+        rt.block_on(load(fetch.clone(), run_length() / 5));
+        opened.push(server.connections_accepted() - before);
+    }
+    for _ in 0..rounds {
+        for (i, (_, fetch)) in clients.iter().enumerate() {
+            runs[i].push(rt.block_on(load(fetch.clone(), run_length())));
+        }
+    }
+    println!(
+        "GET /bytes/13 over TLS 1.3 + HTTP/2, {IN_FLIGHT} in flight on one connection, \
+         current_thread, median of {rounds} rounds of {:.1} s",
+        run_length().as_secs_f64()
+    );
+    println!(
+        "{:<10} {:>10} {:>14} {:>14} {:>10} {:>12}",
+        "client", "req/s", "client µs/req", "server µs/req", "vs reqwest", "connections"
+    );
+    let med = |v: &Vec<Run>, f: fn(&Run) -> f64| {
+        let mut xs: Vec<f64> = v.iter().map(f).collect();
+        xs.sort_by(|a, b| a.total_cmp(b));
+        xs[xs.len() / 2]
+    };
+    let cpu: Vec<f64> = runs.iter().map(|r| med(r, Run::client_us)).collect();
+    for (i, (name, _)) in clients.iter().enumerate() {
+        println!(
+            "{:<10} {:>10.0} {:>14.2} {:>14.2} {:>9.2}x {:>12}",
+            name,
+            med(&runs[i], Run::rate),
+            cpu[i],
+            med(&runs[i], Run::server_us),
+            cpu[i] / cpu[1],
+            opened[i],
+        );
+    }
+}
+
+async fn load(fetch: Fetch, length: Duration) -> Run {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu0, srv0, t0) = (
+        thread_cpu(),
+        named_threads_cpu("tenax-chaos"),
+        Instant::now(),
+    );
+    let local = tokio::task::LocalSet::new();
+    for _ in 0..IN_FLIGHT {
+        let (done, stop, fetch) = (done.clone(), stop.clone(), fetch.clone());
+        local.spawn_local(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (len, version) = fetch().await;
+                assert_eq!((len, version), (13, http::Version::HTTP_2));
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    local
+        .run_until(async {
+            tokio::time::sleep(length).await;
+            stop.store(true, Ordering::Relaxed);
+        })
+        .await;
+    local.await;
+    Run {
+        units: done.load(Ordering::Relaxed),
+        wall: t0.elapsed(),
+        client_cpu: thread_cpu() - cpu0,
+        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
+    }
+}
