@@ -26,6 +26,8 @@ const REQWEST: usize = 3;
 type Fetch = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = usize>>>>;
 
 fn main() {
+    // reqwest is built with rustls but no provider chosen (the workspace uses ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ChaosServer::builder()
         .start_in_thread()
         .expect("chaos server starts");
