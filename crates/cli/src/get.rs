@@ -230,6 +230,7 @@ async fn get(args: GetArgs) -> u8 {
         url: url.clone(),
         status: None,
         version: None,
+        tls_version: None,
         bytes: 0,
         elapsed: Duration::ZERO,
         timings: None,
@@ -266,6 +267,7 @@ async fn exchange(req: tenax::RequestBuilder, args: &GetArgs, outcome: &mut Outc
     };
     outcome.status = Some(res.status().as_u16());
     outcome.version = Some(res.version());
+    outcome.tls_version = res.tls_version();
     outcome.reused = res.reused();
     outcome.timings = Some(*res.timings());
     if args.fail

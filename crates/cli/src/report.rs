@@ -123,6 +123,7 @@ pub struct Outcome {
     pub url: String,
     pub status: Option<u16>,
     pub version: Option<tenax::Version>,
+    pub tls_version: Option<tenax::TlsVersion>,
     pub bytes: u64,
     pub elapsed: Duration,
     pub timings: Option<tenax::Timings>,
@@ -137,6 +138,10 @@ impl Outcome {
             "url": self.url,
             "status": self.status,
             "http_version": self.version.map(version_str),
+            "tls_version": self.tls_version.map(|v| match v {
+                tenax::TlsVersion::Tls13 => "TLSv1.3",
+                _ => "TLSv1.2",
+            }),
             "attempts": 1,
             "bytes": self.bytes,
             "elapsed_ms": ms(self.elapsed),

@@ -261,6 +261,7 @@ fn get_over_tls_with_a_ca_file_pins_and_versions() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let j = json_of(&out);
     assert_eq!(j["http_version"], "HTTP/2");
+    assert_eq!(j["tls_version"], "TLSv1.3");
     assert!(j["timings"]["tls_ms"].as_f64().unwrap() > 0.0);
 
     let out = tenax(&["get", &url, "--cacert", ca, "--http1", "--json"]);

@@ -437,8 +437,9 @@ impl Client {
             .attempt(&method, &uri, headers, body, timeouts, started)
             .await
         {
-            Ok((head, body, timings, reused, head_at)) => Ok(Response::new(
+            Ok((head, body, timings, reused, head_at, tls_version)) => Ok(Response::new(
                 Head {
+                    tls_version,
                     method,
                     status: head.status,
                     version: head.version,
@@ -467,7 +468,7 @@ impl Client {
         mut body: Body,
         timeouts: crate::config::TimeoutOverrides,
         started: Instant,
-    ) -> Result<(http::response::Parts, RecvBody, Timings, bool, Instant)> {
+    ) -> Result<Attempted> {
         let inner = &*self.inner;
         let t = timeouts.apply(inner.timeouts);
         let mut timings = Timings::default();
@@ -553,8 +554,9 @@ impl Client {
                     timings.write = (last_write > send_start).then(|| last_write - send_start);
                     let (head, incoming) = res.into_parts();
                     let keep_alive = keep_alive_limit(&head.headers, inner.pool_idle_timeout);
+                    let tls_version = conn.info().tls_version;
                     let body = RecvBody::new(incoming, conn, t.read, keep_alive);
-                    return Ok((head, body, timings, reused, head_at));
+                    return Ok((head, body, timings, reused, head_at, tls_version));
                 }
                 Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
                 Err(SendError::Failed(mut e)) => {
@@ -614,6 +616,7 @@ impl Client {
             io: c.state,
             remote: c.remote,
             host_header: origin.host_header(),
+            tls_version: c.tls_version,
         };
         let pool = &inner.pool;
         let mut stream = c.stream;
@@ -670,6 +673,17 @@ impl Client {
         })
     }
 }
+
+/// What an attempt that got a response head brings back: the head, the body, timings, whether
+/// the connection was reused, when the head came, the TLS version.
+type Attempted = (
+    http::response::Parts,
+    RecvBody,
+    Timings,
+    bool,
+    Instant,
+    Option<crate::TlsVersion>,
+);
 
 /// Why a request got no response head.
 enum SendError {

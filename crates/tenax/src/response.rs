@@ -23,6 +23,7 @@ pub const DEFAULT_MAX_BUFFERED: u64 = 64 << 20;
 /// response dropped before its body ends closes its connection rather than reuse it.
 pub struct Response {
     method: http::Method,
+    tls_version: Option<crate::TlsVersion>,
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
@@ -37,6 +38,7 @@ pub struct Response {
 
 pub(crate) struct Head {
     pub(crate) method: http::Method,
+    pub(crate) tls_version: Option<crate::TlsVersion>,
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
@@ -52,6 +54,7 @@ impl Response {
     pub(crate) fn new(head: Head, body: RecvBody) -> Response {
         Response {
             method: head.method,
+            tls_version: head.tls_version,
             status: head.status,
             version: head.version,
             headers: head.headers,
@@ -78,6 +81,12 @@ impl Response {
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// The TLS version of the connection, for https (the ALPN choice shows in
+    /// [`version`](Self::version)).
+    pub fn tls_version(&self) -> Option<crate::TlsVersion> {
+        self.tls_version
     }
 
     /// The URL that was requested.

@@ -51,6 +51,8 @@ pub(crate) struct Connected {
     pub(crate) tls: Option<Duration>,
     /// Whether ALPN chose HTTP/2.
     pub(crate) alpn_h2: bool,
+    /// The TLS version agreed, for https.
+    pub(crate) tls_version: Option<tls::TlsVersion>,
 }
 
 /// Parses `host` as an IP literal (`127.0.0.1`, `[::1]` or `::1`).
@@ -107,6 +109,7 @@ pub(crate) async fn connect(
                             tcp: tcp_time,
                             tls: None,
                             alpn_h2: false,
+                            tls_version: None,
                         });
                     };
                     let t2 = Instant::now();
@@ -116,6 +119,11 @@ pub(crate) async fn connect(
                         .await
                         .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
                     let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let tls_version = match stream.get_ref().1.protocol_version() {
+                        Some(rustls::ProtocolVersion::TLSv1_3) => Some(tls::TlsVersion::Tls13),
+                        Some(_) => Some(tls::TlsVersion::Tls12),
+                        None => None,
+                    };
                     return Ok(Connected {
                         stream: Stream::Tls(Box::new(stream), None),
                         state,
@@ -124,6 +132,7 @@ pub(crate) async fn connect(
                         tcp: tcp_time,
                         tls: Some(t2.elapsed()),
                         alpn_h2,
+                        tls_version,
                     });
                 }
                 Err(e) => last_err = Some((addr, e)),

@@ -165,6 +165,8 @@ pub(crate) struct ConnInfo {
     pub(crate) remote: SocketAddr,
     /// The `Host` header of every request on this connection, made once.
     pub(crate) host_header: HeaderValue,
+    /// The TLS version agreed, for https.
+    pub(crate) tls_version: Option<crate::TlsVersion>,
 }
 
 /// A shared HTTP/2 connection: requests take leases on it, one per stream.
