@@ -96,6 +96,76 @@ impl Body {
         }
     }
 
+    /// Makes a streaming body replayable when it can be cheaply: the chunks its stream has
+    /// ready now are taken, and if the stream ends within `limit` bytes the body becomes whole
+    /// (bytes). Otherwise it stays a stream (with what was taken put back in front), and a
+    /// retry will not be possible. Never waits for the stream.
+    pub(crate) fn buffer_for_replay(self, limit: usize) -> Body {
+        let BodyKind::Stream { mut stream, ended } = self.kind else {
+            return self;
+        };
+        let mut taken: Vec<Bytes> = Vec::new();
+        let mut len = 0usize;
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        loop {
+            match stream.as_mut().poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    len += chunk.len();
+                    taken.push(chunk);
+                    if len > limit {
+                        break;
+                    }
+                }
+                Poll::Ready(None) => {
+                    let mut all = bytes::BytesMut::with_capacity(len);
+                    for c in &taken {
+                        all.extend_from_slice(c);
+                    }
+                    return all.freeze().into();
+                }
+                // An error, or nothing ready: leave the rest to the connection.
+                Poll::Ready(Some(Err(e))) => {
+                    let rest = futures_core_once(Err(e));
+                    return Body::prefixed(taken, Box::pin(rest), ended);
+                }
+                Poll::Pending => break,
+            }
+        }
+        Body::prefixed(taken, stream, ended)
+    }
+
+    fn prefixed(
+        taken: Vec<Bytes>,
+        rest: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
+        ended: Option<Arc<AtomicBool>>,
+    ) -> Body {
+        struct Prefixed {
+            prefix: std::collections::VecDeque<Bytes>,
+            rest: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
+        }
+        impl Stream for Prefixed {
+            type Item = Result<Bytes, BoxError>;
+            fn poll_next(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Self::Item>> {
+                if let Some(b) = self.prefix.pop_front() {
+                    return Poll::Ready(Some(Ok(b)));
+                }
+                self.rest.as_mut().poll_next(cx)
+            }
+        }
+        Body {
+            kind: BodyKind::Stream {
+                stream: Box::pin(Prefixed {
+                    prefix: taken.into(),
+                    rest,
+                }),
+                ended,
+            },
+        }
+    }
+
     /// For a streaming body, a flag that turns true once the whole body has been handed to
     /// the connection; `None` for bodies that are whole from the start.
     pub(crate) fn end_flag(&mut self) -> Option<Arc<AtomicBool>> {
@@ -201,6 +271,20 @@ impl http_body::Body for Body {
     }
 }
 
+/// A stream of one item.
+fn futures_core_once(
+    item: Result<Bytes, BoxError>,
+) -> impl Stream<Item = Result<Bytes, BoxError>> + Send {
+    struct Once(Option<Result<Bytes, BoxError>>);
+    impl Stream for Once {
+        type Item = Result<Bytes, BoxError>;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Ready(self.0.take())
+        }
+    }
+    Once(Some(item))
+}
+
 // ===== response body =====
 
 /// The body of a response as it arrives: enforces the read timeout between chunks, and hands
@@ -212,8 +296,12 @@ pub(crate) struct RecvBody {
     /// How long the connection may stay idle, from the server's `Keep-Alive` header.
     keep_alive: Option<Duration>,
     read_timeout: Option<Duration>,
+    /// The operation deadline, which bounds the body's reads too.
+    deadline: Option<std::time::Instant>,
     idle: Option<Pin<Box<Sleep>>>,
     idle_armed: bool,
+    /// The armed timer is the operation deadline, not the read timeout.
+    idle_is_deadline: bool,
     peer: std::net::SocketAddr,
     done: bool,
 }
@@ -224,6 +312,7 @@ impl RecvBody {
         conn: Conn,
         read_timeout: Option<Duration>,
         keep_alive: Option<Duration>,
+        deadline: Option<std::time::Instant>,
     ) -> RecvBody {
         let peer = conn.info().remote;
         let mut body = RecvBody {
@@ -231,8 +320,10 @@ impl RecvBody {
             conn: Some(conn),
             keep_alive,
             read_timeout,
+            deadline,
             idle: None,
             idle_armed: false,
+            idle_is_deadline: false,
             peer,
             done: false,
         };
@@ -306,26 +397,43 @@ impl RecvBody {
                     return Poll::Ready(Some(Err(err)));
                 }
                 Poll::Pending => {
-                    let Some(limit) = self.read_timeout else {
+                    if self.read_timeout.is_none() && self.deadline.is_none() {
                         return Poll::Pending;
-                    };
+                    }
                     if !self.idle_armed {
-                        let deadline = tokio::time::Instant::now() + limit;
+                        let now = std::time::Instant::now();
+                        let by_read = self.read_timeout.map(|t| now + t);
+                        let (at, is_deadline) = match (by_read, self.deadline) {
+                            (Some(r), Some(d)) if d < r => (d, true),
+                            (Some(r), _) => (r, false),
+                            (None, Some(d)) => (d, true),
+                            (None, None) => unreachable!("checked above"),
+                        };
+                        let at = tokio::time::Instant::from_std(at);
                         match &mut self.idle {
-                            Some(s) => s.as_mut().reset(deadline),
-                            None => self.idle = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                            Some(s) => s.as_mut().reset(at),
+                            None => self.idle = Some(Box::pin(tokio::time::sleep_until(at))),
                         }
                         self.idle_armed = true;
+                        self.idle_is_deadline = is_deadline;
                     }
                     let idle = self.idle.as_mut().expect("armed above");
                     ready!(idle.as_mut().poll(cx));
                     self.conn = None;
                     self.done = true;
-                    let err = Error::timeout(
-                        TimeoutPhase::Read,
-                        limit,
-                        "waiting for the next body chunk",
-                    )
+                    let err = if self.idle_is_deadline {
+                        Error::timeout(
+                            TimeoutPhase::Deadline,
+                            Duration::ZERO,
+                            "while reading the body",
+                        )
+                    } else {
+                        Error::timeout(
+                            TimeoutPhase::Read,
+                            self.read_timeout.unwrap_or_default(),
+                            "waiting for the next body chunk",
+                        )
+                    }
                     .with_peer(Peer::Addr(self.peer));
                     return Poll::Ready(Some(Err(err)));
                 }

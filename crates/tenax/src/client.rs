@@ -17,6 +17,7 @@ use crate::error::{Error, Kind, Peer, find_io, find_write_stall};
 use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Pool, Sender, Slot};
 use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::response::Head;
+use crate::retry::{self, Retry, RetryPolicy, Verdict};
 use crate::timeouts_phase::with_timeout;
 use crate::{Response, Result, TimeoutPhase, Timings};
 
@@ -54,6 +55,8 @@ struct ClientInner {
     versions: HttpVersions,
     tls: Arc<rustls::ClientConfig>,
     h2: Http2Options,
+    retry: RetryPolicy,
+    deadline_header: Option<header::HeaderName>,
 }
 
 /// HTTP/2 connection settings.
@@ -102,6 +105,8 @@ pub struct ClientBuilder {
     versions: HttpVersions,
     tls: TlsOptions,
     h2: Http2Options,
+    retry: RetryPolicy,
+    deadline_header: Option<header::HeaderName>,
     /// The first invalid input given to a setter, reported by `build`.
     invalid: Option<Error>,
 }
@@ -117,6 +122,8 @@ impl Default for ClientBuilder {
             versions: HttpVersions::Auto,
             tls: TlsOptions::default(),
             h2: Http2Options::default(),
+            retry: RetryPolicy::default(),
+            deadline_header: None,
             invalid: None,
         }
     }
@@ -305,6 +312,21 @@ impl ClientBuilder {
         self
     }
 
+    /// The retry policy of every request (a request may set its own). Default is
+    /// [`RetryPolicy::default`]: 3 attempts for idempotent requests, full-jitter backoff,
+    /// `Retry-After`, a per-host budget.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Send the time left before a request's deadline, in milliseconds, in this header of each
+    /// attempt, so that servers can give up when the caller will have. Default is none.
+    pub fn deadline_header(mut self, name: header::HeaderName) -> Self {
+        self.deadline_header = Some(name);
+        self
+    }
+
     /// Builds the client. Fails ([`Error::is_builder`]) on a limit of zero, an invalid pin, or
     /// a TLS configuration that trusts nothing.
     pub fn build(self) -> Result<Client> {
@@ -331,6 +353,8 @@ impl ClientBuilder {
                 versions: self.versions,
                 tls,
                 h2: self.h2,
+                retry: self.retry,
+                deadline_header: self.deadline_header,
             }),
         })
     }
@@ -428,32 +452,176 @@ impl Client {
         let Parts {
             method,
             uri,
-            headers,
+            mut headers,
             body,
             timeouts,
+            retry,
+            deadline,
         } = parts;
+        let inner = &*self.inner;
         let started = Instant::now();
-        match self
-            .attempt(&method, &uri, headers, body, timeouts, started)
-            .await
-        {
-            Ok((head, body, timings, reused, head_at, tls_version)) => Ok(Response::new(
-                Head {
-                    tls_version,
-                    method,
-                    status: head.status,
-                    version: head.version,
-                    headers: head.headers,
-                    url: uri,
-                    remote_addr: body.peer(),
-                    reused,
-                    timings,
-                    started,
-                    head_at,
+        let policy = retry.as_ref().unwrap_or(&inner.retry);
+        let deadline = match (deadline, crate::deadline::current()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+
+        // Which requests may be tried again: idempotent methods, and POST/PATCH with a key.
+        let mut can_retry = policy.max_attempts > 1;
+        if can_retry && !retry::is_idempotent(&method) {
+            let keyed = matches!(method, Method::POST | Method::PATCH);
+            if keyed && policy.idempotency_keys && !headers.contains_key(IDEMPOTENCY_KEY) {
+                headers.insert(IDEMPOTENCY_KEY, generated_key());
+            }
+            can_retry = keyed && headers.contains_key(IDEMPOTENCY_KEY);
+        }
+        let mut body = if can_retry {
+            body.buffer_for_replay(policy.replay_buffer)
+        } else {
+            body
+        };
+        let origin = Origin::of(&uri).expect("checked when the URL was parsed");
+        if can_retry && let Some(b) = &policy.budget {
+            inner.pool.budget_deposit(&origin, b);
+        }
+
+        let mut retries: Vec<Retry> = Vec::new();
+        loop {
+            let attempt_no = retries.len() as u32 + 1;
+            // The body for this attempt; a body that cannot be replayed makes it the last.
+            let (this_body, last) = match body.try_clone() {
+                Some(copy) if can_retry && attempt_no < policy.max_attempts => (copy, false),
+                _ => (std::mem::take(&mut body), true),
+            };
+            let mut this_headers = if last {
+                std::mem::take(&mut headers)
+            } else {
+                headers.clone()
+            };
+            if let (Some(name), Some(d)) = (&inner.deadline_header, deadline) {
+                let ms = d.saturating_duration_since(Instant::now()).as_millis();
+                this_headers.insert(name.clone(), HeaderValue::from(ms as u64));
+            }
+            let fut = self.attempt(
+                &method,
+                &uri,
+                this_headers,
+                this_body,
+                timeouts,
+                started,
+                deadline,
+            );
+            let res = match deadline {
+                None => fut.await,
+                Some(d) => match tokio::time::timeout_at(d.into(), fut).await {
+                    Ok(res) => res,
+                    Err(_) => Err(Error::timeout(
+                        TimeoutPhase::Deadline,
+                        d.saturating_duration_since(started),
+                        "for the whole request",
+                    )),
                 },
-                body,
-            )),
-            Err(e) => Err(e.with_url(&method, &uri)),
+            };
+            let res = res.map(|(head, body, timings, reused, head_at, tls_version)| {
+                Response::new(
+                    Head {
+                        tls_version,
+                        method: method.clone(),
+                        status: head.status,
+                        version: head.version,
+                        headers: head.headers,
+                        url: uri.clone(),
+                        remote_addr: body.peer(),
+                        reused,
+                        timings,
+                        started,
+                        head_at,
+                    },
+                    body,
+                )
+            });
+            let finish = |res: Result<Response>, retries: Vec<Retry>, exhausted: bool| match res {
+                Ok(mut r) => {
+                    if !retries.is_empty() {
+                        r.set_retries(retries);
+                    }
+                    Ok(r)
+                }
+                Err(e) => {
+                    let e = e.with_url(&method, &uri).with_attempts(attempt_no);
+                    Err(if exhausted { e.retries_exhausted() } else { e })
+                }
+            };
+            if !can_retry
+                || matches!(&res, Err(e) if e.timeout_phase() == Some(TimeoutPhase::Deadline))
+            {
+                return finish(res, retries, false);
+            }
+            let verdict = match &res {
+                Ok(r) => policy.judge(Some(r.status()), None),
+                Err(e) => policy.judge(None, Some(e)),
+            };
+            let Verdict::Retry { throttle, reason } = verdict else {
+                return finish(res, retries, false);
+            };
+            if last {
+                return finish(res, retries, true);
+            }
+            // How long to wait: what the server asked for, else full-jitter backoff.
+            let asked = match &res {
+                Ok(r) => r
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
+                Err(_) => None,
+            };
+            let delay = match asked {
+                Some(d) => d.min(policy.retry_after_cap),
+                None => {
+                    let base = if throttle {
+                        policy.throttle_base
+                    } else {
+                        policy.base
+                    };
+                    let mut rng = fastrand::Rng::new();
+                    retry::full_jitter(base, policy.cap, attempt_no - 1, &mut rng)
+                }
+            };
+            if let Some(d) = deadline
+                && Instant::now() + delay >= d
+            {
+                // Waiting would pass the deadline: fail now, saying why.
+                let mut e = Error::timeout(
+                    TimeoutPhase::Deadline,
+                    d.saturating_duration_since(started),
+                    "before the next attempt",
+                );
+                if let Some(asked) = asked {
+                    e = e.with_retry_after(asked);
+                }
+                if let Err(last_err) = res {
+                    e = e.with_source(last_err);
+                }
+                return Err(e.with_url(&method, &uri).with_attempts(attempt_no));
+            }
+            if let Some(b) = &policy.budget
+                && !inner.pool.budget_withdraw(&origin, b)
+            {
+                return finish(res, retries, true);
+            }
+            if let Ok(r) = res {
+                // Read a small error body so that its connection can serve the next attempt.
+                if r.content_length().is_some_and(|n| n <= 16 << 10) {
+                    let _ = r.bytes().await;
+                }
+            }
+            retries.push(Retry {
+                attempt: attempt_no,
+                reason,
+                delay,
+            });
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -468,6 +636,7 @@ impl Client {
         mut body: Body,
         timeouts: crate::config::TimeoutOverrides,
         started: Instant,
+        deadline: Option<Instant>,
     ) -> Result<Attempted> {
         let inner = &*self.inner;
         let t = timeouts.apply(inner.timeouts);
@@ -555,7 +724,7 @@ impl Client {
                     let (head, incoming) = res.into_parts();
                     let keep_alive = keep_alive_limit(&head.headers, inner.pool_idle_timeout);
                     let tls_version = conn.info().tls_version;
-                    let body = RecvBody::new(incoming, conn, t.read, keep_alive);
+                    let body = RecvBody::new(incoming, conn, t.read, keep_alive, deadline);
                     return Ok((head, body, timings, reused, head_at, tls_version));
                 }
                 Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
@@ -672,6 +841,14 @@ impl Client {
             hold: Hold::Exclusive { slot, info },
         })
     }
+}
+
+const IDEMPOTENCY_KEY: header::HeaderName = header::HeaderName::from_static("idempotency-key");
+
+/// A random idempotency key: 128 bits in hex.
+fn generated_key() -> HeaderValue {
+    let key = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    HeaderValue::from_str(&key).expect("hex is a valid header value")
 }
 
 /// What an attempt that got a response head brings back: the head, the body, timings, whether

@@ -24,16 +24,22 @@ pub enum TimeoutPhase {
     /// Waiting for the response head after the request was written, or for the next body
     /// chunk while reading the body.
     Read,
+    /// The operation deadline: every attempt, wait and read of the request together
+    /// ([`RequestBuilder::deadline`](crate::RequestBuilder::deadline),
+    /// [`deadline::scope`](crate::deadline::scope)).
+    Deadline,
 }
 
 impl TimeoutPhase {
-    /// The phase's name as the CLI's JSON reports it: `pool`, `connect`, `write`, `read`.
+    /// The phase's name as the CLI's JSON reports it: `pool`, `connect`, `write`, `read`,
+    /// `deadline`.
     pub fn as_str(self) -> &'static str {
         match self {
             TimeoutPhase::Pool => "pool",
             TimeoutPhase::Connect => "connect",
             TimeoutPhase::Write => "write",
             TimeoutPhase::Read => "read",
+            TimeoutPhase::Deadline => "deadline",
         }
     }
 }
@@ -97,6 +103,10 @@ struct Inner {
     peer: Option<Peer>,
     url: Option<String>,
     source: Option<BoxError>,
+    /// Attempts made, when retries were possible.
+    attempts: u32,
+    retry_after: Option<Duration>,
+    retry_exhausted: bool,
 }
 
 /// Who we were talking to: a resolved address, or a host name before resolution.
@@ -124,8 +134,26 @@ impl Error {
                 peer: None,
                 url: None,
                 source: None,
+                attempts: 1,
+                retry_after: None,
+                retry_exhausted: false,
             }),
         }
+    }
+
+    pub(crate) fn with_attempts(mut self, n: u32) -> Self {
+        self.inner.attempts = n;
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, d: Duration) -> Self {
+        self.inner.retry_after = Some(d);
+        self
+    }
+
+    pub(crate) fn retries_exhausted(mut self) -> Self {
+        self.inner.retry_exhausted = true;
+        self
     }
 
     pub(crate) fn builder(source: impl Into<BoxError>) -> Self {
@@ -266,6 +294,23 @@ impl Error {
         self.inner.url.as_deref()
     }
 
+    /// How many attempts the request made before this error (1 when it was not retried).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// The wait the server asked for with `Retry-After`, when the request failed because that
+    /// wait would have passed the deadline.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
+    }
+
+    /// Whether the request failed with a retryable error after using up its attempts or the
+    /// host's retry budget.
+    pub fn is_retry_exhausted(&self) -> bool {
+        self.inner.retry_exhausted
+    }
+
     /// The limit that was hit: the timeout's duration, when this is a timeout.
     pub fn limit(&self) -> Option<Duration> {
         self.inner.limit
@@ -278,7 +323,7 @@ impl fmt::Display for Error {
         match i.kind {
             Kind::Timeout(phase) => {
                 write!(f, "{phase} timed out")?;
-                if let Some(limit) = i.limit {
+                if let Some(limit) = i.limit.filter(|l| !l.is_zero()) {
                     write!(f, " after {limit:?}")?;
                 }
             }
@@ -313,6 +358,15 @@ impl fmt::Display for Error {
         }
         if let Some(url) = &i.url {
             write!(f, " ({url})")?;
+        }
+        if i.attempts > 1 {
+            write!(f, " after {} attempts", i.attempts)?;
+        }
+        if i.retry_exhausted {
+            f.write_str(", retries exhausted")?;
+        }
+        if let Some(ra) = i.retry_after {
+            write!(f, " (the server asked to retry after {ra:?})")?;
         }
         // The cause is not repeated here: it is the `source()`, for the caller to print.
         Ok(())

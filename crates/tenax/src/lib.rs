@@ -32,10 +32,12 @@ mod body;
 mod client;
 mod config;
 mod connect;
+pub mod deadline;
 mod error;
 mod pool;
 mod request;
 mod response;
+mod retry;
 mod timeouts_phase;
 mod timings;
 
@@ -46,6 +48,7 @@ pub use connect::tls::{Certificate, Identity, TlsVersion, pin_of_certificate};
 pub use error::{Error, Result, TimeoutPhase};
 pub use request::{IntoUrl, RequestBuilder};
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, Response};
+pub use retry::{Retry, RetryBudget, RetryPolicy};
 pub use timings::Timings;
 
 pub use http::{HeaderMap, Method, StatusCode, Version, header};

@@ -19,6 +19,8 @@ pub(crate) struct Parts {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Body,
     pub(crate) timeouts: TimeoutOverrides,
+    pub(crate) retry: Option<crate::RetryPolicy>,
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 /// A request being built; [`send`](Self::send) it. Invalid input (a malformed URL, header
@@ -116,6 +118,8 @@ impl RequestBuilder {
             headers: HeaderMap::new(),
             body: Body::empty(),
             timeouts: TimeoutOverrides::default(),
+            retry: None,
+            deadline: None,
         });
         RequestBuilder { client, parts }
     }
@@ -250,6 +254,34 @@ impl RequestBuilder {
         let t = t.into();
         self.map(|p| {
             p.timeouts.pool = Some(t);
+            Ok(())
+        })
+    }
+
+    /// This request's retry policy, replacing the client's.
+    pub fn retry(self, policy: crate::RetryPolicy) -> Self {
+        self.map(|p| {
+            p.retry = Some(policy);
+            Ok(())
+        })
+    }
+
+    /// One attempt only, whatever the client's policy.
+    pub fn no_retry(self) -> Self {
+        self.retry(crate::RetryPolicy::none())
+    }
+
+    /// A deadline for the whole request, `limit` from now: every attempt, backoff wait and
+    /// body read. Past it the request fails with [`TimeoutPhase::Deadline`](crate::TimeoutPhase).
+    /// A shorter deadline of an enclosing [`deadline::scope`](crate::deadline::scope) wins.
+    pub fn deadline(self, limit: Duration) -> Self {
+        self.deadline_at(std::time::Instant::now() + limit)
+    }
+
+    /// Like [`deadline`](Self::deadline), at an instant.
+    pub fn deadline_at(self, at: std::time::Instant) -> Self {
+        self.map(|p| {
+            p.deadline = Some(p.deadline.map_or(at, |d| d.min(at)));
             Ok(())
         })
     }

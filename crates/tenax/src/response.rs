@@ -23,6 +23,8 @@ pub const DEFAULT_MAX_BUFFERED: u64 = 64 << 20;
 /// response dropped before its body ends closes its connection rather than reuse it.
 pub struct Response {
     method: http::Method,
+    attempts: u32,
+    retries: Vec<crate::Retry>,
     tls_version: Option<crate::TlsVersion>,
     status: StatusCode,
     version: Version,
@@ -54,6 +56,8 @@ impl Response {
     pub(crate) fn new(head: Head, body: RecvBody) -> Response {
         Response {
             method: head.method,
+            attempts: 1,
+            retries: Vec::new(),
             tls_version: head.tls_version,
             status: head.status,
             version: head.version,
@@ -81,6 +85,21 @@ impl Response {
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// How many attempts the request took (1 when it was not retried).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The retries the request made: which attempt failed, why, and the wait before the next.
+    pub fn retries(&self) -> &[crate::Retry] {
+        &self.retries
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: Vec<crate::Retry>) {
+        self.attempts = retries.len() as u32 + 1;
+        self.retries = retries;
     }
 
     /// The TLS version of the connection, for https (the ALPN choice shows in

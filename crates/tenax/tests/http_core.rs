@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tenax::{Client, TimeoutPhase, Timeouts};
+use tenax::{Client, RetryPolicy, TimeoutPhase, Timeouts};
 use tenax_chaos::{Blackhole, ChaosServer, RawServer, RawStep, pattern};
 
 /// Every phase limited to 1 s: each fault must trip its own phase and no other.
@@ -18,8 +18,13 @@ fn one_second() -> Timeouts {
     t
 }
 
+/// One attempt per request: these tests look at single faults, not at retries.
 fn client() -> Client {
-    Client::builder().timeouts(one_second()).build().unwrap()
+    Client::builder()
+        .timeouts(one_second())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
 }
 
 fn server() -> ChaosServer {

@@ -80,6 +80,8 @@ struct Host {
     /// Most recently used last: reuse pops the warmest connection.
     idle: Vec<Idle>,
     h2_conns: Vec<H2Entry>,
+    /// The retry budget of this host, once it has been used.
+    budget: Option<crate::retry::Budget>,
 }
 
 #[derive(Default)]
@@ -340,7 +342,15 @@ impl Pool {
                 if opening {
                     h.opening -= 1;
                 }
-                if h.open == 0 && h.idle.is_empty() && h.h2_conns.is_empty() && !h.h2 {
+                let budget_active = h.budget.as_ref().is_some_and(|b| {
+                    b.active(Instant::now(), &crate::retry::RetryBudget::default())
+                });
+                if h.open == 0
+                    && h.idle.is_empty()
+                    && h.h2_conns.is_empty()
+                    && !h.h2
+                    && !budget_active
+                {
                     st.hosts.remove(origin);
                 }
             }
@@ -399,6 +409,26 @@ impl Pool {
                 doomed.conns.push(conn);
             }
         }
+    }
+
+    /// Counts a first attempt in `origin`'s retry budget.
+    pub(crate) fn budget_deposit(&self, origin: &Origin, cfg: &crate::retry::RetryBudget) {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        let host = st.hosts.entry(origin.clone()).or_default();
+        host.budget
+            .get_or_insert_with(|| crate::retry::Budget::new(now))
+            .deposit(now, cfg);
+    }
+
+    /// Takes a retry from `origin`'s budget; false when it is spent.
+    pub(crate) fn budget_withdraw(&self, origin: &Origin, cfg: &crate::retry::RetryBudget) -> bool {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        let host = st.hosts.entry(origin.clone()).or_default();
+        host.budget
+            .get_or_insert_with(|| crate::retry::Budget::new(now))
+            .withdraw(now, cfg)
     }
 
     /// A new connection in `slot` turned out HTTP/1.1: later requests to its host may open

@@ -1,0 +1,98 @@
+//! The retry budget of one host: retries may be at most `ratio` of the requests seen in the
+//! window, plus `min_per_sec` per second of it (Finagle's RetryBudget).
+
+use std::time::{Duration, Instant};
+
+use super::RetryBudget;
+
+const BUCKETS: usize = 10;
+
+/// Requests and retries over a sliding window of ten buckets.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    epoch: Instant,
+    /// Index (in bucket units since `epoch`) of the newest bucket.
+    head: u64,
+    requests: [u32; BUCKETS],
+    retries: [u32; BUCKETS],
+}
+
+impl Budget {
+    pub(crate) fn new(now: Instant) -> Budget {
+        Budget {
+            epoch: now,
+            head: 0,
+            requests: [0; BUCKETS],
+            retries: [0; BUCKETS],
+        }
+    }
+
+    fn advance(&mut self, now: Instant, cfg: &RetryBudget) {
+        let width = (cfg.window / BUCKETS as u32).max(Duration::from_millis(1));
+        let idx = (now.saturating_duration_since(self.epoch).as_nanos() / width.as_nanos()) as u64;
+        let steps = idx.saturating_sub(self.head).min(BUCKETS as u64);
+        for s in 1..=steps {
+            let b = ((self.head + s) % BUCKETS as u64) as usize;
+            self.requests[b] = 0;
+            self.retries[b] = 0;
+        }
+        self.head = self.head.max(idx);
+    }
+
+    /// Counts a first attempt.
+    pub(crate) fn deposit(&mut self, now: Instant, cfg: &RetryBudget) {
+        self.advance(now, cfg);
+        let b = (self.head % BUCKETS as u64) as usize;
+        self.requests[b] = self.requests[b].saturating_add(1);
+    }
+
+    /// Takes a retry from the budget if there is one left.
+    pub(crate) fn withdraw(&mut self, now: Instant, cfg: &RetryBudget) -> bool {
+        self.advance(now, cfg);
+        let requests: u64 = self.requests.iter().map(|&r| u64::from(r)).sum();
+        let retries: u64 = self.retries.iter().map(|&r| u64::from(r)).sum();
+        let allowed = requests as f64 * cfg.ratio + cfg.min_per_sec * cfg.window.as_secs_f64();
+        if (retries as f64) < allowed {
+            let b = (self.head % BUCKETS as u64) as usize;
+            self.retries[b] = self.retries[b].saturating_add(1);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether anything happened within the window (the budget is worth keeping).
+    pub(crate) fn active(&self, now: Instant, cfg: &RetryBudget) -> bool {
+        let width = (cfg.window / BUCKETS as u32).max(Duration::from_millis(1));
+        let idx = (now.saturating_duration_since(self.epoch).as_nanos() / width.as_nanos()) as u64;
+        idx < self.head + BUCKETS as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_capped_at_the_ratio_plus_the_floor() {
+        let cfg = RetryBudget {
+            ratio: 0.2,
+            min_per_sec: 1.0,
+            window: Duration::from_secs(10),
+        };
+        let t0 = Instant::now();
+        let mut b = Budget::new(t0);
+        for _ in 0..100 {
+            b.deposit(t0, &cfg);
+        }
+        // 20 % of 100 plus 1/s over 10 s: 30 retries, then none.
+        let granted = (0..100).filter(|_| b.withdraw(t0, &cfg)).count();
+        assert_eq!(granted, 30);
+        // Once the window has passed, the old requests and retries are forgotten.
+        let later = t0 + Duration::from_secs(11);
+        let granted = (0..100).filter(|_| b.withdraw(later, &cfg)).count();
+        assert_eq!(granted, 10);
+        assert!(b.active(later, &cfg));
+        assert!(!b.active(later + Duration::from_secs(11), &cfg));
+    }
+}
