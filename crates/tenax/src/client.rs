@@ -502,15 +502,12 @@ impl Client {
                 let ms = d.saturating_duration_since(Instant::now()).as_millis();
                 this_headers.insert(name.clone(), HeaderValue::from(ms as u64));
             }
-            let fut = self.attempt(
-                &method,
-                &uri,
-                this_headers,
-                this_body,
+            let when = When {
                 timeouts,
                 started,
                 deadline,
-            );
+            };
+            let fut = self.attempt(&method, &uri, this_headers, this_body, when);
             let res = match deadline {
                 None => fut.await,
                 Some(d) => match tokio::time::timeout_at(d.into(), fut).await {
@@ -634,10 +631,13 @@ impl Client {
         uri: &Uri,
         headers: HeaderMap,
         mut body: Body,
-        timeouts: crate::config::TimeoutOverrides,
-        started: Instant,
-        deadline: Option<Instant>,
+        when: When,
     ) -> Result<Attempted> {
+        let When {
+            timeouts,
+            started,
+            deadline,
+        } = when;
         let inner = &*self.inner;
         let t = timeouts.apply(inner.timeouts);
         let mut timings = Timings::default();
@@ -841,6 +841,15 @@ impl Client {
             hold: Hold::Exclusive { slot, info },
         })
     }
+}
+
+/// The time limits of one attempt.
+struct When {
+    timeouts: crate::config::TimeoutOverrides,
+    /// When the request (its first attempt) started.
+    started: Instant,
+    /// The operation deadline.
+    deadline: Option<Instant>,
 }
 
 const IDEMPOTENCY_KEY: header::HeaderName = header::HeaderName::from_static("idempotency-key");
