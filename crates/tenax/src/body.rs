@@ -343,6 +343,14 @@ impl RecvBody {
         }
     }
 
+    /// Reads the body to its end if it is announced as at most `limit` bytes, so that its
+    /// connection can be reused; otherwise (or on any error) drops it.
+    pub(crate) async fn drain(mut self, limit: u64) {
+        if self.exact_len().is_some_and(|n| n <= limit) {
+            while let Some(Ok(_)) = std::future::poll_fn(|cx| self.poll_chunk(cx)).await {}
+        }
+    }
+
     /// The address of the server the body comes from.
     pub(crate) fn peer(&self) -> std::net::SocketAddr {
         self.peer

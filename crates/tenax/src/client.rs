@@ -14,7 +14,7 @@ use crate::config::{PoolLimits, Timeouts};
 use crate::connect::tls::{self, Certificate, HttpVersions, Identity, TlsOptions, TlsVersion};
 use crate::connect::{self, IoState, Resolve, SystemResolver};
 use crate::error::{Error, Kind, Peer, find_io, find_write_stall};
-use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Pool, Sender, Slot};
+use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Pool, Sender, Slot, Want};
 use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::response::Head;
 use crate::retry::{self, Retry, RetryPolicy, Verdict};
@@ -481,9 +481,8 @@ impl Client {
             body
         };
         let origin = Origin::of(&uri).expect("checked when the URL was parsed");
-        if can_retry && let Some(b) = &policy.budget {
-            inner.pool.budget_deposit(&origin, b);
-        }
+        // The first attempt counts in the host's retry budget (in the pool, at checkout).
+        let mut deposit = if can_retry { policy.budget } else { None };
 
         let mut retries: Vec<Retry> = Vec::new();
         loop {
@@ -506,6 +505,7 @@ impl Client {
                 timeouts,
                 started,
                 deadline,
+                deposit: deposit.take(),
             };
             let fut = self.attempt(&method, &uri, this_headers, this_body, when);
             let res = match deadline {
@@ -519,55 +519,58 @@ impl Client {
                     )),
                 },
             };
-            let res = res.map(|(head, body, timings, reused, head_at, tls_version)| {
-                Response::new(
-                    Head {
-                        tls_version,
-                        method: method.clone(),
-                        status: head.status,
-                        version: head.version,
-                        headers: head.headers,
-                        url: uri.clone(),
-                        remote_addr: body.peer(),
-                        reused,
-                        timings,
-                        started,
-                        head_at,
-                    },
-                    body,
-                )
-            });
-            let finish = |res: Result<Response>, retries: Vec<Retry>, exhausted: bool| match res {
-                Ok(mut r) => {
-                    if !retries.is_empty() {
-                        r.set_retries(retries);
+            // The outcome is final: hand it over (moving what the response keeps).
+            macro_rules! finish {
+                ($res:expr, $exhausted:expr) => {
+                    return match $res {
+                        Ok((head, body, timings, reused, head_at, tls_version)) => {
+                            let mut r = Response::new(
+                                Head {
+                                    tls_version,
+                                    method,
+                                    status: head.status,
+                                    version: head.version,
+                                    headers: head.headers,
+                                    url: uri,
+                                    remote_addr: body.peer(),
+                                    reused,
+                                    timings,
+                                    started,
+                                    head_at,
+                                },
+                                body,
+                            );
+                            if !retries.is_empty() {
+                                r.set_retries(retries);
+                            }
+                            Ok(r)
+                        }
+                        Err(e) => {
+                            let e = e.with_url(&method, &uri).with_attempts(attempt_no);
+                            Err(if $exhausted { e.retries_exhausted() } else { e })
+                        }
                     }
-                    Ok(r)
-                }
-                Err(e) => {
-                    let e = e.with_url(&method, &uri).with_attempts(attempt_no);
-                    Err(if exhausted { e.retries_exhausted() } else { e })
-                }
-            };
+                };
+            }
             if !can_retry
                 || matches!(&res, Err(e) if e.timeout_phase() == Some(TimeoutPhase::Deadline))
             {
-                return finish(res, retries, false);
+                finish!(res, false);
             }
             let verdict = match &res {
-                Ok(r) => policy.judge(Some(r.status()), None),
+                Ok((head, ..)) => policy.judge(Some(head.status), None),
                 Err(e) => policy.judge(None, Some(e)),
             };
             let Verdict::Retry { throttle, reason } = verdict else {
-                return finish(res, retries, false);
+                finish!(res, false);
             };
             if last {
-                return finish(res, retries, true);
+                finish!(res, true);
             }
             // How long to wait: what the server asked for, else full-jitter backoff.
             let asked = match &res {
-                Ok(r) => r
-                    .headers()
+                Ok((head, ..)) => head
+                    .headers
                     .get(header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
@@ -605,13 +608,11 @@ impl Client {
             if let Some(b) = &policy.budget
                 && !inner.pool.budget_withdraw(&origin, b)
             {
-                return finish(res, retries, true);
+                finish!(res, true);
             }
-            if let Ok(r) = res {
+            if let Ok((_, body, ..)) = res {
                 // Read a small error body so that its connection can serve the next attempt.
-                if r.content_length().is_some_and(|n| n <= 16 << 10) {
-                    let _ = r.bytes().await;
-                }
+                body.drain(16 << 10).await;
             }
             retries.push(Retry {
                 attempt: attempt_no,
@@ -637,6 +638,7 @@ impl Client {
             timeouts,
             started,
             deadline,
+            mut deposit,
         } = when;
         let inner = &*self.inner;
         let t = timeouts.apply(inner.timeouts);
@@ -667,7 +669,17 @@ impl Client {
             let (mut conn, reused) = loop {
                 let checkout = inner
                     .pool
-                    .checkout(&origin, h2, fresh, t.pool, started, &mut timings)
+                    .checkout(
+                        &origin,
+                        Want {
+                            h2,
+                            fresh,
+                            timeout: t.pool,
+                            start: started,
+                            deposit: deposit.take(),
+                        },
+                        &mut timings,
+                    )
                     .await?;
                 match checkout {
                     Checkout::Reuse(mut c) => {
@@ -850,6 +862,8 @@ struct When {
     started: Instant,
     /// The operation deadline.
     deadline: Option<Instant>,
+    /// Count this attempt in the host's retry budget (a first attempt).
+    deposit: Option<crate::RetryBudget>,
 }
 
 const IDEMPOTENCY_KEY: header::HeaderName = header::HeaderName::from_static("idempotency-key");

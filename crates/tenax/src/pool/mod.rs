@@ -35,6 +35,20 @@ pub(crate) enum H2 {
     Certain,
 }
 
+/// What a request asks of the pool.
+pub(crate) struct Want {
+    /// What a new connection will probably speak.
+    pub(crate) h2: H2,
+    /// Do not reuse: open a new connection.
+    pub(crate) fresh: bool,
+    /// The pool timeout.
+    pub(crate) timeout: Option<Duration>,
+    /// When the request started (the pool timeout counts from it).
+    pub(crate) start: Instant,
+    /// Count this request in the host's retry budget.
+    pub(crate) deposit: Option<crate::RetryBudget>,
+}
+
 /// What a checkout hands out.
 pub(crate) enum Checkout {
     /// An idle HTTP/1.1 connection, or a stream of an HTTP/2 one.
@@ -164,13 +178,20 @@ impl Pool {
     pub(crate) async fn checkout(
         self: &Arc<Self>,
         origin: &Origin,
-        h2: H2,
-        fresh: bool,
-        timeout: Option<Duration>,
-        start: Instant,
+        want: Want,
         timings: &mut Timings,
     ) -> Result<Checkout, Error> {
-        let res = self.checkout_inner(origin, h2, fresh, timeout, start).await;
+        let start = want.start;
+        let res = self
+            .checkout_inner(
+                origin,
+                want.h2,
+                want.fresh,
+                want.timeout,
+                start,
+                want.deposit,
+            )
+            .await;
         timings.pool_wait = start.elapsed();
         res
     }
@@ -182,6 +203,7 @@ impl Pool {
         fresh: bool,
         timeout: Option<Duration>,
         start: Instant,
+        mut deposit: Option<crate::RetryBudget>,
     ) -> Result<Checkout, Error> {
         loop {
             let mut doomed = Doomed::default();
@@ -189,6 +211,16 @@ impl Pool {
                 let mut st = lock(&self.state);
                 if st.closed {
                     return Err(Error::new(Kind::Closed));
+                }
+                if let Some(cfg) = deposit.take() {
+                    // Counted here, under the lock already taken, for the retry budget.
+                    let host = match st.hosts.get_mut(origin) {
+                        Some(h) => h,
+                        None => st.hosts.entry(origin.clone()).or_default(),
+                    };
+                    host.budget
+                        .get_or_insert_with(|| crate::retry::Budget::new(start))
+                        .deposit(start, &cfg);
                 }
                 if !fresh && let Some(host) = st.hosts.get_mut(origin) {
                     let reuse =
@@ -409,16 +441,6 @@ impl Pool {
                 doomed.conns.push(conn);
             }
         }
-    }
-
-    /// Counts a first attempt in `origin`'s retry budget.
-    pub(crate) fn budget_deposit(&self, origin: &Origin, cfg: &crate::retry::RetryBudget) {
-        let now = Instant::now();
-        let mut st = lock(&self.state);
-        let host = st.hosts.entry(origin.clone()).or_default();
-        host.budget
-            .get_or_insert_with(|| crate::retry::Budget::new(now))
-            .deposit(now, cfg);
     }
 
     /// Takes a retry from `origin`'s budget; false when it is spent.
