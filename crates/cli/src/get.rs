@@ -53,6 +53,15 @@ pub struct ClientArgs {
     /// Speak HTTP/2 only (on http://, by prior knowledge)
     #[arg(long)]
     http2: bool,
+    /// Extra attempts after the first for failed idempotent requests [default: 2]
+    #[arg(long, value_name = "N", conflicts_with = "no_retry")]
+    retries: Option<u32>,
+    /// One attempt only
+    #[arg(long)]
+    no_retry: bool,
+    /// Deadline for the whole operation, retries and waits included, seconds (0: none)
+    #[arg(long, value_name = "S", value_parser = args::limit)]
+    deadline: Option<args::Limit>,
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
@@ -60,6 +69,11 @@ fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
 }
 
 impl ClientArgs {
+    /// The operation deadline, if one was given.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline.and_then(|l| l.0)
+    }
+
     /// Builds the client; a file that cannot be read or parsed is a usage error (a message).
     pub fn build(&self) -> Result<tenax::Client, String> {
         let mut b = tenax::Client::builder();
@@ -98,6 +112,11 @@ impl ClientArgs {
         }
         if self.http2 {
             b = b.http2_only();
+        }
+        if self.no_retry {
+            b = b.retry(tenax::RetryPolicy::none());
+        } else if let Some(n) = self.retries {
+            b = b.retry(tenax::RetryPolicy::default().max_attempts(n.saturating_add(1)));
         }
         if let Some(args::Limit(t)) = self.connect_timeout {
             b = b.connect_timeout(t);
@@ -201,6 +220,9 @@ async fn get(args: GetArgs) -> u8 {
         None => tenax::Method::GET,
     };
     let mut req = client.request(method, &url);
+    if let Some(d) = args.client.deadline() {
+        req = req.deadline(d);
+    }
     let mut has_content_type = false;
     for h in &args.headers {
         match args::header(h) {
@@ -231,6 +253,7 @@ async fn get(args: GetArgs) -> u8 {
         status: None,
         version: None,
         tls_version: None,
+        attempts: 1,
         bytes: 0,
         elapsed: Duration::ZERO,
         timings: None,
@@ -258,6 +281,7 @@ async fn exchange(req: tenax::RequestBuilder, args: &GetArgs, outcome: &mut Outc
         if !args.json {
             print_error(&e);
         }
+        outcome.attempts = e.attempts();
         outcome.error = Some(e);
         code
     };
@@ -266,6 +290,7 @@ async fn exchange(req: tenax::RequestBuilder, args: &GetArgs, outcome: &mut Outc
         Err(e) => return fail(outcome, e),
     };
     outcome.status = Some(res.status().as_u16());
+    outcome.attempts = res.attempts();
     outcome.version = Some(res.version());
     outcome.tls_version = res.tls_version();
     outcome.reused = res.reused();

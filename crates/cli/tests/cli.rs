@@ -361,3 +361,47 @@ fn get_http2_by_prior_knowledge() {
         Some(2)
     );
 }
+
+// ===== retries and deadlines =====
+
+#[test]
+fn get_retries_a_flaky_route_and_reports_attempts() {
+    let s = chaos();
+    // A Retry-After of 0 keeps the test quick.
+    let out = tenax(&["get", &s.url("/flaky/k?fail=2&retry_after=0"), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = json_of(&out);
+    assert_eq!(j["status"], 200);
+    assert_eq!(j["attempts"], 3);
+
+    let out = tenax(&[
+        "get",
+        &s.url("/flaky/l?fail=2&retry_after=0"),
+        "--no-retry",
+        "--json",
+    ]);
+    assert_eq!(json_of(&out)["status"], 503);
+    assert_eq!(json_of(&out)["attempts"], 1);
+
+    let out = tenax(&[
+        "get",
+        &s.url("/flaky/m?fail=4&retry_after=0"),
+        "--retries",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(json_of(&out)["status"], 200);
+    assert_eq!(json_of(&out)["attempts"], 5);
+}
+
+#[test]
+fn get_deadline_exits_28_and_names_the_deadline() {
+    let s = chaos();
+    let t = std::time::Instant::now();
+    let out = tenax(&["get", &s.url("/delay/5000"), "--deadline", "0.5", "--json"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(out.status.code(), Some(28));
+    let j = json_of(&out);
+    assert_eq!(j["error"]["kind"], "timeout");
+    assert_eq!(j["error"]["phase"], "deadline");
+}

@@ -504,6 +504,11 @@ impl Client {
             let when = When {
                 timeouts,
                 started,
+                attempt_start: if attempt_no == 1 {
+                    started
+                } else {
+                    Instant::now()
+                },
                 deadline,
                 deposit: deposit.take(),
             };
@@ -637,6 +642,7 @@ impl Client {
         let When {
             timeouts,
             started,
+            attempt_start,
             deadline,
             mut deposit,
         } = when;
@@ -675,7 +681,7 @@ impl Client {
                             h2,
                             fresh,
                             timeout: t.pool,
-                            start: started,
+                            start: attempt_start,
                             deposit: deposit.take(),
                         },
                         &mut timings,
@@ -723,7 +729,7 @@ impl Client {
             // A reused connection starts sending when the checkout ended; a new one after
             // connecting.
             let send_start = if reused {
-                started + timings.pool_wait
+                attempt_start + timings.pool_wait
             } else {
                 Instant::now()
             };
@@ -860,6 +866,8 @@ struct When {
     timeouts: crate::config::TimeoutOverrides,
     /// When the request (its first attempt) started.
     started: Instant,
+    /// When this attempt started: its pool wait and pool timeout count from here.
+    attempt_start: Instant,
     /// The operation deadline.
     deadline: Option<Instant>,
     /// Count this attempt in the host's retry budget (a first attempt).
