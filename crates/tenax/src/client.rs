@@ -503,7 +503,6 @@ impl Client {
             }
             let when = When {
                 timeouts,
-                started,
                 attempt_start: if attempt_no == 1 {
                     started
                 } else {
@@ -641,7 +640,6 @@ impl Client {
     ) -> Result<Attempted> {
         let When {
             timeouts,
-            started,
             attempt_start,
             deadline,
             mut deposit,
@@ -864,8 +862,6 @@ impl Client {
 /// The time limits of one attempt.
 struct When {
     timeouts: crate::config::TimeoutOverrides,
-    /// When the request (its first attempt) started.
-    started: Instant,
     /// When this attempt started: its pool wait and pool timeout count from here.
     attempt_start: Instant,
     /// The operation deadline.
