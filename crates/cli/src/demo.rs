@@ -45,8 +45,6 @@ pub struct Row {
 
 /// The seed's recipes that have not landed yet, with the work that brings each.
 const PENDING: &[(&str, &str)] = &[
-    ("04 operation deadline", "resilience"),
-    ("05 retries, backoff, jitter", "resilience"),
     ("06 bounded batch, as completed", "batches"),
     ("07 streaming download", "bodies and downloads"),
     ("08 DNS cache, connector limits", "connect stack"),
@@ -97,6 +95,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.extend(crate::demo_tls::versions(&plain, &tls).await);
     rows.push(crate::demo_tls::stream_limit().await);
     rows.extend(crate::demo_tls::trust(&tls).await);
+    rows.push(crate::demo_retry::deadline(&plain).await);
+    rows.extend(crate::demo_retry::retries(&plain).await);
     for (recipe, work) in PENDING {
         rows.push(Row {
             segment: recipe,

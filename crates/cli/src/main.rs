@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod demo_http;
+mod demo_retry;
 mod demo_tls;
 mod get;
 mod report;

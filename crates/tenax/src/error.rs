@@ -321,6 +321,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         match i.kind {
+            // The operation deadline is shared by several phases and attempts: say it passed.
+            Kind::Timeout(TimeoutPhase::Deadline) => f.write_str("deadline exceeded")?,
             Kind::Timeout(phase) => {
                 write!(f, "{phase} timed out")?;
                 if let Some(limit) = i.limit.filter(|l| !l.is_zero()) {
