@@ -283,3 +283,37 @@ async fn a_classifier_can_widen_the_rule() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.attempts(), 2);
 }
+
+#[tokio::test]
+async fn the_remaining_time_can_be_sent_to_the_server() {
+    let s = server();
+    let c = Client::builder()
+        .deadline_header(tenax::header::HeaderName::from_static("x-deadline-ms"))
+        .build()
+        .unwrap();
+    let echo: serde_json::Value = c
+        .get(s.url("/headers"))
+        .deadline(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ms: u64 = echo["headers"]["x-deadline-ms"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((4000..=5000).contains(&ms), "{ms}");
+    // Without a deadline, no header.
+    let echo: serde_json::Value = c
+        .get(s.url("/headers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(echo["headers"].get("x-deadline-ms").is_none());
+}
