@@ -511,17 +511,23 @@ impl Client {
                 deadline,
                 deposit: deposit.take(),
             };
-            let fut = self.attempt(&method, &uri, this_headers, this_body, when);
-            let res = match deadline {
-                None => fut.await,
-                Some(d) => match tokio::time::timeout_at(d.into(), fut).await {
-                    Ok(res) => res,
-                    Err(_) => Err(Error::timeout(
-                        TimeoutPhase::Deadline,
-                        d.saturating_duration_since(started),
-                        "for the whole request",
-                    )),
-                },
+            let fut = self.attempt(&method, &uri, &origin, this_headers, this_body, when);
+            // One slot for the attempt whether or not there is a deadline (a `match` with
+            // `timeout_at` in one arm would keep two copies of the attempt in this future).
+            let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
+            let res = tokio::select! {
+                biased;
+                res = fut => res,
+                () = async {
+                    match expiry.as_mut() {
+                        Some(s) => s.await,
+                        None => std::future::pending().await,
+                    }
+                } => Err(Error::timeout(
+                    TimeoutPhase::Deadline,
+                    deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)),
+                    "for the whole request",
+                )),
             };
             // The outcome is final: hand it over (moving what the response keeps).
             macro_rules! finish {
@@ -634,6 +640,7 @@ impl Client {
         &self,
         method: &Method,
         uri: &Uri,
+        origin: &Origin,
         headers: HeaderMap,
         mut body: Body,
         when: When,
@@ -647,7 +654,6 @@ impl Client {
         let inner = &*self.inner;
         let t = timeouts.apply(inner.timeouts);
         let mut timings = Timings::default();
-        let origin = Origin::of(uri).expect("checked when the URL was parsed");
         // HTTP/2 over cleartext is by prior knowledge only; over TLS it is likely (ALPN).
         let h2 = match inner.versions {
             HttpVersions::Http1 => H2::No,
@@ -674,7 +680,7 @@ impl Client {
                 let checkout = inner
                     .pool
                     .checkout(
-                        &origin,
+                        origin,
                         Want {
                             h2,
                             fresh,
@@ -694,7 +700,7 @@ impl Client {
                         }
                     }
                     Checkout::New(slot) => {
-                        break (self.open(slot, &t, &mut timings).await?, false);
+                        break (Box::pin(self.open(slot, &t, &mut timings)).await?, false);
                     }
                 }
             };

@@ -256,7 +256,8 @@ impl Pool {
                 rx
             };
             drop(doomed);
-            match self.wait(rx, timeout, start).await? {
+            // Waiting is the rare path: its timer lives on the heap, not in every request.
+            match Box::pin(self.wait(rx, timeout, start)).await? {
                 Grant::Permit(slot) => return Ok(Checkout::New(slot)),
                 Grant::Conn(conn) if conn.is_open() => return Ok(Checkout::Reuse(conn)),
                 // Closed while it was being handed over: ask again.

@@ -28,8 +28,7 @@ impl Budget {
     }
 
     fn advance(&mut self, now: Instant, cfg: &RetryBudget) {
-        let width = (cfg.window / BUCKETS as u32).max(Duration::from_millis(1));
-        let idx = (now.saturating_duration_since(self.epoch).as_nanos() / width.as_nanos()) as u64;
+        let idx = self.bucket(now, cfg);
         let steps = idx.saturating_sub(self.head).min(BUCKETS as u64);
         for s in 1..=steps {
             let b = ((self.head + s) % BUCKETS as u64) as usize;
@@ -37,6 +36,14 @@ impl Budget {
             self.retries[b] = 0;
         }
         self.head = self.head.max(idx);
+    }
+
+    /// The bucket `now` falls in, counted from `epoch`.
+    fn bucket(&self, now: Instant, cfg: &RetryBudget) -> u64 {
+        let width = (cfg.window / BUCKETS as u32).max(Duration::from_millis(1));
+        let since = now.saturating_duration_since(self.epoch);
+        // In microseconds: u64 arithmetic, no 128-bit division on the request path.
+        since.as_micros() as u64 / (width.as_micros() as u64).max(1)
     }
 
     /// Counts a first attempt.
@@ -63,9 +70,7 @@ impl Budget {
 
     /// Whether anything happened within the window (the budget is worth keeping).
     pub(crate) fn active(&self, now: Instant, cfg: &RetryBudget) -> bool {
-        let width = (cfg.window / BUCKETS as u32).max(Duration::from_millis(1));
-        let idx = (now.saturating_duration_since(self.epoch).as_nanos() / width.as_nanos()) as u64;
-        idx < self.head + BUCKETS as u64
+        self.bucket(now, cfg) < self.head + BUCKETS as u64
     }
 }
 
