@@ -5,17 +5,13 @@
 //! Run: `cargo bench -p tenax-bench --bench small_get`. Clients take turns for
 //! `TENAX_BENCH_ROUNDS` rounds (default 3); each figure is the median of its rounds.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::rt::TokioExecutor;
-use tenax_bench::{Run, named_threads_cpu, run_length, thread_cpu};
+use tenax_bench::{Run, load, median, rounds, run_length};
 use tenax_chaos::ChaosServer;
 
 const IN_FLIGHT: usize = 64;
@@ -23,7 +19,7 @@ const IN_FLIGHT: usize = 64;
 const HYPER: usize = 2;
 const REQWEST: usize = 3;
 
-type Fetch = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = usize>>>>;
+type Fetch = tenax_bench::Fetch<usize>;
 
 fn main() {
     // reqwest is built with rustls but no provider chosen (the workspace uses ring).
@@ -36,10 +32,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let rounds: usize = std::env::var("TENAX_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let rounds = rounds();
 
     let clients: Vec<(&str, Fetch)> = vec![
         ("tenax", {
@@ -113,7 +106,7 @@ fn main() {
             .iter()
             .find(|(n, _)| *n == only)
             .expect("a client name");
-        let run = rt.block_on(load(fetch.clone(), run_length()));
+        let run = rt.block_on(load(fetch.clone(), 13, IN_FLIGHT, run_length()));
         println!(
             "{only}: {:.0} req/s, client {:.2} µs/req",
             run.rate(),
@@ -123,11 +116,11 @@ fn main() {
     }
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); clients.len()];
     for (_, fetch) in &clients {
-        rt.block_on(load(fetch.clone(), run_length() / 5));
+        rt.block_on(load(fetch.clone(), 13, IN_FLIGHT, run_length() / 5));
     }
     for _ in 0..rounds {
         for (i, (_, fetch)) in clients.iter().enumerate() {
-            runs[i].push(rt.block_on(load(fetch.clone(), run_length())));
+            runs[i].push(rt.block_on(load(fetch.clone(), 13, IN_FLIGHT, run_length())));
         }
     }
 
@@ -139,11 +132,7 @@ fn main() {
         "{:<18} {:>10} {:>14} {:>14} {:>10} {:>10}",
         "client", "req/s", "client µs/req", "server µs/req", "vs hyper", "vs reqwest"
     );
-    let med = |v: &Vec<Run>, f: fn(&Run) -> f64| {
-        let mut xs: Vec<f64> = v.iter().map(f).collect();
-        xs.sort_by(|a, b| a.total_cmp(b));
-        xs[xs.len() / 2]
-    };
+    let med = |v: &Vec<Run>, f: fn(&Run) -> f64| median(v, f);
     let cpu: Vec<f64> = runs.iter().map(|r| med(r, Run::client_us)).collect();
     for (i, (name, _)) in clients.iter().enumerate() {
         println!(
@@ -155,38 +144,5 @@ fn main() {
             cpu[i] / cpu[HYPER],
             cpu[i] / cpu[REQWEST],
         );
-    }
-}
-
-async fn load(fetch: Fetch, length: Duration) -> Run {
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (cpu0, srv0, t0) = (
-        thread_cpu(),
-        named_threads_cpu("tenax-chaos"),
-        Instant::now(),
-    );
-    let local = tokio::task::LocalSet::new();
-    for _ in 0..IN_FLIGHT {
-        let (done, stop, fetch) = (done.clone(), stop.clone(), fetch.clone());
-        local.spawn_local(async move {
-            while !stop.load(Ordering::Relaxed) {
-                assert_eq!(fetch().await, 13);
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-    }
-    local
-        .run_until(async {
-            tokio::time::sleep(length).await;
-            stop.store(true, Ordering::Relaxed);
-        })
-        .await;
-    local.await;
-    Run {
-        units: done.load(Ordering::Relaxed),
-        wall: t0.elapsed(),
-        client_cpu: thread_cpu() - cpu0,
-        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
     }
 }

@@ -6,18 +6,16 @@
 //! Run: `cargo bench -p tenax-bench --bench tls_h2_get` (`TENAX_BENCH_ROUNDS`, default 3;
 //! `TENAX_BENCH_SECS`, default 3).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
-use tenax_bench::{Run, named_threads_cpu, run_length, thread_cpu};
+use tenax_bench::{Run, load, median, rounds, run_length};
 use tenax_chaos::ChaosServer;
 
 const IN_FLIGHT: usize = 64;
+/// What every request must return: 13 bytes over HTTP/2.
+const EXPECT: (usize, http::Version) = (13, http::Version::HTTP_2);
 
-type Fetch = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = (usize, http::Version)>>>>;
+type Fetch = tenax_bench::Fetch<(usize, http::Version)>;
 
 fn main() {
     let server = ChaosServer::builder()
@@ -30,10 +28,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let rounds: usize = std::env::var("TENAX_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let rounds = rounds();
 
     let tenax_client = tenax::Client::builder()
         .tls_built_in_root_certs(false)
@@ -90,12 +85,12 @@ fn main() {
     let mut opened = Vec::new();
     for (_, fetch) in &clients {
         let before = server.connections_accepted();
-        rt.block_on(load(fetch.clone(), run_length() / 5));
+        rt.block_on(load(fetch.clone(), EXPECT, IN_FLIGHT, run_length() / 5));
         opened.push(server.connections_accepted() - before);
     }
     for _ in 0..rounds {
         for (i, (_, fetch)) in clients.iter().enumerate() {
-            runs[i].push(rt.block_on(load(fetch.clone(), run_length())));
+            runs[i].push(rt.block_on(load(fetch.clone(), EXPECT, IN_FLIGHT, run_length())));
         }
     }
     println!(
@@ -107,11 +102,7 @@ fn main() {
         "{:<10} {:>10} {:>14} {:>14} {:>10} {:>12}",
         "client", "req/s", "client µs/req", "server µs/req", "vs reqwest", "connections"
     );
-    let med = |v: &Vec<Run>, f: fn(&Run) -> f64| {
-        let mut xs: Vec<f64> = v.iter().map(f).collect();
-        xs.sort_by(|a, b| a.total_cmp(b));
-        xs[xs.len() / 2]
-    };
+    let med = |v: &Vec<Run>, f: fn(&Run) -> f64| median(v, f);
     let cpu: Vec<f64> = runs.iter().map(|r| med(r, Run::client_us)).collect();
     for (i, (name, _)) in clients.iter().enumerate() {
         println!(
@@ -123,39 +114,5 @@ fn main() {
             cpu[i] / cpu[1],
             opened[i],
         );
-    }
-}
-
-async fn load(fetch: Fetch, length: Duration) -> Run {
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (cpu0, srv0, t0) = (
-        thread_cpu(),
-        named_threads_cpu("tenax-chaos"),
-        Instant::now(),
-    );
-    let local = tokio::task::LocalSet::new();
-    for _ in 0..IN_FLIGHT {
-        let (done, stop, fetch) = (done.clone(), stop.clone(), fetch.clone());
-        local.spawn_local(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let (len, version) = fetch().await;
-                assert_eq!((len, version), (13, http::Version::HTTP_2));
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-    }
-    local
-        .run_until(async {
-            tokio::time::sleep(length).await;
-            stop.store(true, Ordering::Relaxed);
-        })
-        .await;
-    local.await;
-    Run {
-        units: done.load(Ordering::Relaxed),
-        wall: t0.elapsed(),
-        client_cpu: thread_cpu() - cpu0,
-        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
     }
 }

@@ -4,7 +4,73 @@
 //! bench reads per-thread CPU time from `/proc` (nanosecond `schedstat`), runs its peers and
 //! Tenax against the same server in one process, and prints ratios.
 
-use std::time::Duration;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// One request of a client under test, as a boxed future yielding what the bench checks.
+pub type Fetch<T> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = T>>>>;
+
+/// Runs `in_flight` loops of `fetch` for `length` on the current (current_thread) runtime,
+/// checking every result against `expect`, and measures the client thread's and the chaos
+/// server thread's CPU.
+pub async fn load<T: PartialEq + Debug + Clone + 'static>(
+    fetch: Fetch<T>,
+    expect: T,
+    in_flight: usize,
+    length: Duration,
+) -> Run {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu0, srv0, t0) = (
+        thread_cpu(),
+        named_threads_cpu("tenax-chaos"),
+        Instant::now(),
+    );
+    let local = tokio::task::LocalSet::new();
+    for _ in 0..in_flight {
+        let (done, stop, fetch, expect) =
+            (done.clone(), stop.clone(), fetch.clone(), expect.clone());
+        local.spawn_local(async move {
+            while !stop.load(Ordering::Relaxed) {
+                assert_eq!(fetch().await, expect);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    local
+        .run_until(async {
+            tokio::time::sleep(length).await;
+            stop.store(true, Ordering::Relaxed);
+        })
+        .await;
+    local.await;
+    Run {
+        units: done.load(Ordering::Relaxed),
+        wall: t0.elapsed(),
+        client_cpu: thread_cpu() - cpu0,
+        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
+    }
+}
+
+/// How many rounds each client runs: `TENAX_BENCH_ROUNDS`, default 3.
+pub fn rounds() -> usize {
+    std::env::var("TENAX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3)
+}
+
+/// The median of one figure over runs.
+pub fn median(runs: &[Run], figure: fn(&Run) -> f64) -> f64 {
+    let mut xs: Vec<f64> = runs.iter().map(figure).collect();
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
+}
 
 /// CPU time consumed so far by the calling thread, from `/proc/thread-self/schedstat`.
 pub fn thread_cpu() -> Duration {
