@@ -271,6 +271,45 @@ impl http_body::Body for Body {
     }
 }
 
+/// The most of a dropped HTTP/1.1 body that is read in the background to keep its connection.
+const DRAIN_ON_DROP: u64 = 64 << 10;
+/// How long such a background read may wait for the server.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Drop for RecvBody {
+    /// A response dropped with a small, announced rest of an HTTP/1.1 body still to come gets
+    /// that rest read in the background (for at most a second), so its connection can go back
+    /// to the pool; anything else closes the connection (an HTTP/2 stream is simply reset).
+    fn drop(&mut self) {
+        if self.done || self.draining || self.conn.as_ref().is_none_or(Conn::is_h2) {
+            return;
+        }
+        if !self.exact_len().is_some_and(|n| n <= DRAIN_ON_DROP) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let rest = RecvBody {
+            inner: self.inner.take(),
+            conn: self.conn.take(),
+            keep_alive: self.keep_alive,
+            read_timeout: Some(
+                self.read_timeout
+                    .map_or(DRAIN_TIMEOUT, |t| t.min(DRAIN_TIMEOUT)),
+            ),
+            deadline: None,
+            idle: None,
+            idle_armed: false,
+            idle_is_deadline: false,
+            peer: self.peer,
+            done: false,
+            draining: true,
+        };
+        rt.spawn(rest.drain(DRAIN_ON_DROP));
+    }
+}
+
 /// A stream of one item.
 fn futures_core_once(
     item: Result<Bytes, BoxError>,
@@ -291,7 +330,8 @@ fn futures_core_once(
 /// the connection back to the pool once the body has been read to its end. A body dropped
 /// before its end takes its connection down with it: its state is unknown.
 pub(crate) struct RecvBody {
-    inner: hyper::body::Incoming,
+    /// `None` only once a drop has handed the rest of the body to a background drain.
+    inner: Option<hyper::body::Incoming>,
     conn: Option<Conn>,
     /// How long the connection may stay idle, from the server's `Keep-Alive` header.
     keep_alive: Option<Duration>,
@@ -304,6 +344,8 @@ pub(crate) struct RecvBody {
     idle_is_deadline: bool,
     peer: std::net::SocketAddr,
     done: bool,
+    /// This body is itself a background drain: dropping it never starts another.
+    draining: bool,
 }
 
 impl RecvBody {
@@ -316,7 +358,7 @@ impl RecvBody {
     ) -> RecvBody {
         let peer = conn.info().remote;
         let mut body = RecvBody {
-            inner,
+            inner: Some(inner),
             conn: Some(conn),
             keep_alive,
             read_timeout,
@@ -326,8 +368,13 @@ impl RecvBody {
             idle_is_deadline: false,
             peer,
             done: false,
+            draining: false,
         };
-        if http_body::Body::is_end_stream(&body.inner) {
+        if body
+            .inner
+            .as_ref()
+            .is_some_and(http_body::Body::is_end_stream)
+        {
             body.finish();
         }
         body
@@ -363,7 +410,9 @@ impl RecvBody {
 
     /// The body's exact length, when the server announced it.
     pub(crate) fn exact_len(&self) -> Option<u64> {
-        http_body::Body::size_hint(&self.inner).exact()
+        self.inner
+            .as_ref()
+            .and_then(|b| http_body::Body::size_hint(b).exact())
     }
 
     /// The next chunk of data; trailers are skipped.
@@ -375,13 +424,20 @@ impl RecvBody {
             return Poll::Ready(None);
         }
         loop {
-            match Pin::new(&mut self.inner).poll_frame(cx) {
+            let Some(inner) = self.inner.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match Pin::new(inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     self.idle_armed = false;
                     let Ok(data) = frame.into_data() else {
                         continue;
                     };
-                    if http_body::Body::is_end_stream(&self.inner) {
+                    if self
+                        .inner
+                        .as_ref()
+                        .is_some_and(http_body::Body::is_end_stream)
+                    {
                         self.finish();
                     }
                     if data.is_empty() {

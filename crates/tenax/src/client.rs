@@ -448,6 +448,11 @@ impl Client {
         self.inner.pool.tracker.live()
     }
 
+    /// Open connections that no request is using right now.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.idle()
+    }
+
     pub(crate) async fn execute(&self, parts: Parts) -> Result<Response> {
         let Parts {
             method,

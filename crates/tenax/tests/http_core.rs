@@ -449,3 +449,20 @@ async fn a_host_at_its_limit_does_not_hold_up_other_hosts() {
     first.await.unwrap();
     second.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_small_rest_of_a_dropped_body_is_drained_and_the_connection_kept() {
+    let s = server();
+    let c = client();
+    // 2000 bytes, announced, sent 200 at a time every 10 ms.
+    let mut r = c.get(s.url("/drip/2000?bps=20000")).send().await.unwrap();
+    assert!(r.chunk().await.unwrap().is_some());
+    drop(r);
+    wait_until("the rest is read in the background", || {
+        c.idle_connections() == 1
+    })
+    .await;
+    let r = c.get(s.url("/bytes/1")).send().await.unwrap();
+    assert!(r.reused());
+    assert_eq!(s.connections_accepted(), 1);
+}

@@ -660,6 +660,15 @@ impl Pool {
         next
     }
 
+    /// Connections open and unused: idle HTTP/1.1 ones, HTTP/2 ones without streams.
+    pub(crate) fn idle(&self) -> usize {
+        let st = lock(&self.state);
+        st.hosts
+            .values()
+            .map(|h| h.idle.len() + h.h2_conns.iter().filter(|e| e.in_use == 0).count())
+            .sum()
+    }
+
     /// Refuses new checkouts, fails waiters, and closes idle connections. Busy connections
     /// close when their responses end (see [`put`](Self::put)).
     pub(crate) fn close(&self) {
