@@ -284,7 +284,7 @@ impl Drop for RecvBody {
         if self.done || self.draining || self.conn.as_ref().is_none_or(Conn::is_h2) {
             return;
         }
-        if !self.exact_len().is_some_and(|n| n <= DRAIN_ON_DROP) {
+        if self.exact_len().is_none_or(|n| n > DRAIN_ON_DROP) {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
