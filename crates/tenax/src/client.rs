@@ -625,10 +625,10 @@ impl Client {
             {
                 finish!(res, true);
             }
-            if let Ok((_, body, ..)) = res {
-                // Read a small error body so that its connection can serve the next attempt.
-                body.drain(16 << 10).await;
-            }
+            // Dropping a failed response reads a small rest of its body in the background, so
+            // that its connection can serve the next attempt (and nothing big stays alive in
+            // this future across the wait).
+            drop(res);
             retries.push(Retry {
                 attempt: attempt_no,
                 reason,
@@ -727,7 +727,7 @@ impl Client {
             // An HTTP/2 server may refuse a stream it did not process; keep what it takes to
             // send the request again (bodies that are whole only).
             let replay = if h2 && !fresh {
-                copy_request(&req)
+                copy_request(&req).map(Box::new)
             } else {
                 None
             };
@@ -765,7 +765,7 @@ impl Client {
                         }
                         if let Some(copy) = replay.filter(|_| is_refused(e.error())) {
                             fresh = true;
-                            req = copy;
+                            req = *copy;
                             continue;
                         }
                     }
