@@ -492,148 +492,152 @@ impl Client {
         let mut retries: Vec<Retry> = Vec::new();
         loop {
             let attempt_no = retries.len() as u32 + 1;
-            // The body for this attempt; a body that cannot be replayed makes it the last.
-            let (this_body, last) = match body.try_clone() {
-                Some(copy) if can_retry && attempt_no < policy.max_attempts => (copy, false),
-                _ => (std::mem::take(&mut body), true),
-            };
-            let mut this_headers = if last {
-                std::mem::take(&mut headers)
-            } else {
-                headers.clone()
-            };
-            if let (Some(name), Some(d)) = (&inner.deadline_header, deadline) {
-                let ms = d.saturating_duration_since(Instant::now()).as_millis();
-                this_headers.insert(name.clone(), HeaderValue::from(ms as u64));
-            }
-            let when = When {
-                timeouts,
-                attempt_start: if attempt_no == 1 {
-                    started
+            // One attempt and its verdict, in a block: what it holds (the attempt's future, its
+            // outcome) must not stay in this future's state across the wait below.
+            let delay = {
+                // The body for this attempt; a body that cannot be replayed makes it the last.
+                let (this_body, last) = match body.try_clone() {
+                    Some(copy) if can_retry && attempt_no < policy.max_attempts => (copy, false),
+                    _ => (std::mem::take(&mut body), true),
+                };
+                let mut this_headers = if last {
+                    std::mem::take(&mut headers)
                 } else {
-                    Instant::now()
-                },
-                deadline,
-                deposit: deposit.take(),
-            };
-            let fut = self.attempt(&method, &uri, &origin, this_headers, this_body, when);
-            // One slot for the attempt whether or not there is a deadline (a `match` with
-            // `timeout_at` in one arm would keep two copies of the attempt in this future).
-            let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
-            let res = tokio::select! {
-                biased;
-                res = fut => res,
-                () = async {
-                    match expiry.as_mut() {
-                        Some(s) => s.await,
-                        None => std::future::pending().await,
-                    }
-                } => Err(Error::timeout(
-                    TimeoutPhase::Deadline,
-                    deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)),
-                    "for the whole request",
-                )),
-            };
-            // The outcome is final: hand it over (moving what the response keeps).
-            macro_rules! finish {
-                ($res:expr, $exhausted:expr) => {
-                    return match $res {
-                        Ok((head, body, timings, reused, head_at, tls_version)) => {
-                            let mut r = Response::new(
-                                Head {
-                                    tls_version,
-                                    method,
-                                    status: head.status,
-                                    version: head.version,
-                                    headers: head.headers,
-                                    url: uri,
-                                    remote_addr: body.peer(),
-                                    reused,
-                                    timings,
-                                    started,
-                                    head_at,
-                                },
-                                body,
-                            );
-                            if !retries.is_empty() {
-                                r.set_retries(retries);
+                    headers.clone()
+                };
+                if let (Some(name), Some(d)) = (&inner.deadline_header, deadline) {
+                    let ms = d.saturating_duration_since(Instant::now()).as_millis();
+                    this_headers.insert(name.clone(), HeaderValue::from(ms as u64));
+                }
+                let when = When {
+                    timeouts,
+                    attempt_start: if attempt_no == 1 {
+                        started
+                    } else {
+                        Instant::now()
+                    },
+                    deadline,
+                    deposit: deposit.take(),
+                };
+                // One slot for the attempt whether or not there is a deadline (a `match` with
+                // `timeout_at` in one arm would keep two copies of the attempt in this future).
+                let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
+                let res = tokio::select! {
+                    biased;
+                    res = self.attempt(&method, &uri, &origin, this_headers, this_body, when) => res,
+                    () = async {
+                        match expiry.as_mut() {
+                            Some(s) => s.await,
+                            None => std::future::pending().await,
+                        }
+                    } => Err(Error::timeout(
+                        TimeoutPhase::Deadline,
+                        deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)),
+                        "for the whole request",
+                    )),
+                };
+                // The outcome is final: hand it over (moving what the response keeps).
+                macro_rules! finish {
+                    ($res:expr, $exhausted:expr) => {
+                        return match $res {
+                            Ok((head, body, timings, reused, head_at, tls_version)) => {
+                                let mut r = Response::new(
+                                    Head {
+                                        tls_version,
+                                        method,
+                                        status: head.status,
+                                        version: head.version,
+                                        headers: head.headers,
+                                        url: uri,
+                                        remote_addr: body.peer(),
+                                        reused,
+                                        timings,
+                                        started,
+                                        head_at,
+                                    },
+                                    body,
+                                );
+                                if !retries.is_empty() {
+                                    r.set_retries(retries);
+                                }
+                                Ok(r)
                             }
-                            Ok(r)
+                            Err(e) => {
+                                let e = e.with_url(&method, &uri).with_attempts(attempt_no);
+                                Err(if $exhausted { e.retries_exhausted() } else { e })
+                            }
                         }
-                        Err(e) => {
-                            let e = e.with_url(&method, &uri).with_attempts(attempt_no);
-                            Err(if $exhausted { e.retries_exhausted() } else { e })
-                        }
+                    };
+                }
+                if !can_retry
+                    || matches!(&res, Err(e) if e.timeout_phase() == Some(TimeoutPhase::Deadline))
+                {
+                    finish!(res, false);
+                }
+                let verdict = match &res {
+                    Ok((head, ..)) => policy.judge(Some(head.status), None),
+                    Err(e) => policy.judge(None, Some(e)),
+                };
+                let Verdict::Retry { throttle, reason } = verdict else {
+                    finish!(res, false);
+                };
+                if last {
+                    finish!(res, true);
+                }
+                // How long to wait: what the server asked for, else full-jitter backoff.
+                let asked = match &res {
+                    Ok((head, ..)) => head
+                        .headers
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
+                    Err(_) => None,
+                };
+                let delay = match asked {
+                    Some(d) => d.min(policy.retry_after_cap),
+                    None => {
+                        let base = if throttle {
+                            policy.throttle_base
+                        } else {
+                            policy.base
+                        };
+                        let mut rng = fastrand::Rng::new();
+                        retry::full_jitter(base, policy.cap, attempt_no - 1, &mut rng)
                     }
                 };
-            }
-            if !can_retry
-                || matches!(&res, Err(e) if e.timeout_phase() == Some(TimeoutPhase::Deadline))
-            {
-                finish!(res, false);
-            }
-            let verdict = match &res {
-                Ok((head, ..)) => policy.judge(Some(head.status), None),
-                Err(e) => policy.judge(None, Some(e)),
-            };
-            let Verdict::Retry { throttle, reason } = verdict else {
-                finish!(res, false);
-            };
-            if last {
-                finish!(res, true);
-            }
-            // How long to wait: what the server asked for, else full-jitter backoff.
-            let asked = match &res {
-                Ok((head, ..)) => head
-                    .headers
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
-                Err(_) => None,
-            };
-            let delay = match asked {
-                Some(d) => d.min(policy.retry_after_cap),
-                None => {
-                    let base = if throttle {
-                        policy.throttle_base
-                    } else {
-                        policy.base
-                    };
-                    let mut rng = fastrand::Rng::new();
-                    retry::full_jitter(base, policy.cap, attempt_no - 1, &mut rng)
+                if let Some(d) = deadline
+                    && Instant::now() + delay >= d
+                {
+                    // Waiting would pass the deadline: fail now, saying why.
+                    let mut e = Error::timeout(
+                        TimeoutPhase::Deadline,
+                        d.saturating_duration_since(started),
+                        "before the next attempt",
+                    );
+                    if let Some(asked) = asked {
+                        e = e.with_retry_after(asked);
+                    }
+                    if let Err(last_err) = res {
+                        e = e.with_source(last_err);
+                    }
+                    return Err(e.with_url(&method, &uri).with_attempts(attempt_no));
                 }
+                if let Some(b) = &policy.budget
+                    && !inner.pool.budget_withdraw(&origin, b)
+                {
+                    finish!(res, true);
+                }
+                // Dropping a failed response reads a small rest of its body in the background, so
+                // that its connection can serve the next attempt (and nothing big stays alive in
+                // this future across the wait).
+                drop(res);
+                retries.push(Retry {
+                    attempt: attempt_no,
+                    reason,
+                    delay,
+                });
+                delay
             };
-            if let Some(d) = deadline
-                && Instant::now() + delay >= d
-            {
-                // Waiting would pass the deadline: fail now, saying why.
-                let mut e = Error::timeout(
-                    TimeoutPhase::Deadline,
-                    d.saturating_duration_since(started),
-                    "before the next attempt",
-                );
-                if let Some(asked) = asked {
-                    e = e.with_retry_after(asked);
-                }
-                if let Err(last_err) = res {
-                    e = e.with_source(last_err);
-                }
-                return Err(e.with_url(&method, &uri).with_attempts(attempt_no));
-            }
-            if let Some(b) = &policy.budget
-                && !inner.pool.budget_withdraw(&origin, b)
-            {
-                finish!(res, true);
-            }
-            // Dropping a failed response reads a small rest of its body in the background, so
-            // that its connection can serve the next attempt (and nothing big stays alive in
-            // this future across the wait).
-            drop(res);
-            retries.push(Retry {
-                attempt: attempt_no,
-                reason,
-                delay,
-            });
             tokio::time::sleep(delay).await;
         }
     }

@@ -287,9 +287,10 @@ impl RequestBuilder {
     }
 
     /// Sends the request and waits for the response head.
-    pub async fn send(self) -> Result<Response> {
-        let parts = self.parts?;
-        self.client.execute(parts).await
+    pub fn send(self) -> impl std::future::Future<Output = Result<Response>> + Send + 'static {
+        // Taken apart before the future is made, so that the future holds each piece once.
+        let RequestBuilder { client, parts } = self;
+        async move { client.execute(parts?).await }
     }
 }
 
