@@ -453,16 +453,20 @@ impl Client {
         self.inner.pool.idle()
     }
 
-    pub(crate) async fn execute(&self, parts: Parts) -> Result<Response> {
+    /// Runs a request to its response (or final error). `parts` is borrowed, not owned, so
+    /// that the request is held once in the caller's future rather than copied into this one.
+    pub(crate) async fn execute(&self, parts: &mut Parts) -> Result<Response> {
         let Parts {
             method,
             uri,
-            mut headers,
+            headers,
             body,
             timeouts,
             retry,
             deadline,
         } = parts;
+        let (method, uri) = (&*method, uri);
+        let (timeouts, deadline) = (*timeouts, *deadline);
         let inner = &*self.inner;
         let started = Instant::now();
         let policy = retry.as_ref().unwrap_or(&inner.retry);
@@ -473,19 +477,20 @@ impl Client {
 
         // Which requests may be tried again: idempotent methods, and POST/PATCH with a key.
         let mut can_retry = policy.max_attempts > 1;
-        if can_retry && !retry::is_idempotent(&method) {
-            let keyed = matches!(method, Method::POST | Method::PATCH);
+        if can_retry && !retry::is_idempotent(method) {
+            let keyed = *method == Method::POST || *method == Method::PATCH;
             if keyed && policy.idempotency_keys && !headers.contains_key(IDEMPOTENCY_KEY) {
                 headers.insert(IDEMPOTENCY_KEY, generated_key());
             }
             can_retry = keyed && headers.contains_key(IDEMPOTENCY_KEY);
         }
+        let body = std::mem::take(body);
         let mut body = if can_retry {
             body.buffer_for_replay(policy.replay_buffer)
         } else {
             body
         };
-        let origin = Origin::of(&uri).expect("checked when the URL was parsed");
+        let origin = Origin::of(uri).expect("checked when the URL was parsed");
         // The first attempt counts in the host's retry budget (in the pool, at checkout).
         let mut deposit = if can_retry { policy.budget } else { None };
 
@@ -501,7 +506,7 @@ impl Client {
                     _ => (std::mem::take(&mut body), true),
                 };
                 let mut this_headers = if last {
-                    std::mem::take(&mut headers)
+                    std::mem::take(headers)
                 } else {
                     headers.clone()
                 };
@@ -524,7 +529,7 @@ impl Client {
                 let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
                 let res = tokio::select! {
                     biased;
-                    res = self.attempt(&method, &uri, &origin, this_headers, this_body, when) => res,
+                    res = self.attempt(method, uri, &origin, this_headers, this_body, when) => res,
                     () = async {
                         match expiry.as_mut() {
                             Some(s) => s.await,
@@ -544,11 +549,11 @@ impl Client {
                                 let mut r = Response::new(
                                     Head {
                                         tls_version,
-                                        method,
+                                        method: method.clone(),
                                         status: head.status,
                                         version: head.version,
                                         headers: head.headers,
-                                        url: uri,
+                                        url: std::mem::take(uri),
                                         remote_addr: body.peer(),
                                         reused,
                                         timings,
@@ -563,7 +568,7 @@ impl Client {
                                 Ok(r)
                             }
                             Err(e) => {
-                                let e = e.with_url(&method, &uri).with_attempts(attempt_no);
+                                let e = e.with_url(method, uri).with_attempts(attempt_no);
                                 Err(if $exhausted { e.retries_exhausted() } else { e })
                             }
                         }
@@ -620,7 +625,7 @@ impl Client {
                     if let Err(last_err) = res {
                         e = e.with_source(last_err);
                     }
-                    return Err(e.with_url(&method, &uri).with_attempts(attempt_no));
+                    return Err(e.with_url(method, uri).with_attempts(attempt_no));
                 }
                 if let Some(b) = &policy.budget
                     && !inner.pool.budget_withdraw(&origin, b)

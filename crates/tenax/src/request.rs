@@ -289,8 +289,16 @@ impl RequestBuilder {
     /// Sends the request and waits for the response head.
     pub fn send(self) -> impl std::future::Future<Output = Result<Response>> + Send + 'static {
         // Taken apart before the future is made, so that the future holds each piece once.
-        let RequestBuilder { client, parts } = self;
-        async move { client.execute(parts?).await }
+        let RequestBuilder { client, mut parts } = self;
+        async move {
+            match &mut parts {
+                Ok(p) => client.execute(p).await,
+                Err(e) => Err(std::mem::replace(
+                    e,
+                    Error::new(crate::error::Kind::Builder),
+                )),
+            }
+        }
     }
 }
 
