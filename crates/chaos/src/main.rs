@@ -25,6 +25,13 @@ struct Args {
     /// With --tls: write the CA certificate (PEM) to this file, for clients to trust.
     #[arg(long, requires = "tls")]
     ca_out: Option<PathBuf>,
+    /// With --tls: refuse clients without a certificate signed by the CA; the client
+    /// certificate and key are written to FILE.pem and FILE.key.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    require_client_cert: Option<PathBuf>,
+    /// The HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS to announce.
+    #[arg(long, value_name = "N")]
+    h2_max_streams: Option<u32>,
 }
 
 fn main() {
@@ -46,7 +53,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Some("1.3") => builder.tls_versions(TlsVersions::Tls13Only),
             _ => builder,
         };
+        if args.require_client_cert.is_some() {
+            builder = builder.require_client_cert(true);
+        }
+        if let Some(n) = args.h2_max_streams {
+            builder = builder.http2_max_concurrent_streams(n);
+        }
         let server = builder.start().await?;
+        if let Some(base) = &args.require_client_cert {
+            let cert = base.with_extension("pem");
+            let key = base.with_extension("key");
+            std::fs::write(&cert, server.client_cert_pem().unwrap_or_default())
+                .map_err(|e| format!("tenax-chaos: writing {}: {e}", cert.display()))?;
+            std::fs::write(&key, server.client_key_pem().unwrap_or_default())
+                .map_err(|e| format!("tenax-chaos: writing {}: {e}", key.display()))?;
+        }
         if let (Some(path), Some(pem)) = (&args.ca_out, server.ca_pem()) {
             std::fs::write(path, pem)
                 .map_err(|e| format!("tenax-chaos: writing {}: {e}", path.display()))?;

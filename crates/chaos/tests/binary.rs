@@ -67,3 +67,22 @@ fn bad_arguments_are_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "--tls-only needs --tls");
 }
+
+#[test]
+fn mutual_tls_mode_writes_the_client_certificate() {
+    let base = std::env::temp_dir().join(format!("tenax-chaos-client-{}", std::process::id()));
+    let (_child, line) = start(&[
+        "--tls",
+        "--require-client-cert",
+        base.to_str().unwrap(),
+        "--h2-max-streams",
+        "7",
+    ]);
+    assert!(line.starts_with("listening on https://"), "{line}");
+    let cert = std::fs::read_to_string(base.with_extension("pem")).unwrap();
+    let key = std::fs::read_to_string(base.with_extension("key")).unwrap();
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(key.contains("PRIVATE KEY"));
+    let _ = std::fs::remove_file(base.with_extension("pem"));
+    let _ = std::fs::remove_file(base.with_extension("key"));
+}
