@@ -274,3 +274,31 @@ async fn keep_alive_timeouts_shorten_reuse_but_allow_it() {
     assert!(r.reused());
     assert_eq!(s.connections_accepted(), 1);
 }
+
+#[tokio::test]
+async fn a_refused_h2_stream_is_sent_again_once_on_a_fresh_connection() {
+    use tenax_chaos::{RawServer, RawStep};
+    // An HTTP/2 server (prior knowledge) that announces its settings, acknowledges the
+    // client's, then refuses stream 1 unprocessed (RST_STREAM, REFUSED_STREAM).
+    let settings: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+    let ack: &[u8] = &[0, 0, 0, 4, 1, 0, 0, 0, 0];
+    let refuse: &[u8] = &[0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 7];
+    let raw = RawServer::start(vec![
+        RawStep::write(settings),
+        RawStep::write(ack),
+        RawStep::Sleep(Duration::from_millis(200)),
+        RawStep::write(refuse),
+        RawStep::Sleep(Duration::from_secs(2)),
+    ])
+    .await
+    .unwrap();
+    let c = Client::builder()
+        .http2_only()
+        .retry(tenax::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = c.get(raw.url("/")).send().await.unwrap_err();
+    // Refused twice: the first refusal was replayed on a new connection, the second is final.
+    assert_eq!(raw.connections(), 2, "{e}");
+    assert!(!e.is_timeout(), "{e}");
+}
