@@ -466,3 +466,25 @@ async fn a_small_rest_of_a_dropped_body_is_drained_and_the_connection_kept() {
     assert!(r.reused());
     assert_eq!(s.connections_accepted(), 1);
 }
+
+#[tokio::test]
+async fn an_oversized_response_head_is_a_protocol_error() {
+    // Too many header lines, then a head larger than any sane limit: both refused, no hang.
+    let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..500 {
+        many.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"content-length: 0\r\n\r\n");
+    let raw = RawServer::reply(many).await.unwrap();
+    let e = client().get(raw.url("/")).send().await.unwrap_err();
+    assert!(e.is_protocol(), "{e}");
+
+    let mut huge = b"HTTP/1.1 200 OK\r\nx-big: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 2 << 20));
+    huge.extend_from_slice(b"\r\ncontent-length: 0\r\n\r\n");
+    let raw = RawServer::reply(huge).await.unwrap();
+    let t = Instant::now();
+    let e = client().get(raw.url("/")).send().await.unwrap_err();
+    assert!(e.is_protocol() || e.is_recv(), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
