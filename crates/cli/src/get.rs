@@ -59,6 +59,12 @@ pub struct ClientArgs {
     /// One attempt only
     #[arg(long)]
     no_retry: bool,
+    /// Follow redirects (credentials are dropped when one leaves the origin)
+    #[arg(short = 'L', long)]
+    location: bool,
+    /// With -L: the most redirects to follow [default: 50]
+    #[arg(long, value_name = "N", requires = "location")]
+    max_redirs: Option<usize>,
     /// Deadline for the whole operation, retries and waits included, seconds (0: none)
     #[arg(long, value_name = "S", value_parser = args::limit)]
     deadline: Option<args::Limit>,
@@ -113,6 +119,12 @@ impl ClientArgs {
         if self.http2 {
             b = b.http2_only();
         }
+        // Like curl: redirects are followed only when asked.
+        b = b.redirect(if self.location {
+            tenax::RedirectPolicy::limited(self.max_redirs.unwrap_or(50))
+        } else {
+            tenax::RedirectPolicy::none()
+        });
         if self.no_retry {
             b = b.retry(tenax::RetryPolicy::none());
         } else if let Some(n) = self.retries {

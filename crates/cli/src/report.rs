@@ -17,6 +17,7 @@ pub mod exit {
     pub const HTTP_ERROR: u8 = 22;
     pub const WRITE_OUTPUT: u8 = 23;
     pub const TIMEOUT: u8 = 28;
+    pub const TOO_MANY_REDIRECTS: u8 = 47;
     pub const EMPTY_REPLY: u8 = 52;
     pub const SEND: u8 = 55;
     pub const RECV: u8 = 56;
@@ -39,6 +40,8 @@ pub fn exit_code(e: &tenax::Error) -> u8 {
         exit::HTTP_ERROR
     } else if e.is_body_too_large() {
         exit::TOO_LARGE
+    } else if e.is_redirect() {
+        exit::TOO_MANY_REDIRECTS
     } else if e.is_empty_reply() {
         exit::EMPTY_REPLY
     } else if e.is_send() {
@@ -70,6 +73,8 @@ pub fn error_kind(e: &tenax::Error) -> &'static str {
         "body_too_large"
     } else if e.is_protocol() {
         "protocol"
+    } else if e.is_redirect() {
+        "redirect"
     } else if e.is_builder() {
         "usage"
     } else {

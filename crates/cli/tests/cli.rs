@@ -405,3 +405,22 @@ fn get_deadline_exits_28_and_names_the_deadline() {
     assert_eq!(j["error"]["kind"], "timeout");
     assert_eq!(j["error"]["phase"], "deadline");
 }
+
+#[test]
+fn get_follows_redirects_only_with_location() {
+    let s = chaos();
+    let out = tenax(&["get", &s.url("/redirect/2"), "--json"]);
+    assert_eq!(json_of(&out)["status"], 302);
+    let out = tenax(&["get", &s.url("/redirect/2"), "-L", "--json"]);
+    assert_eq!(json_of(&out)["status"], 200);
+    let out = tenax(&[
+        "get",
+        &s.url("/redirect/5"),
+        "-L",
+        "--max-redirs",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(47));
+    assert_eq!(json_of(&out)["error"]["kind"], "redirect");
+}

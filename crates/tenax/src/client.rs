@@ -57,6 +57,7 @@ struct ClientInner {
     h2: Http2Options,
     retry: RetryPolicy,
     deadline_header: Option<header::HeaderName>,
+    redirect: crate::RedirectPolicy,
 }
 
 /// HTTP/2 connection settings.
@@ -107,6 +108,7 @@ pub struct ClientBuilder {
     h2: Http2Options,
     retry: RetryPolicy,
     deadline_header: Option<header::HeaderName>,
+    redirect: crate::RedirectPolicy,
     /// The first invalid input given to a setter, reported by `build`.
     invalid: Option<Error>,
 }
@@ -124,6 +126,7 @@ impl Default for ClientBuilder {
             h2: Http2Options::default(),
             retry: RetryPolicy::default(),
             deadline_header: None,
+            redirect: crate::RedirectPolicy::default(),
             invalid: None,
         }
     }
@@ -320,6 +323,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Which redirects to follow. Default is [`RedirectPolicy::default`](crate::RedirectPolicy):
+    /// up to 10, credentials dropped across origins, no https → http.
+    pub fn redirect(mut self, policy: crate::RedirectPolicy) -> Self {
+        self.redirect = policy;
+        self
+    }
+
     /// Send the time left before a request's deadline, in milliseconds, in this header of each
     /// attempt, so that servers can give up when the caller will have. Default is none.
     pub fn deadline_header(mut self, name: header::HeaderName) -> Self {
@@ -355,6 +365,7 @@ impl ClientBuilder {
                 h2: self.h2,
                 retry: self.retry,
                 deadline_header: self.deadline_header,
+                redirect: self.redirect,
             }),
         })
     }
@@ -441,6 +452,10 @@ impl Client {
             tracker.abort_all();
             tracker.wait_empty(Duration::from_secs(1)).await;
         }
+    }
+
+    pub(crate) fn redirect_policy(&self) -> crate::RedirectPolicy {
+        self.inner.redirect
     }
 
     /// Connection tasks alive right now (open connections, idle or busy).

@@ -82,6 +82,8 @@ pub(crate) enum Kind {
     Recv,
     /// The response body could not be decoded (JSON, UTF-8).
     Decode,
+    /// A redirect could not be followed: too many, an unusable Location, a downgrade to http.
+    Redirect,
 }
 
 /// What went wrong with a request.
@@ -284,6 +286,12 @@ impl Error {
         self.inner.kind == Kind::Recv
     }
 
+    /// Whether a redirect could not be followed: too many of them (curl's exit code 47), a
+    /// Location that is not a usable URL, or a refused downgrade from https to http.
+    pub fn is_redirect(&self) -> bool {
+        self.inner.kind == Kind::Redirect
+    }
+
     /// Whether the body could not be decoded as asked (JSON, UTF-8).
     pub fn is_decode(&self) -> bool {
         self.inner.kind == Kind::Decode
@@ -345,6 +353,7 @@ impl fmt::Display for Error {
             }
             Kind::Recv => f.write_str("failed to read the response")?,
             Kind::Decode => f.write_str("could not decode the response body")?,
+            Kind::Redirect => f.write_str("redirect not followed")?,
         }
         if let Some(what) = i.what {
             write!(f, " {what}")?;

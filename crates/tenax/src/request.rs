@@ -10,7 +10,7 @@ use crate::body::Body;
 use crate::client::Client;
 use crate::config::{TimeoutOverrides, Timeouts};
 use crate::error::Error;
-use crate::{Response, Result};
+use crate::{Response, Result, redirect};
 
 /// Everything a request carries once built.
 pub(crate) struct Parts {
@@ -291,12 +291,73 @@ impl RequestBuilder {
         // Taken apart before the future is made, so that the future holds each piece once.
         let RequestBuilder { client, mut parts } = self;
         async move {
-            match &mut parts {
-                Ok(p) => client.execute(p).await,
-                Err(e) => Err(std::mem::replace(
-                    e,
-                    Error::new(crate::error::Kind::Builder),
-                )),
+            let parts = match &mut parts {
+                Ok(p) => p,
+                Err(e) => {
+                    return Err(std::mem::replace(
+                        e,
+                        Error::new(crate::error::Kind::Builder),
+                    ));
+                }
+            };
+            let policy = client.redirect_policy();
+            if !policy.follows() {
+                return client.execute(parts).await;
+            }
+            let mut hops = 0;
+            loop {
+                // What the next hop may need, before this one consumes it.
+                let headers = parts.headers.clone();
+                let body = parts.body.try_clone();
+                let res = client.execute(parts).await?;
+                let Some(next) = redirect::next_for(res.status(), &parts.method) else {
+                    return Ok(res);
+                };
+                let Some(location) = res.headers().get(http::header::LOCATION) else {
+                    return Ok(res);
+                };
+                let from = res.url().clone();
+                let refuse = |msg: String| {
+                    Error::new(crate::error::Kind::Redirect)
+                        .with_url(&parts.method, &from)
+                        .with_source(msg)
+                };
+                if hops >= policy.max() {
+                    return Err(refuse(format!("more than {} redirects", policy.max())));
+                }
+                let location = location.to_str().unwrap_or("");
+                let to = redirect::resolve(&from, location)
+                    .map_err(|e| e.with_url(&parts.method, &from))?;
+                if from.scheme_str() == Some("https")
+                    && to.scheme_str() == Some("http")
+                    && !policy.downgrade_allowed()
+                {
+                    return Err(refuse(format!(
+                        "refused to follow a redirect from https to {to}"
+                    )));
+                }
+                let next_body = match (next, body) {
+                    (redirect::Next::Repeat, Some(b)) => b,
+                    // A body that cannot be sent again ends the chain here.
+                    (redirect::Next::Repeat, None) => return Ok(res),
+                    (redirect::Next::Get, _) => {
+                        if parts.method != Method::HEAD {
+                            parts.method = Method::GET;
+                        }
+                        Body::empty()
+                    }
+                };
+                parts.body = next_body;
+                parts.headers = headers;
+                if parts.body.is_empty() {
+                    parts.headers.remove(http::header::CONTENT_TYPE);
+                    parts.headers.remove(http::header::CONTENT_LENGTH);
+                }
+                redirect::strip_for(&mut parts.headers, &from, &to);
+                parts.uri = to;
+                hops += 1;
+                // The 3xx's small body is read in the background as it drops.
+                drop(res);
             }
         }
     }
