@@ -193,6 +193,18 @@ async fn probe_blackhole(hole: &Blackhole) -> Row {
     }
 }
 
+impl Row {
+    /// A segment that could not show what it should, and why.
+    pub fn fail(segment: &'static str, why: impl std::fmt::Display) -> Row {
+        Row {
+            segment,
+            status: Status::Fail,
+            detail: why.to_string(),
+            ms: None,
+        }
+    }
+}
+
 pub fn pass_if(ok: bool) -> Status {
     if ok { Status::Pass } else { Status::Fail }
 }

@@ -42,12 +42,7 @@ pub async fn retries(server: &ChaosServer) -> Vec<Row> {
                 ),
                 ms: ms(t.elapsed()),
             },
-            Err(e) => Row {
-                segment,
-                status: Status::Fail,
-                detail: e.to_string(),
-                ms: None,
-            },
+            Err(e) => Row::fail(segment, e),
         },
     );
 
@@ -70,12 +65,7 @@ pub async fn retries(server: &ChaosServer) -> Vec<Row> {
                 ),
                 ms: ms(t.elapsed()),
             },
-            Err(e) => Row {
-                segment,
-                status: Status::Fail,
-                detail: e.to_string(),
-                ms: None,
-            },
+            Err(e) => Row::fail(segment, e),
         },
     );
 
@@ -104,12 +94,7 @@ pub async fn retries(server: &ChaosServer) -> Vec<Row> {
                 ms: ms(t.elapsed()),
             }
         }
-        Err(e) => Row {
-            segment,
-            status: Status::Fail,
-            detail: e.to_string(),
-            ms: None,
-        },
+        Err(e) => Row::fail(segment, e),
     });
 
     let segment = "05 503 with Retry-After: 1";
@@ -134,12 +119,7 @@ pub async fn retries(server: &ChaosServer) -> Vec<Row> {
                     ms: ms(took),
                 }
             }
-            Err(e) => Row {
-                segment,
-                status: Status::Fail,
-                detail: e.to_string(),
-                ms: None,
-            },
+            Err(e) => Row::fail(segment, e),
         },
     );
     rows

@@ -6,20 +6,11 @@ use std::time::{Duration, Instant};
 use tenax::{Certificate, Client, ClientBuilder, Identity, TlsVersion, Version};
 use tenax_chaos::{ChaosServer, TlsVersions};
 
-use crate::demo::{Row, Status, pass_if};
+use crate::demo::{Row, pass_if};
 use crate::report::version_str;
 
 fn ms(d: Duration) -> Option<f64> {
     Some(d.as_secs_f64() * 1e3)
-}
-
-fn fail(segment: &'static str, e: impl std::fmt::Display) -> Row {
-    Row {
-        segment,
-        status: Status::Fail,
-        detail: e.to_string(),
-        ms: None,
-    }
 }
 
 fn trusting(s: &ChaosServer) -> ClientBuilder {
@@ -54,7 +45,7 @@ async fn one(segment: &'static str, client: Client, url: String, want: Version) 
                 ms: ms(t.elapsed()),
             }
         }
-        Err(e) => fail(segment, e),
+        Err(e) => Row::fail(segment, e),
     }
 }
 
@@ -101,7 +92,7 @@ pub async fn versions(plain: &ChaosServer, tls: &ChaosServer) -> Vec<Row> {
             )
             .await,
         ),
-        Err(e) => rows.push(fail("03 h2c (prior knowledge)", e)),
+        Err(e) => rows.push(Row::fail("03 h2c (prior knowledge)", e)),
     }
     match trusting(tls).build() {
         Ok(c) => {
@@ -126,10 +117,10 @@ pub async fn versions(plain: &ChaosServer, tls: &ChaosServer) -> Vec<Row> {
                         ms: ms(t.elapsed()),
                     }
                 }
-                Err(e) => fail(segment, e),
+                Err(e) => Row::fail(segment, e),
             });
         }
-        Err(e) => rows.push(fail("03 TLS 1.3 + h2 (ALPN)", e)),
+        Err(e) => rows.push(Row::fail("03 TLS 1.3 + h2 (ALPN)", e)),
     }
     rows
 }
@@ -142,11 +133,11 @@ pub async fn stream_limit() -> Row {
         .start_in_thread()
     {
         Ok(s) => s,
-        Err(e) => return fail(segment, e),
+        Err(e) => return Row::fail(segment, e),
     };
     let client = match trusting(&server).max_connections(4).build() {
         Ok(c) => c,
-        Err(e) => return fail(segment, e),
+        Err(e) => return Row::fail(segment, e),
     };
     let t = Instant::now();
     match burst(&client, &server, 50, "/delay/200").await {
@@ -158,7 +149,7 @@ pub async fn stream_limit() -> Row {
             ),
             ms: ms(t.elapsed()),
         },
-        Err(e) => fail(segment, e),
+        Err(e) => Row::fail(segment, e),
     }
 }
 
@@ -170,7 +161,7 @@ async fn refused(
 ) -> Row {
     let client = match client {
         Ok(c) => c,
-        Err(e) => return fail(segment, e),
+        Err(e) => return Row::fail(segment, e),
     };
     let t = Instant::now();
     match client.get(url).send().await {
@@ -180,7 +171,7 @@ async fn refused(
             detail: e.to_string(),
             ms: ms(t.elapsed()),
         },
-        Ok(r) => fail(segment, format!("expected a refusal, got {}", r.status())),
+        Ok(r) => Row::fail(segment, format!("expected a refusal, got {}", r.status())),
     }
 }
 
@@ -216,7 +207,7 @@ pub async fn trust(tls: &ChaosServer) -> Vec<Row> {
             )
             .await,
         ),
-        Err(e) => rows.push(fail("10 TLS: min 1.3 vs a 1.2-only server", e)),
+        Err(e) => rows.push(Row::fail("10 TLS: min 1.3 vs a 1.2-only server", e)),
     }
     let segment = "10 mutual TLS (client certificate)";
     rows.push(
@@ -231,10 +222,10 @@ pub async fn trust(tls: &ChaosServer) -> Vec<Row> {
                 );
                 match id.and_then(|id| trusting(&m).identity(id).build()) {
                     Ok(c) => one(segment, c, m.url("/bytes/1"), Version::HTTP_2).await,
-                    Err(e) => fail(segment, e),
+                    Err(e) => Row::fail(segment, e),
                 }
             }
-            Err(e) => fail(segment, e),
+            Err(e) => Row::fail(segment, e),
         },
     );
     rows
