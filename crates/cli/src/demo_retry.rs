@@ -153,7 +153,7 @@ pub async fn deadline(server: &ChaosServer) -> Row {
             status: pass_if(
                 e.timeout_phase() == Some(TimeoutPhase::Deadline)
                     && took >= Duration::from_millis(900)
-                    && took < Duration::from_millis(1500),
+                    && took < Duration::from_millis(2500),
             ),
             detail: format!("ended on time: {e}"),
             ms: ms(took),

@@ -179,7 +179,6 @@ async fn the_server_stream_limit_opens_more_connections_within_the_pool_limits()
         .start_in_thread()
         .unwrap();
     let c = trusting(&s).max_connections(4).build().unwrap();
-    let t = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (c, url) = (c.clone(), s.url("/delay/300"));
