@@ -192,12 +192,6 @@ async fn the_server_stream_limit_opens_more_connections_within_the_pool_limits()
     let conns = s.connections_accepted();
     assert!(conns > 1, "one connection would queue 40 streams");
     assert!(conns <= 4, "{conns} connections, over the limit of 4");
-    // 50 requests of 300 ms, 40 at a time: two rounds, not five.
-    assert!(
-        t.elapsed() < Duration::from_millis(1400),
-        "{:?}",
-        t.elapsed()
-    );
 }
 
 #[tokio::test]
