@@ -2,7 +2,7 @@
 //! ALPN, multiplexing, stream limits, Keep-Alive timeouts.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tenax::{Certificate, Client, ClientBuilder, Identity, TlsVersion, Version};
 use tenax_chaos::{ChaosServer, TlsVersions, pattern};
