@@ -1,0 +1,338 @@
+//! Configuring a client: every setter states its default.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::Result;
+use crate::config::{PoolLimits, Timeouts};
+use crate::connect::SystemResolver;
+use crate::connect::tls::{self, Certificate, HttpVersions, Identity, TlsOptions, TlsVersion};
+use crate::error::Error;
+use crate::pool::Pool;
+use crate::retry::RetryPolicy;
+
+use super::{Client, ClientInner};
+
+/// HTTP/2 connection settings.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Http2Options {
+    keep_alive_interval: Option<Duration>,
+    keep_alive_timeout: Duration,
+    initial_stream_window: u32,
+    initial_connection_window: u32,
+    adaptive_window: bool,
+}
+
+impl Default for Http2Options {
+    fn default() -> Self {
+        Http2Options {
+            keep_alive_interval: Some(Duration::from_secs(30)),
+            keep_alive_timeout: Duration::from_secs(20),
+            initial_stream_window: 2 << 20,
+            initial_connection_window: 5 << 20,
+            adaptive_window: false,
+        }
+    }
+}
+
+impl Http2Options {
+    pub(super) fn builder(&self) -> hyper::client::conn::http2::Builder<TokioExecutor> {
+        let mut b = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+        b.timer(TokioTimer::new())
+            .keep_alive_interval(self.keep_alive_interval)
+            .keep_alive_timeout(self.keep_alive_timeout)
+            .initial_stream_window_size(self.initial_stream_window)
+            .initial_connection_window_size(self.initial_connection_window)
+            .adaptive_window(self.adaptive_window);
+        b
+    }
+}
+
+/// Configures a [`Client`]. Every setter's documentation states its default.
+#[must_use]
+pub struct ClientBuilder {
+    timeouts: Timeouts,
+    limits: PoolLimits,
+    default_headers: HeaderMap,
+    user_agent: HeaderValue,
+    close_timeout: Duration,
+    versions: HttpVersions,
+    tls: TlsOptions,
+    h2: Http2Options,
+    retry: RetryPolicy,
+    deadline_header: Option<header::HeaderName>,
+    redirect: crate::RedirectPolicy,
+    /// The first invalid input given to a setter, reported by `build`.
+    invalid: Option<Error>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            timeouts: Timeouts::default(),
+            limits: PoolLimits::default(),
+            default_headers: HeaderMap::new(),
+            user_agent: HeaderValue::from_static(concat!("tenax/", env!("CARGO_PKG_VERSION"))),
+            close_timeout: Duration::from_secs(10),
+            versions: HttpVersions::Auto,
+            tls: TlsOptions::default(),
+            h2: Http2Options::default(),
+            retry: RetryPolicy::default(),
+            deadline_header: None,
+            redirect: crate::RedirectPolicy::default(),
+            invalid: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Every phase timeout at once. Default is [`Timeouts::default`]: connect 10 s, write 30 s,
+    /// read 30 s, pool 30 s.
+    pub fn timeouts(mut self, t: Timeouts) -> Self {
+        self.timeouts = t;
+        self
+    }
+
+    /// Resolving and opening a connection (`None`: no limit). Default is 10 s.
+    pub fn connect_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.connect = t.into();
+        self
+    }
+
+    /// No write progress for this long fails the request (`None`: no limit). Default is 30 s.
+    pub fn write_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.write = t.into();
+        self
+    }
+
+    /// Waiting for the response head, then for each body chunk (`None`: no limit).
+    /// Default is 30 s.
+    pub fn read_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.read = t.into();
+        self
+    }
+
+    /// Waiting for a pooled connection at the limits (`None`: no limit). Default is 30 s.
+    pub fn pool_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.pool = t.into();
+        self
+    }
+
+    /// Every pool limit at once. Default is [`PoolLimits::default`].
+    pub fn pool_limits(mut self, limits: PoolLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Open connections in all. Default is 100.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.max_connections = n;
+        self
+    }
+
+    /// Open connections per host. Default is unlimited (only `max_connections` applies).
+    pub fn max_connections_per_host(mut self, n: usize) -> Self {
+        self.limits.max_connections_per_host = n;
+        self
+    }
+
+    /// Idle connections kept per host. Default is 32.
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.limits.max_idle_per_host = n;
+        self
+    }
+
+    /// Idle connections are closed after this long (`None`: kept). Default is 90 s.
+    pub fn idle_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.limits.idle_timeout = t.into();
+        self
+    }
+
+    /// Headers sent with every request (a request's own headers of the same name win).
+    /// Default is none beyond `User-Agent` and `Accept: */*`.
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// The `User-Agent` header. Default is `tenax/VERSION`.
+    pub fn user_agent(mut self, value: HeaderValue) -> Self {
+        self.user_agent = value;
+        self
+    }
+
+    /// How long [`Client::close`] lets in-flight requests finish before it cuts their
+    /// connections. Default is 10 s.
+    pub fn close_timeout(mut self, t: Duration) -> Self {
+        self.close_timeout = t;
+        self
+    }
+
+    /// Also trust this root certificate (for https). Default is the built-in roots only.
+    pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
+        self.tls.roots.push(cert);
+        self
+    }
+
+    /// Trust the Mozilla roots built into Tenax (webpki-roots). Default is true; turn it off
+    /// to trust only the certificates you add.
+    pub fn tls_built_in_root_certs(mut self, on: bool) -> Self {
+        self.tls.built_in_roots = on;
+        self
+    }
+
+    /// Trust the operating system's certificate store too. Default is false.
+    #[cfg(feature = "native-roots")]
+    pub fn tls_native_root_certs(mut self, on: bool) -> Self {
+        self.tls.native_roots = on;
+        self
+    }
+
+    /// Present this client certificate when a server asks for one (mutual TLS). Default is
+    /// none.
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.tls.identity = Some(identity);
+        self
+    }
+
+    /// The lowest TLS version to accept. Default is TLS 1.2.
+    pub fn tls_min_version(mut self, v: TlsVersion) -> Self {
+        self.tls.min_version = v;
+        self
+    }
+
+    /// Accept a server only if its certificate's public key has this SHA-256 pin, written as
+    /// curl takes it: `sha256//BASE64`. Repeatable: any of the pins matches. A mismatch fails
+    /// with [`Error::is_pin_mismatch`]. Default is no pin.
+    pub fn pin_sha256(mut self, pin: &str) -> Self {
+        match crate::connect::tls::parse_pin(pin) {
+            Ok(p) => self.tls.pins.push(p),
+            Err(e) => {
+                self.invalid.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// **Dangerous**: accept any server certificate, even one that does not verify, so that
+    /// anyone on the path can read and change the traffic. Pins, if set, are still checked.
+    /// Default is false.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.tls.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// Speak HTTP/1.1 only. Default: HTTP/2 when the server agrees by ALPN on https,
+    /// HTTP/1.1 otherwise.
+    pub fn http1_only(mut self) -> Self {
+        self.versions = HttpVersions::Http1;
+        self
+    }
+
+    /// Speak HTTP/2 only: required by ALPN on https, by prior knowledge on http.
+    /// Default: HTTP/2 when the server agrees by ALPN on https, HTTP/1.1 otherwise.
+    pub fn http2_only(mut self) -> Self {
+        self.versions = HttpVersions::Http2;
+        self
+    }
+
+    /// Send an HTTP/2 PING this often to check that a connection is alive (`None`: never).
+    /// Default is 30 s.
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.h2.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// Close an HTTP/2 connection whose PING goes unanswered this long. Default is 20 s.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.h2.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each stream, in bytes. Default is 2 MiB.
+    pub fn http2_initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.h2.initial_stream_window = bytes;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each connection, in bytes. Default is 5 MiB.
+    pub fn http2_initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.h2.initial_connection_window = bytes;
+        self
+    }
+
+    /// Size HTTP/2 windows from the measured bandwidth-delay product (overrides the initial
+    /// windows). Default is false.
+    pub fn http2_adaptive_window(mut self, on: bool) -> Self {
+        self.h2.adaptive_window = on;
+        self
+    }
+
+    /// The retry policy of every request (a request may set its own). Default is
+    /// [`RetryPolicy::default`]: 3 attempts for idempotent requests, full-jitter backoff,
+    /// `Retry-After`, a per-host budget.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Which redirects to follow. Default is [`RedirectPolicy::default`](crate::RedirectPolicy):
+    /// up to 10, credentials dropped across origins, no https → http.
+    pub fn redirect(mut self, policy: crate::RedirectPolicy) -> Self {
+        self.redirect = policy;
+        self
+    }
+
+    /// Send the time left before a request's deadline, in milliseconds, in this header of each
+    /// attempt, so that servers can give up when the caller will have. Default is none.
+    pub fn deadline_header(mut self, name: header::HeaderName) -> Self {
+        self.deadline_header = Some(name);
+        self
+    }
+
+    /// Builds the client. Fails ([`Error::is_builder`]) on a limit of zero, an invalid pin, or
+    /// a TLS configuration that trusts nothing.
+    pub fn build(self) -> Result<Client> {
+        if let Some(e) = self.invalid {
+            return Err(e);
+        }
+        if self.limits.max_connections == 0 || self.limits.max_connections_per_host == 0 {
+            return Err(Error::builder("connection limits must be at least 1"));
+        }
+        let mut headers = self.default_headers;
+        headers.entry(header::USER_AGENT).or_insert(self.user_agent);
+        headers
+            .entry(header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        let tls = tls::client_config(&self.tls, self.versions)?;
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                pool: Pool::new(self.limits),
+                pool_idle_timeout: self.limits.idle_timeout,
+                timeouts: self.timeouts,
+                resolver: Arc::new(SystemResolver),
+                default_headers: headers,
+                close_timeout: self.close_timeout,
+                versions: self.versions,
+                tls,
+                h2: self.h2,
+                retry: self.retry,
+                deadline_header: self.deadline_header,
+                redirect: self.redirect,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("timeouts", &self.timeouts)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
