@@ -163,7 +163,7 @@ pub struct GetArgs {
     /// Request header, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
-    /// Request body: TEXT, or @FILE to send a file's contents
+    /// Request body: TEXT, @FILE to send a file's contents, or @- for standard input
     #[arg(short = 'd', long = "data", value_name = "TEXT|@FILE")]
     data: Option<String>,
     /// Write the body to FILE instead of stdout
@@ -247,6 +247,14 @@ async fn get(args: GetArgs) -> u8 {
     }
     if let Some(data) = &args.data {
         let body = match data.strip_prefix('@') {
+            // `@-`: the body is standard input, as with curl.
+            Some("-") => {
+                let mut b = Vec::new();
+                if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut b) {
+                    return usage(format!("reading standard input: {e}"));
+                }
+                b
+            }
             Some(path) => match std::fs::read(path) {
                 Ok(b) => b,
                 Err(e) => return usage(format!("reading {path}: {e}")),

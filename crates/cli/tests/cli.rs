@@ -424,3 +424,25 @@ fn get_follows_redirects_only_with_location() {
     assert_eq!(out.status.code(), Some(47));
     assert_eq!(json_of(&out)["error"]["kind"], "redirect");
 }
+
+#[test]
+fn get_data_from_standard_input() {
+    use std::io::Write;
+    let s = chaos();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenax"))
+        .args(["get", &s.url("/echo"), "-d", "@-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let echo: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(echo["body"], "from stdin");
+    assert_eq!(echo["method"], "POST");
+}
