@@ -105,6 +105,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             ms: None,
         });
     }
+    // Recipes in their order (the server checks, unnumbered, stay first; the sort is stable).
+    rows.sort_by_key(|r| {
+        let n = r.segment.get(..2).and_then(|p| p.parse::<u8>().ok());
+        n.unwrap_or(0)
+    });
 
     if args.json {
         let segments: Vec<serde_json::Value> = rows

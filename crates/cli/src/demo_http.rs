@@ -16,9 +16,10 @@ fn ms(d: Duration) -> Option<f64> {
     Some(d.as_secs_f64() * 1e3)
 }
 
-/// Every phase limited to 0.5 s: each fault must trip its own phase.
+/// Every phase limited to 0.5 s, one attempt per request: each fault must trip its own phase.
 fn half_second_client(max_connections: usize) -> Client {
     Client::builder()
+        .retry(tenax::RetryPolicy::none())
         .connect_timeout(LIMIT)
         .read_timeout(LIMIT)
         .write_timeout(LIMIT)
