@@ -96,3 +96,25 @@ mod tests {
         assert!(!q.flag("missing"));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    #[test]
+    fn arbitrary_escapes_never_panic() {
+        let alphabet: Vec<char> = "%0aF+z\u{e9}&=".chars().collect();
+        let mut st = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..50_000 {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            let len = (st % 12) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((st >> (i * 4)) % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = percent_decode(&s);
+            let _ = Query::parse(Some(&s));
+        }
+    }
+}

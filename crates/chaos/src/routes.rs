@@ -553,3 +553,32 @@ mod tests {
         assert_eq!(route_name(&[""]), "not-found");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    /// A tiny xorshift, so this crate needs no random-number dependency for its tests.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn arbitrary_ranges_never_panic_and_stay_in_bounds() {
+        let alphabet: Vec<char> = "bytes=-,0123456789 x".chars().collect();
+        let mut st = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..50_000 {
+            let len = (next(&mut st) % 24) as usize;
+            let s: String = (0..len)
+                .map(|_| alphabet[(next(&mut st) % alphabet.len() as u64) as usize])
+                .collect();
+            let n = next(&mut st) % 1000;
+            if let Range::Part(a, b) = parse_range(&s, n) {
+                assert!(a <= b && b < n, "{s:?} over {n}: {a}-{b}");
+            }
+        }
+    }
+}

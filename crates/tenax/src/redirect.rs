@@ -197,3 +197,27 @@ mod tests {
         assert!(h.contains_key("x-other"));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    #[test]
+    fn arbitrary_locations_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet: Vec<char> = "ab/:?#.%[]@ 1h\u{e9}\r\n".chars().collect();
+        let base: Uri = "https://h:8443/a/b?q=1".parse().unwrap();
+        for _ in 0..20_000 {
+            let len = rng.usize(0..30);
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            if let Ok(u) = resolve(&base, &s) {
+                assert!(
+                    matches!(u.scheme_str(), Some("http" | "https")),
+                    "{s:?} -> {u}"
+                );
+            }
+        }
+    }
+}

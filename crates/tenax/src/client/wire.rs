@@ -173,3 +173,39 @@ pub(super) fn origin_form(uri: &Uri) -> Uri {
         None => Uri::from_static("/"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ka(v: &str) -> Option<Duration> {
+        let mut h = HeaderMap::new();
+        h.insert("keep-alive", HeaderValue::from_str(v).unwrap());
+        keep_alive_limit(&h, Some(Duration::from_secs(90)))
+    }
+
+    #[test]
+    fn keep_alive_timeouts_leave_a_margin() {
+        assert_eq!(ka("timeout=5, max=100"), Some(Duration::from_secs(4)));
+        assert_eq!(ka("max=100, Timeout = 3"), Some(Duration::from_secs(2)));
+        assert_eq!(ka("timeout=1"), Some(Duration::ZERO));
+        assert_eq!(ka("timeout=0"), Some(Duration::ZERO));
+        assert_eq!(ka("timeout=1000"), Some(Duration::from_secs(90)));
+        assert_eq!(ka("timeout=x"), None);
+        assert_eq!(ka("max=5"), None);
+        assert_eq!(ka(""), None);
+    }
+
+    #[test]
+    fn arbitrary_keep_alive_values_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let alphabet: Vec<char> = "timeoutmax=,0123456789 -".chars().collect();
+        for _ in 0..20_000 {
+            let len = rng.usize(0..30);
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let _ = ka(&s);
+        }
+    }
+}

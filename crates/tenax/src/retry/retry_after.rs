@@ -38,3 +38,22 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    #[test]
+    fn arbitrary_values_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let alphabet: Vec<char> = "0123456789 ,:-+GMTSunMonDecJan\u{e9}\t".chars().collect();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        for _ in 0..20_000 {
+            let len = rng.usize(0..40);
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let _ = parse_retry_after(&s, now);
+        }
+    }
+}
