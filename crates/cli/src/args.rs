@@ -71,4 +71,24 @@ mod tests {
         assert_eq!(url("127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
         assert_eq!(url("https://h/"), "https://h/");
     }
+
+    #[test]
+    fn arbitrary_durations_and_headers_never_panic() {
+        let alphabet: Vec<char> = "0123456789.-+eEinfNa: x".chars().collect();
+        let mut st = 0x1234_5678_9ABC_DEF1u64;
+        for _ in 0..50_000 {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            let len = (st % 14) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((st >> (i * 4)) % alphabet.len() as u64) as usize])
+                .collect();
+            if let Ok(Some(d)) = duration(&s) {
+                assert!(d > Duration::ZERO, "{s:?}");
+            }
+            let _ = header(&s);
+            let _ = url(&s);
+        }
+    }
 }
