@@ -55,13 +55,16 @@ pub(crate) struct Connected {
     pub(crate) tls_version: Option<tls::TlsVersion>,
 }
 
+/// A URL's host without the brackets of an IPv6 literal (`[::1]` → `::1`).
+pub(crate) fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// Parses `host` as an IP literal (`127.0.0.1`, `[::1]` or `::1`).
 fn ip_literal(host: &str) -> Option<IpAddr> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse().ok()
+    bare_host(host).parse().ok()
 }
 
 /// Resolves `host`, opens a TCP connection to the first address that accepts and, with `tls`,

@@ -361,11 +361,7 @@ pub(crate) fn handshake_error(e: std::io::Error) -> Error {
 
 /// The server name to verify: an IP literal or a DNS name.
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    ServerName::try_from(bare.to_string())
+    ServerName::try_from(super::bare_host(host).to_string())
         .map_err(|e| Error::builder(format!("{host:?} is not a valid TLS server name: {e}")))
 }
 

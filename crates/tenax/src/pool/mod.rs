@@ -219,8 +219,8 @@ impl Pool {
                         None => st.hosts.entry(origin.clone()).or_default(),
                     };
                     host.budget
-                        .get_or_insert_with(|| crate::retry::Budget::new(start))
-                        .deposit(start, &cfg);
+                        .get_or_insert_with(|| crate::retry::Budget::new(start, &cfg))
+                        .deposit(start);
                 }
                 if !fresh && let Some(host) = st.hosts.get_mut(origin) {
                     let reuse =
@@ -375,9 +375,7 @@ impl Pool {
                 if opening {
                     h.opening -= 1;
                 }
-                let budget_active = h.budget.as_ref().is_some_and(|b| {
-                    b.active(Instant::now(), &crate::retry::RetryBudget::default())
-                });
+                let budget_active = h.budget.as_ref().is_some_and(|b| b.active(Instant::now()));
                 if h.open == 0
                     && h.idle.is_empty()
                     && h.h2_conns.is_empty()
@@ -450,7 +448,7 @@ impl Pool {
         let mut st = lock(&self.state);
         let host = st.hosts.entry(origin.clone()).or_default();
         host.budget
-            .get_or_insert_with(|| crate::retry::Budget::new(now))
+            .get_or_insert_with(|| crate::retry::Budget::new(now, cfg))
             .withdraw(now, cfg)
     }
 

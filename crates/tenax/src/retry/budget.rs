@@ -13,22 +13,26 @@ pub(crate) struct Budget {
     epoch: Instant,
     /// Index (in bucket units since `epoch`) of the newest bucket.
     head: u64,
+    /// The width of one bucket, in microseconds: a tenth of the budget's window.
+    width_us: u64,
     requests: [u32; BUCKETS],
     retries: [u32; BUCKETS],
 }
 
 impl Budget {
-    pub(crate) fn new(now: Instant) -> Budget {
+    pub(crate) fn new(now: Instant, cfg: &RetryBudget) -> Budget {
+        let width = (cfg.window / BUCKETS as u32).max(Duration::from_millis(1));
         Budget {
             epoch: now,
             head: 0,
+            width_us: width.as_micros() as u64,
             requests: [0; BUCKETS],
             retries: [0; BUCKETS],
         }
     }
 
-    fn advance(&mut self, now: Instant, cfg: &RetryBudget) {
-        let idx = self.bucket(now, cfg);
+    fn advance(&mut self, now: Instant) {
+        let idx = self.bucket(now);
         let steps = idx.saturating_sub(self.head).min(BUCKETS as u64);
         for s in 1..=steps {
             let b = ((self.head + s) % BUCKETS as u64) as usize;
@@ -39,23 +43,22 @@ impl Budget {
     }
 
     /// The bucket `now` falls in, counted from `epoch`.
-    fn bucket(&self, now: Instant, cfg: &RetryBudget) -> u64 {
-        let width = (cfg.window / BUCKETS as u32).max(Duration::from_millis(1));
+    fn bucket(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.epoch);
         // In microseconds: u64 arithmetic, no 128-bit division on the request path.
-        since.as_micros() as u64 / (width.as_micros() as u64).max(1)
+        since.as_micros() as u64 / self.width_us
     }
 
     /// Counts a first attempt.
-    pub(crate) fn deposit(&mut self, now: Instant, cfg: &RetryBudget) {
-        self.advance(now, cfg);
+    pub(crate) fn deposit(&mut self, now: Instant) {
+        self.advance(now);
         let b = (self.head % BUCKETS as u64) as usize;
         self.requests[b] = self.requests[b].saturating_add(1);
     }
 
     /// Takes a retry from the budget if there is one left.
     pub(crate) fn withdraw(&mut self, now: Instant, cfg: &RetryBudget) -> bool {
-        self.advance(now, cfg);
+        self.advance(now);
         let requests: u64 = self.requests.iter().map(|&r| u64::from(r)).sum();
         let retries: u64 = self.retries.iter().map(|&r| u64::from(r)).sum();
         let allowed = requests as f64 * cfg.ratio + cfg.min_per_sec * cfg.window.as_secs_f64();
@@ -69,8 +72,8 @@ impl Budget {
     }
 
     /// Whether anything happened within the window (the budget is worth keeping).
-    pub(crate) fn active(&self, now: Instant, cfg: &RetryBudget) -> bool {
-        self.bucket(now, cfg) < self.head + BUCKETS as u64
+    pub(crate) fn active(&self, now: Instant) -> bool {
+        self.bucket(now) < self.head + BUCKETS as u64
     }
 }
 
@@ -86,9 +89,9 @@ mod tests {
             window: Duration::from_secs(10),
         };
         let t0 = Instant::now();
-        let mut b = Budget::new(t0);
+        let mut b = Budget::new(t0, &cfg);
         for _ in 0..100 {
-            b.deposit(t0, &cfg);
+            b.deposit(t0);
         }
         // 20 % of 100 plus 1/s over 10 s: 30 retries, then none.
         let granted = (0..100).filter(|_| b.withdraw(t0, &cfg)).count();
@@ -97,7 +100,7 @@ mod tests {
         let later = t0 + Duration::from_secs(11);
         let granted = (0..100).filter(|_| b.withdraw(later, &cfg)).count();
         assert_eq!(granted, 10);
-        assert!(b.active(later, &cfg));
-        assert!(!b.active(later + Duration::from_secs(11), &cfg));
+        assert!(b.active(later));
+        assert!(!b.active(later + Duration::from_secs(11)));
     }
 }
