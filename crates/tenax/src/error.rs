@@ -420,35 +420,36 @@ impl fmt::Display for WriteStalled {
 
 impl std::error::Error for WriteStalled {}
 
-/// Finds a [`WriteStalled`] marker anywhere in an error's source chain.
-pub(crate) fn find_write_stall(err: &(dyn std::error::Error + 'static)) -> Option<Duration> {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(w) = io.get_ref().and_then(|i| i.downcast_ref::<WriteStalled>())
+/// Every error in `err`'s chain, looking through the wrappers that hide their cause from
+/// `source()`: an `io::Error` carrying a custom error (rustls's, our write-stall marker) and an
+/// h2 error carrying an `io::Error`.
+pub(crate) fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| {
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
         {
-            return Some(w.0);
+            return Some(inner as &(dyn std::error::Error + 'static));
         }
-        if let Some(w) = e.downcast_ref::<WriteStalled>() {
-            return Some(w.0);
+        if let Some(io) = e.downcast_ref::<h2::Error>().and_then(h2::Error::get_io) {
+            return Some(io as &(dyn std::error::Error + 'static));
         }
-        cur = e.source();
-    }
-    None
+        e.source()
+    })
 }
 
-/// Finds the first `io::Error` in an error's source chain.
+/// Finds a [`WriteStalled`] marker anywhere in an error's chain.
+pub(crate) fn find_write_stall(err: &(dyn std::error::Error + 'static)) -> Option<Duration> {
+    chain(err).find_map(|e| e.downcast_ref::<WriteStalled>().map(|w| w.0))
+}
+
+/// Finds the first `io::Error` in an error's chain.
 pub(crate) fn find_io<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a std::io::Error> {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        cur = e.source();
-    }
-    None
+    chain(err).find_map(|e| e.downcast_ref::<std::io::Error>())
 }
 
 #[cfg(test)]

@@ -334,26 +334,12 @@ fn tls_kind(e: &rustls::Error) -> Kind {
 /// certificate after the client thinks the handshake is over: the alert comes with the first
 /// read).
 pub(crate) fn tls_kind_in(err: &(dyn std::error::Error + 'static)) -> Option<Kind> {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(t) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls_kind(t));
-        }
-        // h2 keeps its I/O error out of the `source()` chain.
-        if let Some(io) = e.downcast_ref::<h2::Error>().and_then(h2::Error::get_io) {
-            return tls_kind_in(io);
-        }
-        cur = e.source();
-    }
-    None
+    crate::error::chain(err).find_map(|e| e.downcast_ref::<rustls::Error>().map(tls_kind))
 }
 
 /// Classifies a failed handshake: certificate problems, pin mismatches, the rest.
 pub(crate) fn handshake_error(e: std::io::Error) -> Error {
-    let kind = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        Some(t) => tls_kind(t),
-        None => Kind::Tls,
-    };
+    let kind = tls_kind_in(&e).unwrap_or(Kind::Tls);
     Error::new(kind)
         .with_what("during the TLS handshake")
         .with_source(e)
