@@ -289,9 +289,15 @@ impl ChaosServer {
         self.shared.stats.flaky_calls(key)
     }
 
-    /// How many data messages `/ws/count/{key}` received for `key`.
+    /// How many data messages `/ws/count/{key}` (or `/ws/drop/{n}?key=`) received for `key`.
     pub fn ws_count(&self, key: &str) -> u64 {
         self.shared.stats.ws_count(key)
+    }
+
+    /// The data messages received under `key` (`/ws/count/{key}`, `/ws/drop/{n}?key=`), in
+    /// arrival order.
+    pub fn ws_messages(&self, key: &str) -> Vec<Vec<u8>> {
+        self.shared.stats.ws_payloads(key)
     }
 
     /// How many TCP connections the server has accepted.

@@ -21,6 +21,7 @@ pub(crate) struct Stats {
     hits: Mutex<BTreeMap<&'static str, u64>>,
     flaky: Mutex<HashMap<String, Vec<FlakyCall>>>,
     ws_counts: Mutex<HashMap<String, u64>>,
+    ws_payloads: Mutex<HashMap<String, Vec<Vec<u8>>>>,
     pub(crate) accepted: AtomicU64,
     pub(crate) open: AtomicU64,
 }
@@ -52,8 +53,19 @@ impl Stats {
         lock(&self.flaky).get(key).cloned().unwrap_or_default()
     }
 
-    pub(crate) fn ws_message(&self, key: &str) {
+    pub(crate) fn ws_message(&self, key: &str, payload: &[u8]) {
         *lock(&self.ws_counts).entry(key.to_string()).or_default() += 1;
+        lock(&self.ws_payloads)
+            .entry(key.to_string())
+            .or_default()
+            .push(payload.to_vec());
+    }
+
+    pub(crate) fn ws_payloads(&self, key: &str) -> Vec<Vec<u8>> {
+        lock(&self.ws_payloads)
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(crate) fn ws_count(&self, key: &str) -> u64 {

@@ -24,7 +24,8 @@ enum Behaviour {
     Echo,
     Silent,
     CloseAfterFirst(u16),
-    DropAfter(u64),
+    /// Echo `n` messages, then drop the TCP connection; counted under a key if one is given.
+    DropAfter(u64, Option<String>),
     Count(String),
 }
 
@@ -41,7 +42,9 @@ pub(crate) fn handle(
         ["ws", "echo"] => Behaviour::Echo,
         ["ws", "silent"] => Behaviour::Silent,
         ["ws", "close", code] => Behaviour::CloseAfterFirst(seg(code, "close code")?),
-        ["ws", "drop", n] => Behaviour::DropAfter(seg(n, "message count")?),
+        ["ws", "drop", n] => {
+            Behaviour::DropAfter(seg(n, "message count")?, q.get("key").map(str::to_owned))
+        }
         ["ws", "count", key] => Behaviour::Count((*key).to_string()),
         _ => return Err((StatusCode::NOT_FOUND, "no such WebSocket route".into())),
     };
@@ -118,10 +121,10 @@ async fn run(behaviour: Behaviour, mut ws: Ws, shared: &Shared) {
             // Never read (so pings go unanswered) and never write, until shutdown.
             shared.shutdown_signal().await;
         }
-        Behaviour::DropAfter(0) => drop(ws),
+        Behaviour::DropAfter(0, _) => drop(ws),
         Behaviour::Echo
         | Behaviour::Count(_)
-        | Behaviour::DropAfter(_)
+        | Behaviour::DropAfter(..)
         | Behaviour::CloseAfterFirst(_) => {
             while let Some(Ok(msg)) = ws.next().await {
                 // Control frames: tungstenite answers pings and closes by itself.
@@ -129,7 +132,9 @@ async fn run(behaviour: Behaviour, mut ws: Ws, shared: &Shared) {
                     continue;
                 }
                 match &behaviour {
-                    Behaviour::Count(key) => shared.stats.ws_message(key),
+                    Behaviour::Count(key) | Behaviour::DropAfter(_, Some(key)) => {
+                        shared.stats.ws_message(key, &msg.clone().into_data())
+                    }
                     Behaviour::CloseAfterFirst(code) => {
                         let frame = CloseFrame {
                             code: CloseCode::from(*code),
@@ -149,7 +154,7 @@ async fn run(behaviour: Behaviour, mut ws: Ws, shared: &Shared) {
                     return;
                 }
                 echoed += 1;
-                if matches!(behaviour, Behaviour::DropAfter(n) if echoed >= n) {
+                if matches!(behaviour, Behaviour::DropAfter(n, _) if echoed >= n) {
                     // TCP close without a close frame.
                     drop(ws);
                     return;

@@ -24,6 +24,8 @@ pub enum TimeoutPhase {
     /// Waiting for the response head after the request was written, or for the next body
     /// chunk while reading the body.
     Read,
+    /// A WebSocket heartbeat: no frame at all came back within the pong timeout after a ping.
+    Heartbeat,
     /// The operation deadline: every attempt, wait and read of the request together
     /// ([`RequestBuilder::deadline`](crate::RequestBuilder::deadline),
     /// [`deadline::scope`](crate::deadline::scope)).
@@ -40,6 +42,7 @@ impl TimeoutPhase {
             TimeoutPhase::Write => "write",
             TimeoutPhase::Read => "read",
             TimeoutPhase::Deadline => "deadline",
+            TimeoutPhase::Heartbeat => "heartbeat",
         }
     }
 }
@@ -84,6 +87,11 @@ pub(crate) enum Kind {
     Decode,
     /// A redirect could not be followed: too many, an unusable Location, a downgrade to http.
     Redirect,
+    /// A WebSocket failed: an invalid handshake response, a protocol violation by the peer,
+    /// a message over the size limit.
+    WebSocket,
+    /// A WebSocket's outbox is full (`try_send`).
+    OutboxFull,
 }
 
 /// What went wrong with a request.
@@ -319,6 +327,46 @@ impl Error {
         self.inner.retry_exhausted
     }
 
+    /// Whether a WebSocket failed: an invalid handshake response, a protocol violation by the
+    /// peer or a message over the size limit. A handshake answered with another status than 101
+    /// is [`is_status`](Self::is_status) instead, with the [`status`](Self::status).
+    pub fn is_websocket(&self) -> bool {
+        self.inner.kind == Kind::WebSocket
+    }
+
+    /// Whether a WebSocket's outbox had no room (`try_send`).
+    pub fn is_outbox_full(&self) -> bool {
+        self.inner.kind == Kind::OutboxFull
+    }
+
+    /// A copy for a second owner (the WebSocket's events and its caller both see a failure):
+    /// the same kind, phase, peer and message; the cause is kept as its text.
+    pub(crate) fn duplicate(&self) -> Error {
+        let i = &self.inner;
+        let mut e = Error::new(i.kind);
+        e.inner.what = i.what;
+        e.inner.limit = i.limit;
+        e.inner.peer = i.peer.as_ref().map(|p| match p {
+            Peer::Addr(a) => Peer::Addr(*a),
+            Peer::Host(h) => Peer::Host(h.clone()),
+        });
+        e.inner.url = i.url.clone();
+        e.inner.attempts = i.attempts;
+        e.inner.retry_after = i.retry_after;
+        e.inner.retry_exhausted = i.retry_exhausted;
+        if let Some(src) = &i.source {
+            let mut text = src.to_string();
+            let mut next = src.source();
+            while let Some(s) = next {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                next = s.source();
+            }
+            e.inner.source = Some(text.into());
+        }
+        e
+    }
+
     /// The limit that was hit: the timeout's duration, when this is a timeout.
     pub fn limit(&self) -> Option<Duration> {
         self.inner.limit
@@ -354,6 +402,8 @@ impl fmt::Display for Error {
             Kind::Recv => f.write_str("failed to read the response")?,
             Kind::Decode => f.write_str("could not decode the response body")?,
             Kind::Redirect => f.write_str("redirect not followed")?,
+            Kind::WebSocket => f.write_str("WebSocket error")?,
+            Kind::OutboxFull => f.write_str("the WebSocket outbox is full")?,
         }
         if let Some(what) = i.what {
             write!(f, " {what}")?;

@@ -41,6 +41,7 @@ mod response;
 mod retry;
 mod timeouts_phase;
 mod timings;
+pub mod ws;
 
 pub use body::Body;
 pub use client::{Client, ClientBuilder};

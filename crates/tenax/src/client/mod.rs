@@ -144,6 +144,26 @@ impl Client {
         }
     }
 
+    /// What a WebSocket connection needs of the client: its resolver, timeouts, default headers
+    /// and a TLS configuration that offers only HTTP/1.1 (the upgrade is an HTTP/1.1 request).
+    pub(crate) fn ws_parts(&self) -> crate::ws::ClientParts {
+        let mut tls = (*self.inner.tls).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        crate::ws::ClientParts {
+            resolver: self.inner.resolver.clone(),
+            tls: Arc::new(tls),
+            timeouts: self.inner.timeouts,
+            headers: self.inner.default_headers.clone(),
+        }
+    }
+
+    /// A WebSocket connection to `url` (`ws://` or `wss://`), over this client's name
+    /// resolution, TLS configuration and timeouts; see [`ws::WsBuilder`](crate::ws::WsBuilder)
+    /// for its heartbeat, outbox and reconnect settings.
+    pub fn websocket(&self, url: impl AsRef<str>) -> crate::ws::WsBuilder {
+        crate::ws::WsBuilder::new(self.clone(), url.as_ref())
+    }
+
     pub(crate) fn redirect_policy(&self) -> crate::RedirectPolicy {
         self.inner.redirect
     }

@@ -1,0 +1,270 @@
+//! The WebSocket's task: connect, run the session, judge the disconnection, back off,
+//! reconnect — until closed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::{Method, Uri};
+use tokio::sync::{Mutex as AsyncMutex, Notify, broadcast, oneshot};
+use tokio::time::Instant;
+
+use super::config::Config;
+use super::event::{Closed, Decision, Disconnect, DisconnectReason, WsEvent, default_decision};
+use super::handshake::handshake;
+use super::inbox::Inbox;
+use super::outbox::{Item, Outbox};
+use super::session::{End, Session, Ws};
+use super::{ClientParts, ConnectInfo, Shared, WebSocket};
+use crate::connect;
+use crate::error::{Error, Kind};
+use crate::retry::full_jitter;
+use crate::{Result, TimeoutPhase};
+
+/// Spawns the task and waits for the first connection (or the end).
+pub(crate) async fn start(parts: ClientParts, uri: Uri, cfg: Config) -> Result<WebSocket> {
+    let (events, rx) = broadcast::channel(256);
+    let shared = Arc::new(Shared {
+        outbox: Outbox::new(cfg.outbox_messages, cfg.outbox_bytes),
+        inbox: Inbox::new(cfg.inbox),
+        close_requested: AtomicBool::new(false),
+        close_deadline: std::sync::Mutex::new(None),
+        close_notify: Notify::new(),
+        events,
+        connected: AtomicBool::new(false),
+        sent: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        reconnects: AtomicU64::new(0),
+        possibly_lost: AtomicU64::new(0),
+        unsent: AsyncMutex::new(Vec::new()),
+    });
+    let (first_tx, first_rx) = oneshot::channel();
+    let task = tokio::spawn(drive(shared.clone(), parts, uri, cfg, first_tx));
+    match first_rx.await {
+        Ok(Ok(())) => Ok(WebSocket::new(shared, task, rx)),
+        Ok(Err(e)) => {
+            let _ = task.await;
+            Err(e)
+        }
+        Err(_) => Err(Error::new(Kind::Closed).with_what("(the WebSocket task ended)")),
+    }
+}
+
+async fn open(
+    parts: &ClientParts,
+    uri: &Uri,
+    cfg: &Config,
+) -> std::result::Result<(Ws, Option<String>), DisconnectReason> {
+    let failed = |e: Error| DisconnectReason::Failed(Arc::new(e.with_url(&Method::GET, uri)));
+    let tls = uri.scheme_str() == Some("wss");
+    let host = uri.host().unwrap_or_default();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let c = connect::connect(
+        &*parts.resolver,
+        host,
+        port,
+        tls.then_some(&parts.tls),
+        parts.timeouts.connect,
+    )
+    .await
+    .map_err(failed)?;
+    // A peer that stops reading fails our writes after the client's write timeout.
+    c.state.set_write_timeout(parts.timeouts.write);
+    let mut headers = parts.headers.clone();
+    for (k, v) in &cfg.headers {
+        headers.insert(k, v.clone());
+    }
+    let (io, protocol) = tokio::time::timeout(
+        cfg.handshake_timeout,
+        handshake(c.stream, uri, &headers, &cfg.protocols),
+    )
+    .await
+    .map_err(|_| {
+        failed(Error::timeout(
+            TimeoutPhase::Read,
+            cfg.handshake_timeout,
+            "waiting for the WebSocket handshake",
+        ))
+    })?
+    .map_err(|r| match r {
+        DisconnectReason::Failed(e) => failed(e.duplicate()),
+        other => other,
+    })?;
+    let ws = tokio_websockets::ClientBuilder::new()
+        .config(tokio_websockets::Config::default().frame_size(cfg.frame_size))
+        .limits(tokio_websockets::Limits::default().max_payload_len(Some(cfg.max_message)))
+        .take_over(io);
+    Ok((ws, protocol))
+}
+
+/// The error the caller of `connect` gets when the WebSocket closed before a connection.
+fn closed_error(closed: &Closed, uri: &Uri, attempts: u32, cfg: &Config) -> Error {
+    let e = match closed.reason() {
+        None => Error::new(Kind::Closed).with_what("(the WebSocket was closed)"),
+        Some(DisconnectReason::Rejected { status, .. }) => {
+            Error::new(Kind::Status(*status)).with_what("answering the WebSocket handshake")
+        }
+        Some(DisconnectReason::Failed(e)) => e.duplicate(),
+        Some(DisconnectReason::HeartbeatTimeout) => Error::timeout(
+            TimeoutPhase::Heartbeat,
+            cfg.pong_timeout,
+            "waiting for a pong",
+        ),
+        Some(DisconnectReason::ReadDeadline) => Error::timeout(
+            TimeoutPhase::Read,
+            cfg.read_deadline.unwrap_or_default(),
+            "waiting for a WebSocket message",
+        ),
+        Some(r) => Error::new(Kind::WebSocket).with_source(r.to_string()),
+    };
+    let e = e.with_url(&Method::GET, uri).with_attempts(attempts);
+    match closed {
+        Closed::AttemptsExhausted(_) | Closed::DeadlineExceeded(_) => e.retries_exhausted(),
+        _ => e,
+    }
+}
+
+async fn drive(
+    shared: Arc<Shared>,
+    parts: ClientParts,
+    uri: Uri,
+    cfg: Config,
+    first: oneshot::Sender<Result<()>>,
+) {
+    let mut first = Some(first);
+    // Failed attempts in the current series.
+    let mut failures: u32 = 0;
+    let mut series_start: Option<Instant> = None;
+    let mut ever_connected = false;
+    let mut total_attempts: u32 = 0;
+    let mut rng = fastrand::Rng::new();
+
+    let closed = loop {
+        if shared.close_requested.load(Ordering::Acquire) {
+            break Closed::ByUser;
+        }
+        let attempt = failures + 1;
+        total_attempts += 1;
+        shared.emit(WsEvent::Connecting { attempt });
+        let opened = tokio::select! {
+            r = open(&parts, &uri, &cfg) => r,
+            _ = shared.close_notify.notified() => break Closed::ByUser,
+        };
+        let (reason, connected_for, lost) = match opened {
+            Err(reason) => (reason, Duration::ZERO, 0),
+            Ok((ws, protocol)) => {
+                let info = ConnectInfo {
+                    attempt,
+                    reconnect: ever_connected,
+                    protocol: protocol.clone(),
+                };
+                let hello = match &cfg.on_connect {
+                    None => Ok(Vec::new()),
+                    Some(hook) => tokio::time::timeout(cfg.handshake_timeout, hook(info))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Error::timeout(
+                                TimeoutPhase::Read,
+                                cfg.handshake_timeout,
+                                "waiting for the on-connect hook",
+                            ))
+                        }),
+                };
+                match hello {
+                    Err(e) => (DisconnectReason::Failed(Arc::new(e)), Duration::ZERO, 0),
+                    Ok(hello) => {
+                        let hello = hello
+                            .into_iter()
+                            .map(|m| Item {
+                                msg: m.into(),
+                                bytes: 0,
+                                counted: false,
+                                hello: true,
+                                confirm: None,
+                            })
+                            .collect();
+                        if ever_connected {
+                            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                        }
+                        ever_connected = true;
+                        shared.connected.store(true, Ordering::Release);
+                        shared.emit(WsEvent::Connected { attempt, protocol });
+                        if let Some(f) = first.take() {
+                            let _ = f.send(Ok(()));
+                        }
+                        let t0 = Instant::now();
+                        let mut session = Session::new(ws, &shared, &cfg, hello);
+                        let end = std::future::poll_fn(|cx| session.poll(cx)).await;
+                        shared.connected.store(false, Ordering::Release);
+                        let lost = session.possibly_lost();
+                        // Whatever was taken but not written goes back first, in order.
+                        let unflushed = std::mem::take(&mut session.unflushed);
+                        let pending = std::mem::take(&mut session.pending);
+                        drop(session);
+                        shared
+                            .outbox
+                            .requeue_front(unflushed.into_iter().chain(pending));
+                        match end {
+                            End::User => break Closed::ByUser,
+                            End::Lost(r) => (r, t0.elapsed(), lost),
+                        }
+                    }
+                }
+            }
+        };
+        if connected_for >= cfg.healthy_after {
+            failures = 0;
+            series_start = None;
+        }
+        shared.possibly_lost.fetch_add(lost, Ordering::Relaxed);
+        shared.emit(WsEvent::Disconnected(Disconnect {
+            reason: reason.clone(),
+            possibly_lost: lost,
+            connected_for,
+        }));
+        if shared.close_requested.load(Ordering::Acquire) {
+            break Closed::ByUser;
+        }
+        let decision = match &cfg.classify {
+            Some(f) => f(&reason),
+            None => default_decision(&reason),
+        };
+        let floor = match decision {
+            Decision::Fatal => break Closed::Fatal(reason),
+            Decision::RetryAfter(d) => d,
+            _ => Duration::ZERO,
+        };
+        if !cfg.reconnect {
+            break Closed::NoReconnect(reason);
+        }
+        failures += 1;
+        if cfg.max_attempts.is_some_and(|max| failures >= max) {
+            break Closed::AttemptsExhausted(reason);
+        }
+        let start = *series_start.get_or_insert_with(Instant::now);
+        let delay =
+            full_jitter(cfg.backoff_base, cfg.backoff_max, failures - 1, &mut rng).max(floor);
+        if let Some(limit) = cfg.reconnect_deadline
+            && start.elapsed() + delay > limit
+        {
+            break Closed::DeadlineExceeded(reason);
+        }
+        shared.emit(WsEvent::Reconnecting {
+            attempt: failures + 1,
+            delay,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shared.close_notify.notified() => break Closed::ByUser,
+        }
+    };
+
+    shared.connected.store(false, Ordering::Release);
+    shared.outbox.close();
+    *shared.unsent.lock().await = shared.outbox.drain();
+    shared.inbox.close();
+    if let Some(f) = first.take() {
+        let _ = f.send(Err(closed_error(&closed, &uri, total_attempts, &cfg)));
+    }
+    shared.emit(WsEvent::Closed(closed));
+}

@@ -1,0 +1,262 @@
+//! The opening handshake (RFC 6455 §4), written here rather than in the codec so that a
+//! rejection keeps its status and `Retry-After`, and bytes the server sends right after its
+//! 101 are not lost.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, StatusCode, Uri};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use super::event::DisconnectReason;
+use crate::error::{Error, Kind};
+use crate::retry::parse_retry_after;
+
+/// The largest response head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Headers the handshake sets itself; the same names among the user's headers are skipped.
+const OWN: [&str; 6] = [
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+];
+
+/// The value of `Sec-WebSocket-Accept` for a key.
+pub(crate) fn accept_for(key: &str) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key.as_bytes());
+    ctx.update(GUID);
+    base64::engine::general_purpose::STANDARD.encode(ctx.finish())
+}
+
+/// The upgrade request's bytes.
+fn request(uri: &Uri, key: &str, headers: &HeaderMap, protocols: &[String]) -> Vec<u8> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let host = uri.authority().map_or("", |a| a.as_str());
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\r\nSec-WebSocket-Version: 13\r\n");
+    if !protocols.is_empty() {
+        out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
+        out.extend_from_slice(protocols.join(", ").as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in headers {
+        if OWN.contains(&name.as_str()) {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn invalid(msg: impl Into<String>) -> DisconnectReason {
+    DisconnectReason::Failed(std::sync::Arc::new(
+        Error::new(Kind::WebSocket)
+            .with_what("in the handshake")
+            .with_source(msg.into()),
+    ))
+}
+
+fn io_failed(e: io::Error) -> DisconnectReason {
+    DisconnectReason::Failed(std::sync::Arc::new(
+        Error::new(Kind::Recv)
+            .with_what("during the WebSocket handshake")
+            .with_source(e),
+    ))
+}
+
+/// Sends the upgrade request and reads the answer: the stream (with any bytes read past the
+/// head) and the subprotocol chosen, or why the server did not switch protocols.
+pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    uri: &Uri,
+    headers: &HeaderMap,
+    protocols: &[String],
+) -> Result<(Prefixed<S>, Option<String>), DisconnectReason> {
+    let key = base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_le_bytes());
+    io.write_all(&request(uri, &key, headers, protocols))
+        .await
+        .map_err(io_failed)?;
+    io.flush().await.map_err(io_failed)?;
+
+    let mut buf = BytesMut::with_capacity(1024);
+    let head_len = loop {
+        if let Some(end) = find_head_end(&buf) {
+            break end;
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(invalid(format!(
+                "the response head is larger than {MAX_HEAD} bytes"
+            )));
+        }
+        if io.read_buf(&mut buf).await.map_err(io_failed)? == 0 {
+            return Err(invalid(if buf.is_empty() {
+                "the server closed the connection without answering".to_string()
+            } else {
+                "the server closed the connection in the middle of its answer".to_string()
+            }));
+        }
+    };
+
+    let mut slots = [httparse::EMPTY_HEADER; 64];
+    let mut res = httparse::Response::new(&mut slots);
+    match res.parse(&buf[..head_len]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(invalid("incomplete response head")),
+        Err(e) => return Err(invalid(format!("invalid response head: {e}"))),
+    }
+    let code = res.code.unwrap_or(0);
+    let header = |name: &str| {
+        res.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+    };
+    if code != 101 {
+        let status = StatusCode::from_u16(code)
+            .map_err(|_| invalid(format!("invalid status code {code}")))?;
+        let retry_after =
+            header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
+        return Err(DisconnectReason::Rejected {
+            status,
+            retry_after,
+        });
+    }
+    if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return Err(invalid("101 without `Upgrade: websocket`"));
+    }
+    if !header("connection").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    }) {
+        return Err(invalid("101 without `Connection: upgrade`"));
+    }
+    if header("sec-websocket-accept").as_deref() != Some(accept_for(&key).as_str()) {
+        return Err(invalid("Sec-WebSocket-Accept does not match the key sent"));
+    }
+    if let Some(ext) = header("sec-websocket-extensions").filter(|e| !e.is_empty()) {
+        return Err(invalid(format!(
+            "the server chose an extension that was not offered: {ext}"
+        )));
+    }
+    let protocol = header("sec-websocket-protocol").filter(|p| !p.is_empty());
+    if let Some(p) = &protocol
+        && !protocols.iter().any(|o| o == p)
+    {
+        return Err(invalid(format!(
+            "the server chose the subprotocol {p:?}, which was not offered"
+        )));
+    }
+    buf.advance(head_len);
+    Ok((
+        Prefixed {
+            pre: buf.freeze(),
+            io,
+        },
+        protocol,
+    ))
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// A stream with bytes already read from it in front.
+pub(crate) struct Prefixed<S> {
+    pre: Bytes,
+    io: S,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.pre.is_empty() {
+            let n = self.pre.len().min(buf.remaining());
+            buf.put_slice(&self.pre[..n]);
+            self.pre.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_matches_rfc_6455_example() {
+        // RFC 6455 §1.3.
+        assert_eq!(
+            accept_for("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn the_request_skips_user_headers_the_handshake_owns() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer t".parse().unwrap());
+        h.insert("upgrade", "h2c".parse().unwrap());
+        let uri: Uri = "ws://127.0.0.1:9/chat?room=1".parse().unwrap();
+        let req = String::from_utf8(request(&uri, "k", &h, &["v1".into(), "v2".into()])).unwrap();
+        assert!(req.starts_with("GET /chat?room=1 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"));
+        assert!(req.contains("authorization: Bearer t\r\n"));
+        assert!(req.contains("Sec-WebSocket-Protocol: v1, v2\r\n"));
+        assert!(!req.contains("h2c"));
+        assert!(req.ends_with("\r\n\r\n"));
+    }
+}

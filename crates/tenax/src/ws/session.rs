@@ -1,0 +1,367 @@
+//! One open connection: reading into the inbox, writing the outbox in coalesced flushes,
+//! the heartbeat and the read and lag deadlines — all in one task, polled by hand so that
+//! reading never waits on a write and a write never waits on the reader.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream as _;
+use futures_util::Sink;
+use tokio::time::{Instant, Sleep};
+use tokio_websockets::{CloseCode, WebSocketStream};
+
+use super::Shared;
+use super::config::Config;
+use super::event::DisconnectReason;
+use super::handshake::Prefixed;
+use super::message::from_wire;
+use super::outbox::Item;
+use crate::TimeoutPhase;
+use crate::connect::Stream;
+use crate::error::{Error, Kind, find_write_stall};
+
+pub(crate) type Ws = WebSocketStream<Prefixed<Stream>>;
+
+/// Frames read in one go before the writer gets a turn.
+const READ_BATCH: usize = 256;
+
+/// How a connection ended.
+pub(crate) enum End {
+    /// The user's close finished: everything flushed, the closing handshake done.
+    User,
+    Lost(DisconnectReason),
+}
+
+pub(crate) struct Session<'a> {
+    ws: Ws,
+    shared: &'a Shared,
+    cfg: &'a Config,
+    /// Taken from the outbox, not yet handed to the codec.
+    pub(crate) pending: VecDeque<Item>,
+    /// Handed to the codec; the flush has not finished.
+    pub(crate) unflushed: Vec<Item>,
+    need_flush: bool,
+    timer: Pin<Box<Sleep>>,
+    timer_at: Option<Instant>,
+    next_ping: Option<Instant>,
+    /// When the first ping went out with no frame received since.
+    unanswered_since: Option<Instant>,
+    ping_seq: u64,
+    /// Pings in flight: their number and how many messages had been handed to the codec.
+    pings: VecDeque<(u64, u64)>,
+    fed: u64,
+    flushed: u64,
+    /// Messages handed to the codec before the last ping that was answered.
+    acked: u64,
+    last_data: Instant,
+    inbox_full_since: Option<Instant>,
+    close_sent: bool,
+    /// When a requested close cuts the connection.
+    close_by: Option<Instant>,
+    peer_close: Option<(u16, String)>,
+}
+
+fn codec_error(e: tokio_websockets::Error) -> DisconnectReason {
+    let err = match e {
+        tokio_websockets::Error::Io(io) => match find_write_stall(&io) {
+            Some(d) => Error::timeout(TimeoutPhase::Write, d, "writing to the WebSocket"),
+            None => Error::new(Kind::Recv)
+                .with_what("on the WebSocket")
+                .with_source(io),
+        },
+        tokio_websockets::Error::PayloadTooLong { len, max_len } => Error::new(Kind::WebSocket)
+            .with_source(format!(
+                "a message of {len} bytes or more is over the limit of {max_len}"
+            )),
+        other => Error::new(Kind::WebSocket).with_source(other),
+    };
+    DisconnectReason::Failed(Arc::new(err))
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(ws: Ws, shared: &'a Shared, cfg: &'a Config, hello: Vec<Item>) -> Self {
+        let now = Instant::now();
+        Session {
+            ws,
+            shared,
+            cfg,
+            pending: hello.into(),
+            unflushed: Vec::new(),
+            need_flush: false,
+            timer: Box::pin(tokio::time::sleep_until(now)),
+            timer_at: None,
+            next_ping: cfg.heartbeat.map(|i| now + i),
+            unanswered_since: None,
+            ping_seq: 0,
+            pings: VecDeque::new(),
+            fed: 0,
+            flushed: 0,
+            acked: 0,
+            last_data: now,
+            inbox_full_since: None,
+            close_sent: false,
+            close_by: None,
+            peer_close: None,
+        }
+    }
+
+    /// Messages flushed to the socket that no pong has confirmed.
+    pub(crate) fn possibly_lost(&self) -> u64 {
+        self.flushed.saturating_sub(self.acked)
+    }
+
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        self.shared.outbox.writer.register(cx.waker());
+        loop {
+            let now = Instant::now();
+            if let Some(end) = self.check_deadlines(now) {
+                return Poll::Ready(end);
+            }
+            let mut progress = false;
+            if let Some(t) = self.next_ping
+                && now >= t
+            {
+                match Pin::new(&mut self.ws).poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.ping_seq += 1;
+                        let seq = self.ping_seq;
+                        if let Err(e) = Pin::new(&mut self.ws)
+                            .start_send(tokio_websockets::Message::ping(seq.to_be_bytes().to_vec()))
+                        {
+                            return Poll::Ready(End::Lost(codec_error(e)));
+                        }
+                        if self.pings.len() == 8 {
+                            self.pings.pop_front();
+                        }
+                        self.pings.push_back((seq, self.fed));
+                        self.unanswered_since.get_or_insert(now);
+                        self.next_ping = self.cfg.heartbeat.map(|i| now + i);
+                        self.need_flush = true;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(End::Lost(codec_error(e))),
+                    Poll::Pending => {}
+                }
+            }
+            match self.poll_read(cx, now) {
+                Poll::Ready(Err(end)) => return Poll::Ready(end),
+                Poll::Ready(Ok(())) => progress = true,
+                Poll::Pending => {}
+            }
+            match self.poll_write(cx) {
+                Poll::Ready(Err(end)) => return Poll::Ready(end),
+                Poll::Ready(Ok(())) => progress = true,
+                Poll::Pending => {}
+            }
+            if let Some(at) = self.next_deadline() {
+                if self.timer_at != Some(at) {
+                    self.timer.as_mut().reset(at);
+                    self.timer_at = Some(at);
+                }
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    self.timer_at = None;
+                    progress = true;
+                }
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn check_deadlines(&mut self, now: Instant) -> Option<End> {
+        if self.close_by.is_none() && self.shared.close_requested.load(Ordering::Acquire) {
+            let by = *self.shared.close_deadline.lock().expect("close lock");
+            self.close_by = Some(by.unwrap_or(now));
+        }
+        if let Some(by) = self.close_by
+            && now >= by
+        {
+            // Out of time: what is not flushed goes back to the caller of `close`.
+            return Some(End::User);
+        }
+        if let Some(t) = self.unanswered_since
+            && now >= t + self.cfg.pong_timeout
+        {
+            return Some(End::Lost(DisconnectReason::HeartbeatTimeout));
+        }
+        if let Some(d) = self.cfg.read_deadline
+            && now >= self.last_data + d
+        {
+            return Some(End::Lost(DisconnectReason::ReadDeadline));
+        }
+        if let Some(since) = self.inbox_full_since {
+            if !self.shared.inbox.is_full() {
+                self.inbox_full_since = None;
+            } else if let Some(lag) = self.cfg.lag_timeout
+                && now >= since + lag
+            {
+                return Some(End::Lost(DisconnectReason::Lagging));
+            }
+        }
+        None
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.next_ping,
+            self.close_by,
+            self.unanswered_since.map(|t| t + self.cfg.pong_timeout),
+            self.cfg.read_deadline.map(|d| self.last_data + d),
+            self.inbox_full_since
+                .zip(self.cfg.lag_timeout)
+                .map(|(s, l)| s + l),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Reads frames until the socket has no more, the inbox is full or the batch is done;
+    /// `Ready(Ok)` when something was read.
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<Result<(), End>> {
+        if self.inbox_full_since.is_some() {
+            // Back-pressure: the socket's buffers fill and the peer's writes stall.
+            return Poll::Pending;
+        }
+        let mut frames = 0;
+        let mut data = false;
+        while frames < READ_BATCH {
+            let msg = match Pin::new(&mut self.ws).poll_next(cx) {
+                Poll::Ready(Some(Ok(m))) => m,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
+                Poll::Ready(None) => {
+                    let end = if self.close_sent {
+                        End::User
+                    } else {
+                        match self.peer_close.take() {
+                            Some((code, reason)) => {
+                                End::Lost(DisconnectReason::ClosedByPeer { code, reason })
+                            }
+                            None => End::Lost(DisconnectReason::Eof),
+                        }
+                    };
+                    return Poll::Ready(Err(end));
+                }
+                Poll::Pending => break,
+            };
+            frames += 1;
+            if msg.is_pong() {
+                if let Ok(seq) = <[u8; 8]>::try_from(&msg.as_payload()[..]) {
+                    let seq = u64::from_be_bytes(seq);
+                    while let Some(&(s, fed)) = self.pings.front() {
+                        if s > seq {
+                            break;
+                        }
+                        self.acked = self.acked.max(fed);
+                        self.pings.pop_front();
+                    }
+                }
+            } else if msg.is_ping() {
+                // The codec queued the pong; it goes out with the next flush.
+                self.need_flush = true;
+            } else if let Some((code, reason)) = msg.as_close() {
+                self.peer_close = Some((u16::from(code), reason.to_owned()));
+                self.need_flush = true;
+            } else if msg.is_close() {
+                self.peer_close = Some((1005, String::new()));
+                self.need_flush = true;
+            } else if let Some(m) = from_wire(msg) {
+                data = true;
+                self.shared.received.fetch_add(1, Ordering::Relaxed);
+                if self.shared.inbox.push(m) {
+                    self.inbox_full_since = Some(now);
+                    break;
+                }
+            }
+        }
+        if frames == 0 {
+            return Poll::Pending;
+        }
+        // Any frame at all shows the peer is alive.
+        self.unanswered_since = None;
+        if data {
+            self.last_data = now;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Hands queued messages to the codec and flushes them in one write; `Ready(Ok)` when a
+    /// flush finished or messages were handed over.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), End>> {
+        let closing = self.shared.close_requested.load(Ordering::Acquire);
+        if self.pending.is_empty() && !self.close_sent {
+            self.shared.outbox.take_all(&mut self.pending);
+        }
+        let mut progress = false;
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
+                Poll::Pending => break,
+            }
+            let item = self.pending.pop_front().expect("not empty");
+            if let Err(e) = Pin::new(&mut self.ws).start_send(item.msg.to_wire()) {
+                self.pending.push_front(item);
+                return Poll::Ready(Err(End::Lost(codec_error(e))));
+            }
+            self.fed += 1;
+            self.unflushed.push(item);
+            self.need_flush = true;
+            progress = true;
+        }
+        if closing
+            && !self.close_sent
+            && self.pending.is_empty()
+            && self.unflushed.is_empty()
+            && self.shared.outbox.is_empty()
+        {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let close =
+                        tokio_websockets::Message::close(Some(CloseCode::NORMAL_CLOSURE), "");
+                    if let Err(e) = Pin::new(&mut self.ws).start_send(close) {
+                        return Poll::Ready(Err(End::Lost(codec_error(e))));
+                    }
+                    self.close_sent = true;
+                    // The peer's answer may never come: wait for it only briefly.
+                    let by = Instant::now() + CLOSE_HANDSHAKE;
+                    self.close_by = Some(self.close_by.map_or(by, |b| b.min(by)));
+                    self.need_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
+                Poll::Pending => {}
+            }
+        }
+        if self.need_flush {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.need_flush = false;
+                    let n = self.unflushed.len() as u64;
+                    if n > 0 {
+                        self.flushed += n;
+                        self.shared.sent.fetch_add(n, Ordering::Relaxed);
+                        self.shared.outbox.written(self.unflushed.drain(..));
+                        progress = true;
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
+                Poll::Pending => {}
+            }
+        }
+        if progress {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// How long a closing handshake may take once everything is flushed, when the caller's
+/// deadline allows more.
+pub(crate) const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
