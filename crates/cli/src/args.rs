@@ -27,6 +27,26 @@ pub fn duration(s: &str) -> Result<Option<Duration>, String> {
     Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
 }
 
+/// A size in bytes: `65536`, `64k`, `16M`, `1G` (powers of 1024; `KiB`/`MiB`/`GiB` too).
+pub fn size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (write 65536, 64k, 16M or 1G)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("{s:?} has an unknown unit (use k, M or G)")),
+    };
+    n.checked_mul(mult)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
 /// `Name: value`, as curl takes it.
 pub fn header(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
@@ -51,6 +71,17 @@ pub fn url(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("65536"), Ok(65536));
+        assert_eq!(size("64k"), Ok(65536));
+        assert_eq!(size("16M"), Ok(16 << 20));
+        assert_eq!(size("1GiB"), Ok(1 << 30));
+        for bad in ["", "k", "-1", "1.5M", "3X", "99999999999999999999G"] {
+            assert!(size(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations() {

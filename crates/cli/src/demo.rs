@@ -51,10 +51,6 @@ const PENDING: &[(&str, &str)] = &[
     ("09 response size cap", "bodies and downloads"),
     ("10 proxies", "connect stack"),
     ("11 observability hooks", "observability"),
-    ("12 WebSocket heartbeat", "WebSocket"),
-    ("13 WebSocket read deadline", "WebSocket"),
-    ("14 bounded outbound queue", "WebSocket"),
-    ("15 reconnect with backoff", "WebSocket"),
     ("16 structured concurrency", "batches and scope"),
 ];
 
@@ -97,6 +93,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.extend(crate::demo_tls::trust(&tls).await);
     rows.push(crate::demo_retry::deadline(&plain).await);
     rows.extend(crate::demo_retry::retries(&plain).await);
+    rows.extend(crate::demo_ws::segments(&plain).await);
     for (recipe, work) in PENDING {
         rows.push(Row {
             segment: recipe,

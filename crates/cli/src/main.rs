@@ -6,8 +6,10 @@ mod demo;
 mod demo_http;
 mod demo_retry;
 mod demo_tls;
+mod demo_ws;
 mod get;
 mod report;
+mod ws;
 
 use std::process::ExitCode;
 
@@ -30,7 +32,7 @@ enum Command {
     /// Fetch one URL per line, with bounded concurrency; one JSON line per URL.
     Batch(Pending),
     /// Open a resilient WebSocket: stdin lines are sent, messages received are printed.
-    Ws(Pending),
+    Ws(Box<ws::WsArgs>),
     /// Start an embedded chaos server on 127.0.0.1 and run every capability against it.
     Demo(demo::DemoArgs),
 }
@@ -55,7 +57,7 @@ fn main() -> ExitCode {
         Command::Get(args) => ExitCode::from(get::run(*args)),
         Command::Download(_) => pending("download", "bodies and downloads"),
         Command::Batch(_) => pending("batch", "batches and observability"),
-        Command::Ws(_) => pending("ws", "WebSocket"),
+        Command::Ws(args) => ExitCode::from(ws::run(*args)),
         Command::Demo(args) => match demo::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -71,6 +71,19 @@ impl Events {
     }
 }
 
+impl Events {
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<WsEvent> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) => return Some(e),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Events")

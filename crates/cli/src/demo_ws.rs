@@ -1,0 +1,211 @@
+//! Demo segments of the resilient WebSocket: heartbeat, read deadline, bounded outbox,
+//! reconnect with the queue replayed, and a fatal handshake.
+
+use std::time::{Duration, Instant};
+
+use tenax::ws::{self, Closed, DisconnectReason, Message, WsEvent};
+use tenax_chaos::ChaosServer;
+
+use crate::demo::{Row, Status, pass_if};
+
+fn ms(d: Duration) -> Option<f64> {
+    Some(d.as_secs_f64() * 1e3)
+}
+
+/// Waits (bounded) for the WebSocket to close for good and says why.
+async fn closed_reason(events: &mut ws::Events) -> Option<Closed> {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(e) = events.recv().await {
+            if let WsEvent::Closed(c) = e {
+                return Some(c);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+pub async fn segments(server: &ChaosServer) -> Vec<Row> {
+    vec![
+        heartbeat(server).await,
+        read_deadline(server).await,
+        outbox(server).await,
+        reconnect(server).await,
+        fatal(server).await,
+    ]
+}
+
+async fn heartbeat(server: &ChaosServer) -> Row {
+    let segment = "12 WebSocket heartbeat";
+    let t = Instant::now();
+    let socket = ws::builder(server.ws_url("/ws/silent"))
+        .heartbeat(Some(Duration::from_millis(300)))
+        .pong_timeout(Duration::from_millis(300))
+        .reconnect(false)
+        .connect()
+        .await;
+    let mut socket = match socket {
+        Ok(s) => s,
+        Err(e) => return Row::fail(segment, e),
+    };
+    let closed = closed_reason(&mut socket.events()).await;
+    let took = t.elapsed();
+    let ok = matches!(
+        closed,
+        Some(Closed::NoReconnect(DisconnectReason::HeartbeatTimeout))
+    ) && took < Duration::from_secs(2);
+    Row {
+        segment,
+        status: pass_if(ok),
+        detail: format!(
+            "silent peer declared dead after {:.0} ms (ping 300 ms + pong timeout 300 ms), no close wait",
+            took.as_secs_f64() * 1e3
+        ),
+        ms: ms(took),
+    }
+}
+
+async fn read_deadline(server: &ChaosServer) -> Row {
+    let segment = "13 WebSocket read deadline";
+    let t = Instant::now();
+    let socket = ws::builder(server.ws_url("/ws/echo"))
+        .read_deadline(Some(Duration::from_millis(400)))
+        .reconnect(false)
+        .connect()
+        .await;
+    let mut socket = match socket {
+        Ok(s) => s,
+        Err(e) => return Row::fail(segment, e),
+    };
+    let closed = closed_reason(&mut socket.events()).await;
+    let took = t.elapsed();
+    let ok = matches!(
+        closed,
+        Some(Closed::NoReconnect(DisconnectReason::ReadDeadline))
+    ) && took < Duration::from_secs(2);
+    Row {
+        segment,
+        status: pass_if(ok),
+        detail: format!(
+            "no message for {:.0} ms (deadline 400 ms; pongs do not count): connection dropped for a restart",
+            took.as_secs_f64() * 1e3
+        ),
+        ms: ms(took),
+    }
+}
+
+async fn outbox(server: &ChaosServer) -> Row {
+    let segment = "14 bounded outbound queue";
+    let t = Instant::now();
+    // A peer that never reads: the socket fills, then the outbox, then the producer waits.
+    let socket = ws::builder(server.ws_url("/ws/silent"))
+        .heartbeat(None)
+        .outbox(8, 4 << 20)
+        .connect()
+        .await;
+    let socket = match socket {
+        Ok(s) => s,
+        Err(e) => return Row::fail(segment, e),
+    };
+    let big = bytes_of(256 * 1024);
+    let mut accepted = 0;
+    let mut full = false;
+    for _ in 0..4000 {
+        match socket.try_send(big.clone()) {
+            Ok(()) => {
+                accepted += 1;
+                tokio::task::yield_now().await;
+            }
+            Err(e) => {
+                full = e.error().is_outbox_full();
+                break;
+            }
+        }
+    }
+    let waited = tokio::time::timeout(Duration::from_millis(200), socket.send(big.clone()))
+        .await
+        .is_err();
+    let unsent = socket.close(Duration::from_millis(200)).await;
+    Row {
+        segment,
+        status: pass_if(full && waited && unsent.len() >= 8),
+        detail: format!(
+            "{accepted} x 256 KiB accepted, then try_send: outbox full; send waited (back-pressure); close handed back {} unsent",
+            unsent.len()
+        ),
+        ms: ms(t.elapsed()),
+    }
+}
+
+fn bytes_of(n: usize) -> Message {
+    Message::binary(vec![0x5a; n])
+}
+
+async fn reconnect(server: &ChaosServer) -> Row {
+    let segment = "15 reconnect with backoff, queue replayed";
+    let t = Instant::now();
+    // The server drops TCP after every 5 echoes; one message every 30 ms.
+    let socket = ws::builder(server.ws_url("/ws/drop/5?key=demo-drip"))
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect()
+        .await;
+    let mut socket = match socket {
+        Ok(s) => s,
+        Err(e) => return Row::fail(segment, e),
+    };
+    let mut events = socket.events();
+    let n = 40u64;
+    for i in 0..n {
+        if let Err(e) = socket.send(format!("tick {i}")).await {
+            return Row::fail(segment, e);
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let done = tokio::time::timeout(Duration::from_secs(5), async {
+        while server.ws_count("demo-drip") < n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .is_ok();
+    let stats = socket.stats();
+    let mut delays = Vec::new();
+    while let Some(e) = events.try_recv() {
+        if let WsEvent::Reconnecting { delay, .. } = e {
+            delays.push(format!("{:.0}", delay.as_secs_f64() * 1e3));
+        }
+    }
+    socket.close(Duration::from_secs(1)).await;
+    let counted = server.ws_count("demo-drip");
+    Row {
+        segment,
+        status: pass_if(done && counted >= n && stats.reconnects >= 5),
+        detail: format!(
+            "{n} sent through {} drops, server counted {counted}; backoff waits (ms): {}",
+            stats.reconnects,
+            delays.join(", ")
+        ),
+        ms: ms(t.elapsed()),
+    }
+}
+
+async fn fatal(server: &ChaosServer) -> Row {
+    let segment = "15 401 handshake is fatal";
+    let t = Instant::now();
+    match ws::builder(server.ws_url("/ws/reject/401")).connect().await {
+        Ok(_) => Row {
+            segment,
+            status: Status::Fail,
+            detail: "connected to a route that rejects".into(),
+            ms: None,
+        },
+        Err(e) => Row {
+            segment,
+            status: pass_if(e.status().map(|s| s.as_u16()) == Some(401) && e.attempts() == 1),
+            detail: format!("{e}; {} attempt, no retry", e.attempts()),
+            ms: ms(t.elapsed()),
+        },
+    }
+}
