@@ -26,6 +26,9 @@ use crate::error::{Error, Kind, find_write_stall};
 
 pub(crate) type Ws = WebSocketStream<Prefixed<Stream>>;
 
+/// How soon after a write a ping asks the peer to confirm it.
+const ACK_PING: Duration = Duration::from_millis(25);
+
 /// Frames read in one go before the writer gets a turn.
 const READ_BATCH: usize = 256;
 
@@ -348,6 +351,12 @@ impl<'a> Session<'a> {
                         self.shared.sent.fetch_add(n, Ordering::Relaxed);
                         self.shared.outbox.written(self.unflushed.drain(..));
                         progress = true;
+                        // A ping soon after a write confirms it (it narrows what a failure
+                        // may have lost); one in flight at a time, only with a heartbeat.
+                        if self.cfg.heartbeat.is_some() && self.pings.is_empty() {
+                            let soon = Instant::now() + ACK_PING;
+                            self.next_ping = Some(self.next_ping.map_or(soon, |t| t.min(soon)));
+                        }
                     }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
