@@ -50,7 +50,7 @@ fn demo_prints_a_table() {
 
 #[test]
 fn commands_not_built_yet_exit_2_with_a_clear_message() {
-    for cmd in ["download", "batch", "ws"] {
+    for cmd in ["download", "batch"] {
         let out = tenax(&[cmd, "http://127.0.0.1:9/", "-H", "x: y"]);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -445,4 +445,63 @@ fn get_data_from_standard_input() {
     let echo: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(echo["body"], "from stdin");
     assert_eq!(echo["method"], "POST");
+}
+
+fn tenax_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenax"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tenax runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn ws_sends_stdin_lines_and_prints_what_comes_back() {
+    let s = chaos();
+    let url = s.ws_url("/ws/echo");
+    let out = tenax_stdin(
+        &["ws", &url, "--send", "first", "--count", "3"],
+        "second\nthird\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "first\nsecond\nthird\n");
+    let err = stderr(&out);
+    assert!(err.contains("tenax: connected"), "{err}");
+}
+
+#[test]
+fn ws_exit_codes() {
+    let s = chaos();
+    // A rejected handshake: 22, after one attempt.
+    let out = tenax(&["ws", &s.ws_url("/ws/reject/401"), "--no-stdin"]);
+    assert_eq!(out.status.code(), Some(22), "{}", stderr(&out));
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    // A silent peer without reconnecting: the heartbeat times out, 28.
+    let out = tenax(&[
+        "ws",
+        &s.ws_url("/ws/silent"),
+        "--no-stdin",
+        "--heartbeat",
+        "0.2",
+        "--pong-timeout",
+        "0.2",
+        "--no-reconnect",
+    ]);
+    assert_eq!(out.status.code(), Some(28), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no pong"), "{}", stderr(&out));
+    // Bad input: usage errors.
+    let out = tenax(&["ws", "ftp://127.0.0.1/", "--no-stdin"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = tenax(&["ws", &s.ws_url("/ws/echo"), "--max-message", "12Q"]);
+    assert_eq!(out.status.code(), Some(2));
 }
