@@ -474,7 +474,10 @@ fn ws_sends_stdin_lines_and_prints_what_comes_back() {
         "second\nthird\n",
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "first\nsecond\nthird\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "first\nsecond\nthird\n"
+    );
     let err = stderr(&out);
     assert!(err.contains("tenax: connected"), "{err}");
 }

@@ -48,7 +48,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     socket.close(Duration::from_secs(1)).await;
 
     // A 401 is fatal: one attempt, no retry loop.
-    let e = ws::connect(server.ws_url("/ws/reject/401")).await.unwrap_err();
+    let e = ws::connect(server.ws_url("/ws/reject/401"))
+        .await
+        .unwrap_err();
     println!("{e} ({} attempt)", e.attempts());
     Ok(())
 }

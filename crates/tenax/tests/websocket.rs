@@ -164,6 +164,45 @@ async fn a_burst_through_drops_is_delivered_or_counted_as_possibly_lost() {
 }
 
 #[tokio::test]
+async fn at_least_once_delivery_replays_what_a_drop_may_have_lost() {
+    let s = server();
+    bounded(30, async {
+        let mut socket = fast(s.ws_url("/ws/drop/50?key=replay"))
+            .replay_unconfirmed(true)
+            .connect()
+            .await
+            .unwrap();
+        let mut events = socket.events();
+        let n = 400u64;
+        for i in 0..n {
+            socket.send(Message::text(format!("r{i}"))).await.unwrap();
+        }
+        let want: HashSet<Vec<u8>> = (0..n).map(|i| format!("r{i}").into_bytes()).collect();
+        loop {
+            let got: HashSet<Vec<u8>> = s.ws_messages("replay").into_iter().collect();
+            if want.is_subset(&got) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let st = socket.stats();
+        assert!(
+            st.reconnects >= 7,
+            "400 messages, 50 per connection: {st:?}"
+        );
+        assert_eq!(st.possibly_lost, 0, "{st:?}");
+        while let Some(e) = events.try_recv() {
+            if let WsEvent::Disconnected(d) = e {
+                assert_eq!(d.possibly_lost, 0);
+            }
+        }
+        let unsent = socket.close(Duration::from_secs(2)).await;
+        assert!(unsent.is_empty(), "{}", unsent.len());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_401_handshake_is_fatal_after_exactly_one_attempt() {
     let s = server();
     bounded(10, async {

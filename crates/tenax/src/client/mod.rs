@@ -64,6 +64,8 @@ struct ClientInner {
     close_timeout: Duration,
     versions: HttpVersions,
     tls: Arc<rustls::ClientConfig>,
+    /// `tls` with HTTP/1.1 as the only ALPN protocol, for WebSockets; made on first use.
+    ws_tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     h2: Http2Options,
     retry: RetryPolicy,
     deadline_header: Option<header::HeaderName>,
@@ -147,11 +149,14 @@ impl Client {
     /// What a WebSocket connection needs of the client: its resolver, timeouts, default headers
     /// and a TLS configuration that offers only HTTP/1.1 (the upgrade is an HTTP/1.1 request).
     pub(crate) fn ws_parts(&self) -> crate::ws::ClientParts {
-        let mut tls = (*self.inner.tls).clone();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tls = self.inner.ws_tls.get_or_init(|| {
+            let mut tls = (*self.inner.tls).clone();
+            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(tls)
+        });
         crate::ws::ClientParts {
             resolver: self.inner.resolver.clone(),
-            tls: Arc::new(tls),
+            tls: tls.clone(),
             timeouts: self.inner.timeouts,
             headers: self.inner.default_headers.clone(),
         }

@@ -29,6 +29,7 @@ pub(crate) struct Config {
     pub(crate) outbox_bytes: usize,
     pub(crate) inbox: usize,
     pub(crate) lag_timeout: Option<Duration>,
+    pub(crate) replay: bool,
     pub(crate) headers: HeaderMap,
     pub(crate) protocols: Vec<String>,
     pub(crate) handshake_timeout: Duration,
@@ -54,6 +55,7 @@ impl Default for Config {
             outbox_bytes: 16 << 20,
             inbox: 1024,
             lag_timeout: None,
+            replay: false,
             headers: HeaderMap::new(),
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
@@ -185,6 +187,18 @@ impl WsBuilder {
     /// only.
     pub fn lag_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.cfg.lag_timeout = timeout.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// At-least-once delivery: keeps each written message (and its room in the outbox) until
+    /// a pong shows the peer read past it, and sends the unconfirmed ones again after a
+    /// reconnect, so nothing written into a dying connection is lost; the peer may see a
+    /// message twice. A ping follows every write within 25 ms (at once when half the outbox
+    /// waits for confirmation), so the peer must answer pings. Default is off: a message is
+    /// released once written, and the ones a failure may have lost are counted in
+    /// [`Disconnect::possibly_lost`](super::Disconnect::possibly_lost).
+    pub fn replay_unconfirmed(mut self, on: bool) -> Self {
+        self.cfg.replay = on;
         self
     }
 

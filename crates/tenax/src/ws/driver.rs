@@ -21,9 +21,12 @@ use crate::error::{Error, Kind};
 use crate::retry::full_jitter;
 use crate::{Result, TimeoutPhase};
 
+/// Events kept for a slow reader (each WebSocket preallocates them: keep it small).
+const EVENTS: usize = 16;
+
 /// Spawns the task and waits for the first connection (or the end).
 pub(crate) async fn start(parts: ClientParts, uri: Uri, cfg: Config) -> Result<WebSocket> {
-    let (events, rx) = broadcast::channel(256);
+    let (events, rx) = broadcast::channel(EVENTS);
     let shared = Arc::new(Shared {
         outbox: Outbox::new(cfg.outbox_messages, cfg.outbox_bytes),
         inbox: Inbox::new(cfg.inbox),
@@ -147,7 +150,9 @@ async fn drive(
         total_attempts += 1;
         shared.emit(WsEvent::Connecting { attempt });
         let opened = tokio::select! {
-            r = open(&parts, &uri, &cfg) => r,
+            // Boxed: the connect and handshake state lives only while connecting, not for
+            // the whole life of the task (memory per idle connection).
+            r = Box::pin(open(&parts, &uri, &cfg)) => r,
             _ = shared.close_notify.notified() => break Closed::ByUser,
         };
         let (reason, connected_for, lost) = match opened {
@@ -181,6 +186,7 @@ async fn drive(
                                 counted: false,
                                 hello: true,
                                 confirm: None,
+                                seq: 0,
                             })
                             .collect();
                         if ever_connected {
@@ -198,12 +204,13 @@ async fn drive(
                         shared.connected.store(false, Ordering::Release);
                         let lost = session.possibly_lost();
                         // Whatever was taken but not written goes back first, in order.
+                        let unconfirmed = std::mem::take(&mut session.unconfirmed);
                         let unflushed = std::mem::take(&mut session.unflushed);
                         let pending = std::mem::take(&mut session.pending);
                         drop(session);
                         shared
                             .outbox
-                            .requeue_front(unflushed.into_iter().chain(pending));
+                            .requeue_front(unconfirmed.into_iter().chain(unflushed).chain(pending));
                         match end {
                             End::User => break Closed::ByUser,
                             End::Lost(r) => (r, t0.elapsed(), lost),

@@ -168,23 +168,76 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         )));
     }
     buf.advance(head_len);
-    Ok((
-        Prefixed {
-            pre: buf.freeze(),
-            io,
-        },
-        protocol,
-    ))
+    Ok((Prefixed::new(buf.freeze(), io), protocol))
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
-/// A stream with bytes already read from it in front.
+/// The WebSocket's socket: bytes already read in front, and writes coalesced.
+///
+/// The codec hands its frames over as a vectored write of two slices each (header, payload),
+/// and tokio-util writes at most 64 slices per call: a flush of 100 small messages took
+/// four system calls, and the peer answered in four smaller batches. Small writes are
+/// copied into one buffer (at most [`WRITE_BUF`] bytes, allocated on first use) that a flush
+/// writes at once; larger writes go straight to the socket.
 pub(crate) struct Prefixed<S> {
     pre: Bytes,
     io: S,
+    wbuf: Vec<u8>,
+    /// How much of `wbuf` is written.
+    wpos: usize,
+}
+
+/// The largest run of small writes gathered into one system call.
+const WRITE_BUF: usize = 16 * 1024;
+
+impl<S: AsyncWrite + Unpin> Prefixed<S> {
+    fn new(pre: Bytes, io: S) -> Self {
+        Prefixed {
+            pre,
+            io,
+            wbuf: Vec::new(),
+            wpos: 0,
+        }
+    }
+
+    /// Writes out the gathered bytes.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.wpos < self.wbuf.len() {
+            let n =
+                std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wpos += n;
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_gather(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if self.wbuf.len() + total > WRITE_BUF {
+            std::task::ready!(self.poll_drain(cx))?;
+        }
+        if total >= WRITE_BUF {
+            return Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        }
+        if self.wbuf.capacity() == 0 {
+            self.wbuf.reserve_exact(WRITE_BUF);
+        }
+        for b in bufs {
+            self.wbuf.extend_from_slice(b);
+        }
+        Poll::Ready(Ok(total))
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
@@ -205,31 +258,35 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        self.get_mut().poll_gather(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        self.get_mut().poll_gather(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        true
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
 

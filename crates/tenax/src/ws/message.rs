@@ -85,9 +85,10 @@ pub(crate) struct Outgoing {
 
 impl Outgoing {
     pub(crate) fn to_wire(&self) -> tokio_websockets::Message {
-        // The codec masks client payloads in place: it copies a shared `Bytes` once, which
-        // is the one copy a message costs.
-        let payload = Payload::from(self.data.clone());
+        // The codec masks client payloads in place, so it needs bytes of its own: one copy,
+        // made here into a buffer the codec can take over (cloning the `Bytes` instead would
+        // also allocate its shared header).
+        let payload = Payload::from(BytesMut::from(&self.data[..]));
         if self.text {
             tokio_websockets::Message::text(payload)
         } else {

@@ -29,6 +29,8 @@ pub(crate) struct Item {
     pub(crate) hello: bool,
     /// Resolved once the message is flushed to the socket.
     pub(crate) confirm: Option<oneshot::Sender<()>>,
+    /// Its number among the messages handed to the codec on its connection.
+    pub(crate) seq: u64,
 }
 
 #[derive(Default)]
@@ -115,20 +117,33 @@ impl Outbox {
             message: msg.into_message(),
             error: closed_error(),
         };
-        let Ok(m) = self.messages.acquire().await else {
-            return Err(fail(msg));
-        };
-        let Ok(b) = self.bytes.acquire_many(weight).await else {
-            return Err(fail(msg));
-        };
-        m.forget();
-        b.forget();
+        // Permits free now are taken without an await: tokio's cooperative budget would
+        // otherwise make a producer yield every few dozen sends, and the connection's task
+        // would flush each short run on its own (four times the writes, measured).
+        match self.messages.try_acquire() {
+            Ok(m) => m.forget(),
+            Err(_) => match self.messages.acquire().await {
+                Ok(m) => m.forget(),
+                Err(_) => return Err(fail(msg)),
+            },
+        }
+        match self.bytes.try_acquire_many(weight) {
+            Ok(b) => b.forget(),
+            Err(_) => match self.bytes.acquire_many(weight).await {
+                Ok(b) => b.forget(),
+                Err(_) => {
+                    self.messages.add_permits(1);
+                    return Err(fail(msg));
+                }
+            },
+        }
         self.push(Item {
             msg,
             bytes: weight,
             counted: true,
             hello: false,
             confirm,
+            seq: 0,
         });
         Ok(())
     }
@@ -166,6 +181,7 @@ impl Outbox {
             counted: true,
             hello: false,
             confirm: None,
+            seq: 0,
         });
         Ok(())
     }
@@ -193,6 +209,7 @@ impl Outbox {
             counted: false,
             hello: false,
             confirm: None,
+            seq: 0,
         });
         drop(q);
         self.writer.wake();

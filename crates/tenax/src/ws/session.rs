@@ -29,6 +29,13 @@ pub(crate) type Ws = WebSocketStream<Prefixed<Stream>>;
 /// How soon after a write a ping asks the peer to confirm it.
 const ACK_PING: Duration = Duration::from_millis(25);
 
+/// With at-least-once delivery, a ping after this many messages.
+const REPLAY_PING_EVERY: u64 = 32;
+
+/// Pings awaiting their pong that are remembered (older ones are forgotten: a later pong
+/// confirms more).
+const MAX_PINGS: usize = 64;
+
 /// Frames read in one go before the writer gets a turn.
 const READ_BATCH: usize = 256;
 
@@ -47,6 +54,8 @@ pub(crate) struct Session<'a> {
     pub(crate) pending: VecDeque<Item>,
     /// Handed to the codec; the flush has not finished.
     pub(crate) unflushed: Vec<Item>,
+    /// Written, kept until a pong confirms them (at-least-once delivery only).
+    pub(crate) unconfirmed: VecDeque<Item>,
     need_flush: bool,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
@@ -94,6 +103,7 @@ impl<'a> Session<'a> {
             cfg,
             pending: hello.into(),
             unflushed: Vec::new(),
+            unconfirmed: VecDeque::new(),
             need_flush: false,
             timer: Box::pin(tokio::time::sleep_until(now)),
             timer_at: None,
@@ -114,6 +124,10 @@ impl<'a> Session<'a> {
 
     /// Messages flushed to the socket that no pong has confirmed.
     pub(crate) fn possibly_lost(&self) -> u64 {
+        if self.cfg.replay {
+            // The unconfirmed ones are sent again; only on-connect messages are not.
+            return self.unconfirmed.iter().filter(|i| i.hello).count() as u64;
+        }
         self.flushed.saturating_sub(self.acked)
     }
 
@@ -130,20 +144,9 @@ impl<'a> Session<'a> {
             {
                 match Pin::new(&mut self.ws).poll_ready(cx) {
                     Poll::Ready(Ok(())) => {
-                        self.ping_seq += 1;
-                        let seq = self.ping_seq;
-                        if let Err(e) = Pin::new(&mut self.ws)
-                            .start_send(tokio_websockets::Message::ping(seq.to_be_bytes().to_vec()))
-                        {
+                        if let Err(e) = self.send_ping(now) {
                             return Poll::Ready(End::Lost(codec_error(e)));
                         }
-                        if self.pings.len() == 8 {
-                            self.pings.pop_front();
-                        }
-                        self.pings.push_back((seq, self.fed));
-                        self.unanswered_since.get_or_insert(now);
-                        self.next_ping = self.cfg.heartbeat.map(|i| now + i);
-                        self.need_flush = true;
                         progress = true;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(End::Lost(codec_error(e))),
@@ -174,6 +177,22 @@ impl<'a> Session<'a> {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Queues a ping that will confirm every message handed to the codec before it.
+    fn send_ping(&mut self, now: Instant) -> Result<(), tokio_websockets::Error> {
+        self.ping_seq += 1;
+        let seq = self.ping_seq;
+        Pin::new(&mut self.ws)
+            .start_send(tokio_websockets::Message::ping(seq.to_be_bytes().to_vec()))?;
+        if self.pings.len() == MAX_PINGS {
+            self.pings.pop_front();
+        }
+        self.pings.push_back((seq, self.fed));
+        self.unanswered_since.get_or_insert(now);
+        self.next_ping = self.cfg.heartbeat.map(|i| now + i);
+        self.need_flush = true;
+        Ok(())
     }
 
     fn check_deadlines(&mut self, now: Instant) -> Option<End> {
@@ -239,6 +258,8 @@ impl<'a> Session<'a> {
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
                 Poll::Ready(None) => {
                     let end = if self.close_sent {
+                        // The peer answered our close frame: it read everything before it.
+                        self.shared.outbox.written(self.unconfirmed.drain(..));
                         End::User
                     } else {
                         match self.peer_close.take() {
@@ -262,6 +283,15 @@ impl<'a> Session<'a> {
                         }
                         self.acked = self.acked.max(fed);
                         self.pings.pop_front();
+                    }
+                    let acked = self.acked;
+                    let n = self
+                        .unconfirmed
+                        .iter()
+                        .take_while(|i| i.seq < acked)
+                        .count();
+                    if n > 0 {
+                        self.shared.outbox.written(self.unconfirmed.drain(..n));
                     }
                 }
             } else if msg.is_ping() {
@@ -307,13 +337,21 @@ impl<'a> Session<'a> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
                 Poll::Pending => break,
             }
-            let item = self.pending.pop_front().expect("not empty");
+            let mut item = self.pending.pop_front().expect("not empty");
+            item.seq = self.fed;
             if let Err(e) = Pin::new(&mut self.ws).start_send(item.msg.to_wire()) {
                 self.pending.push_front(item);
                 return Poll::Ready(Err(End::Lost(codec_error(e))));
             }
             self.fed += 1;
             self.unflushed.push(item);
+            // At-least-once: a ping among every few messages, so that a peer that reads
+            // part of a burst and then fails confirms that part, and the replay makes
+            // progress. (The codec only queues here; `poll_ready` matters before a flush.)
+            if self.cfg.replay && self.fed.is_multiple_of(REPLAY_PING_EVERY)
+                && let Err(e) = self.send_ping(Instant::now()) {
+                    return Poll::Ready(Err(End::Lost(codec_error(e))));
+                }
             self.need_flush = true;
             progress = true;
         }
@@ -349,12 +387,26 @@ impl<'a> Session<'a> {
                     if n > 0 {
                         self.flushed += n;
                         self.shared.sent.fetch_add(n, Ordering::Relaxed);
-                        self.shared.outbox.written(self.unflushed.drain(..));
+                        if self.cfg.replay {
+                            for mut item in self.unflushed.drain(..) {
+                                if let Some(c) = item.confirm.take() {
+                                    let _ = c.send(());
+                                }
+                                self.unconfirmed.push_back(item);
+                            }
+                        } else {
+                            self.shared.outbox.written(self.unflushed.drain(..));
+                        }
                         progress = true;
                         // A ping soon after a write confirms it (it narrows what a failure
-                        // may have lost); one in flight at a time, only with a heartbeat.
-                        if self.cfg.heartbeat.is_some() && self.pings.is_empty() {
-                            let soon = Instant::now() + ACK_PING;
+                        // may have lost, and releases what at-least-once delivery keeps);
+                        // one in flight at a time.
+                        if (self.cfg.heartbeat.is_some() || self.cfg.replay)
+                            && self.pings.is_empty()
+                        {
+                            let half = self.unconfirmed.len() * 2 >= self.cfg.outbox_messages;
+                            let soon =
+                                Instant::now() + if half { Duration::ZERO } else { ACK_PING };
                             self.next_ping = Some(self.next_ping.map_or(soon, |t| t.min(soon)));
                         }
                     }

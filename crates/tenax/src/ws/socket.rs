@@ -59,7 +59,7 @@ pub struct Events {
 
 impl Events {
     /// The next event; `None` once the WebSocket is gone and every event was read. A reader
-    /// more than 256 events behind skips the oldest.
+    /// more than 16 events behind skips the oldest.
     pub async fn recv(&mut self) -> Option<WsEvent> {
         loop {
             match self.rx.recv().await {
@@ -197,7 +197,7 @@ impl WebSocket {
 
     /// The WebSocket's state changes: connecting, connected, disconnected (with the reason
     /// and how many messages may have been lost), reconnecting (with the delay), closed. The
-    /// first call sees every event since `connect` (up to 256); later calls see new ones.
+    /// first call sees every event since `connect` (up to 16); later calls see new ones.
     pub fn events(&mut self) -> Events {
         let rx = match self.events.take() {
             Some(rx) => rx,

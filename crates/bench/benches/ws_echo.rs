@@ -1,0 +1,314 @@
+//! WebSocket echo, side by side: 64-byte text messages, 100 in flight on one connection,
+//! against one echo server (tokio-tungstenite, reading all that is available then flushing
+//! once, on a thread of its own); clients on a current_thread runtime on the main thread,
+//! whose CPU time is measured. Then the memory of 10,000 idle connections with heartbeats
+//! (the server in a child process, so only the client's memory is counted).
+//!
+//! Run: `cargo bench -p tenax-bench --bench ws_echo`. `TENAX_BENCH_ROUNDS` rounds (default
+//! 3), medians reported; `TENAX_BENCH_IDLE` connections for the memory figure (default 10000,
+//! 0 skips it).
+
+use std::time::{Duration, Instant};
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tenax_bench::{rounds, thread_cpu};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message as TMsg;
+
+const MESSAGES: usize = 200_000;
+const IN_FLIGHT: usize = 100;
+
+async fn serve(listener: TcpListener) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(async move {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
+            while let Some(Ok(m)) = ws.next().await {
+                if !(m.is_text() || m.is_binary()) {
+                    continue;
+                }
+                if ws.feed(m).await.is_err() {
+                    return;
+                }
+                while let Some(Some(Ok(m))) = ws.next().now_or_never() {
+                    if (m.is_text() || m.is_binary()) && ws.feed(m).await.is_err() {
+                        return;
+                    }
+                }
+                if ws.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn start_server_thread() -> String {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std::thread::Builder::new()
+        .name("echo-server".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move { serve(TcpListener::from_std(std_listener).unwrap()).await });
+        })
+        .unwrap();
+    format!("ws://{addr}/")
+}
+
+async fn tungstenite(url: &str) -> tokio_tungstenite::WebSocketStream<TcpStream> {
+    let addr = url.trim_start_matches("ws://").trim_end_matches('/');
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    tokio_tungstenite::client_async(url, tcp).await.unwrap().0
+}
+
+fn payload() -> String {
+    "x".repeat(64)
+}
+
+/// tokio-tungstenite, `send` per message (a flush each).
+async fn tung_send(url: &str) -> usize {
+    let mut ws = tungstenite(url).await;
+    let p = payload();
+    for _ in 0..IN_FLIGHT {
+        ws.send(TMsg::text(p.clone())).await.unwrap();
+    }
+    let (mut sent, mut got) = (IN_FLIGHT, 0);
+    while got < MESSAGES {
+        ws.next().await.unwrap().unwrap();
+        got += 1;
+        if sent < MESSAGES {
+            ws.send(TMsg::text(p.clone())).await.unwrap();
+            sent += 1;
+        }
+    }
+    got
+}
+
+/// tokio-tungstenite, batched by hand: feed all that can go, flush once.
+async fn tung_batched(url: &str) -> usize {
+    let mut ws = tungstenite(url).await;
+    let p = payload();
+    for _ in 0..IN_FLIGHT {
+        ws.feed(TMsg::text(p.clone())).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    let (mut sent, mut got) = (IN_FLIGHT, 0);
+    while got < MESSAGES {
+        ws.next().await.unwrap().unwrap();
+        let mut n = 1;
+        while let Some(Some(Ok(_))) = ws.next().now_or_never() {
+            n += 1;
+        }
+        got += n;
+        for _ in 0..n {
+            if sent < MESSAGES {
+                ws.feed(TMsg::text(p.clone())).await.unwrap();
+                sent += 1;
+            }
+        }
+        ws.flush().await.unwrap();
+    }
+    got
+}
+
+/// Tenax: plain `send` per message; the outbox coalesces the writes.
+async fn tenax_outbox(url: &str) -> usize {
+    let mut ws = tenax::ws::connect(url).await.unwrap();
+    let p = payload();
+    for _ in 0..IN_FLIGHT {
+        ws.send(p.as_str()).await.unwrap();
+    }
+    let (mut sent, mut got) = (IN_FLIGHT, 0);
+    while got < MESSAGES {
+        ws.recv().await.unwrap();
+        got += 1;
+        if sent < MESSAGES {
+            ws.send(p.as_str()).await.unwrap();
+            sent += 1;
+        }
+    }
+    ws.close(Duration::from_secs(1)).await;
+    got
+}
+
+#[derive(Clone, Copy)]
+struct Run {
+    rate: f64,
+    cpu_us: f64,
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    if std::env::var_os("TENAX_BENCH_SERVE").is_some() {
+        // The child process of the idle-memory figure: serve until stdin closes.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            println!("{}", l.local_addr().unwrap());
+            tokio::spawn(serve(l));
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut s = String::new();
+                let _ = std::io::stdin().read_line(&mut s);
+            })
+            .await;
+        });
+        return;
+    }
+    let url = start_server_thread();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let names = [
+        "tungstenite send (flush each)",
+        "tungstenite batched",
+        "tenax outbox",
+    ];
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); names.len()];
+    for _ in 0..rounds() {
+        for (i, runs) in runs.iter_mut().enumerate() {
+            // TENAX_BENCH_ONLY=send|batched|tenax runs one client alone (for profiling).
+            let only = std::env::var("TENAX_BENCH_ONLY").ok();
+            if only.is_some_and(|o| {
+                ["send", "batched", "tenax"].iter().position(|&n| n == o) != Some(i)
+            }) {
+                continue;
+            }
+            let t0 = Instant::now();
+            let c0 = thread_cpu();
+            let n = rt.block_on(async {
+                match i {
+                    0 => tung_send(&url).await,
+                    1 => tung_batched(&url).await,
+                    _ => tenax_outbox(&url).await,
+                }
+            });
+            let (wall, cpu) = (t0.elapsed(), thread_cpu() - c0);
+            runs.push(Run {
+                rate: n as f64 / wall.as_secs_f64(),
+                cpu_us: cpu.as_secs_f64() * 1e6 / n as f64,
+            });
+        }
+    }
+    println!("WebSocket echo, 64 B text, {IN_FLIGHT} in flight, 1 connection, {MESSAGES} messages");
+    if runs.iter().any(Vec::is_empty) {
+        for (name, r) in names.iter().zip(&runs).filter(|(_, r)| !r.is_empty()) {
+            println!("  {name}: {:.3} µs CPU/msg", median_of(r, |x| x.cpu_us));
+        }
+        return;
+    }
+    let med: Vec<(f64, f64)> = runs
+        .iter()
+        .map(|r| (median_of(r, |x| x.rate), median_of(r, |x| x.cpu_us)))
+        .collect();
+    for (name, (rate, cpu)) in names.iter().zip(&med) {
+        println!("  {name:<30} {rate:>12.0} msg/s  {cpu:>7.3} µs CPU/msg");
+    }
+    let (t_send, t_batch, ours) = (med[0], med[1], med[2]);
+    println!(
+        "  tenax vs tungstenite batched: {:.2}x rate, {:.2}x CPU/msg; vs send-per-message: {:.2}x rate, {:.2}x CPU/msg",
+        ours.0 / t_batch.0,
+        ours.1 / t_batch.1,
+        ours.0 / t_send.0,
+        ours.1 / t_send.1
+    );
+
+    let idle: usize = std::env::var("TENAX_BENCH_IDLE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    if idle > 0 {
+        idle_memory(&rt, idle);
+    }
+}
+
+fn median_of(runs: &[Run], f: fn(&Run) -> f64) -> f64 {
+    let mut xs: Vec<f64> = runs.iter().map(f).collect();
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+fn idle_memory(rt: &tokio::runtime::Runtime, n: usize) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("TENAX_BENCH_SERVE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the server child starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!("ws://{}/", line.trim());
+    println!("{n} idle connections, heartbeat every 1 s (client process RSS growth):");
+    for which in ["tenax (heartbeat on)", "tungstenite (no heartbeat)"] {
+        let before = rss_kib();
+        rt.block_on(async {
+            if which.starts_with("tenax") {
+                let client = tenax::Client::new();
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(
+                        client
+                            .websocket(&url)
+                            .heartbeat(Some(Duration::from_secs(1)))
+                            .connect()
+                            .await
+                            .unwrap(),
+                    );
+                }
+                // Three heartbeats go by: every connection pings and is answered.
+                tokio::time::sleep(Duration::from_millis(3200)).await;
+                let grown = rss_kib().saturating_sub(before);
+                println!(
+                    "  {which:<30} {:>8.1} MiB in all, {:>6.0} B per connection",
+                    grown as f64 / 1024.0,
+                    grown as f64 * 1024.0 / n as f64
+                );
+                for ws in v {
+                    ws.close(Duration::ZERO).await;
+                }
+            } else {
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(tungstenite(&url).await);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let grown = rss_kib().saturating_sub(before);
+                println!(
+                    "  {which:<30} {:>8.1} MiB in all, {:>6.0} B per connection",
+                    grown as f64 / 1024.0,
+                    grown as f64 * 1024.0 / n as f64
+                );
+            }
+        });
+    }
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
