@@ -74,6 +74,13 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// For `?` in functions returning [`crate::Result`]: the message is dropped.
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Error {
+        e.error
+    }
+}
+
 impl std::error::Error for SendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
