@@ -255,7 +255,14 @@ impl<'a> Session<'a> {
         while frames < READ_BATCH {
             let msg = match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Ready(Some(Ok(m))) => m,
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
+                Poll::Ready(Some(Err(e))) => {
+                    // On a protocol violation the codec queued a close frame (1002, 1007,
+                    // 1009) that tells the peer why: one attempt to send it, no waiting.
+                    if !matches!(e, tokio_websockets::Error::Io(_)) {
+                        let _ = Pin::new(&mut self.ws).poll_flush(cx);
+                    }
+                    return Poll::Ready(Err(End::Lost(codec_error(e))));
+                }
                 Poll::Ready(None) => {
                     let end = if self.close_sent {
                         // The peer answered our close frame: it read everything before it.
@@ -348,10 +355,12 @@ impl<'a> Session<'a> {
             // At-least-once: a ping among every few messages, so that a peer that reads
             // part of a burst and then fails confirms that part, and the replay makes
             // progress. (The codec only queues here; `poll_ready` matters before a flush.)
-            if self.cfg.replay && self.fed.is_multiple_of(REPLAY_PING_EVERY)
-                && let Err(e) = self.send_ping(Instant::now()) {
-                    return Poll::Ready(Err(End::Lost(codec_error(e))));
-                }
+            if self.cfg.replay
+                && self.fed.is_multiple_of(REPLAY_PING_EVERY)
+                && let Err(e) = self.send_ping(Instant::now())
+            {
+                return Poll::Ready(Err(End::Lost(codec_error(e))));
+            }
             self.need_flush = true;
             progress = true;
         }

@@ -1,0 +1,49 @@
+//! The Autobahn|Testsuite client run: connects to a fuzzing server (kosoku or autobahn),
+//! echoes every message of every case through `tenax::ws`, then asks for the reports.
+//! `.ci/run` starts the server and checks the reports (`.ci/autobahn_check.py`).
+//!
+//! Run: `cargo run -p tenax --example autobahn_client -- ws://127.0.0.1:9001`.
+
+use std::time::Duration;
+
+use tenax::ws::{self, Message};
+
+const AGENT: &str = "tenax";
+
+fn builder(url: String) -> ws::WsBuilder {
+    ws::builder(url)
+        .reconnect(false)
+        .heartbeat(None)
+        .max_message(64 << 20)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let base = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let mut socket = builder(format!("{base}/getCaseCount")).connect().await?;
+    let count: u32 = match socket.recv().await {
+        Some(Message::Text(t)) => t.trim().parse()?,
+        other => return Err(format!("unexpected case count {other:?}").into()),
+    };
+    drop(socket);
+    eprintln!("{count} cases");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={AGENT}");
+        let Ok(mut socket) = builder(url).connect().await else {
+            continue;
+        };
+        while let Some(m) = socket.recv().await {
+            if socket.send(m).await.is_err() {
+                break;
+            }
+        }
+        socket.close(Duration::from_secs(5)).await;
+    }
+    let socket = builder(format!("{base}/updateReports?agent={AGENT}"))
+        .connect()
+        .await?;
+    socket.close(Duration::from_secs(5)).await;
+    Ok(())
+}
