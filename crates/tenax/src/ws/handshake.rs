@@ -180,8 +180,9 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 /// The codec hands its frames over as a vectored write of two slices each (header, payload),
 /// and tokio-util writes at most 64 slices per call: a flush of 100 small messages took
 /// four system calls, and the peer answered in four smaller batches. Small writes are
-/// copied into one buffer (at most [`WRITE_BUF`] bytes, allocated on first use) that a flush
-/// writes at once; larger writes go straight to the socket.
+/// copied into one buffer (at most [`WRITE_BUF`] bytes; it grows with use, so a connection
+/// that only pings keeps a few bytes) that a flush writes at once; larger writes go straight
+/// to the socket.
 pub(crate) struct Prefixed<S> {
     pre: Bytes,
     io: S,
@@ -229,9 +230,6 @@ impl<S: AsyncWrite + Unpin> Prefixed<S> {
         }
         if total >= WRITE_BUF {
             return Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        }
-        if self.wbuf.capacity() == 0 {
-            self.wbuf.reserve_exact(WRITE_BUF);
         }
         for b in bufs {
             self.wbuf.extend_from_slice(b);
