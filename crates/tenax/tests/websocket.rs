@@ -203,6 +203,62 @@ async fn at_least_once_delivery_replays_what_a_drop_may_have_lost() {
 }
 
 #[tokio::test]
+async fn a_slow_consumer_gets_back_pressure_then_everything_in_order() {
+    let s = server();
+    bounded(20, async {
+        let mut socket = ws::builder(s.ws_url("/ws/echo"))
+            .inbox(4)
+            .connect()
+            .await
+            .unwrap();
+        for i in 0..100 {
+            socket.send(format!("m{i}")).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The connection stopped reading at the bound; the rest waits in the socket.
+        assert_eq!(socket.stats().received, 4, "{:?}", socket.stats());
+        for i in 0..100 {
+            assert_eq!(socket.recv().await, Some(Message::text(format!("m{i}"))));
+        }
+        socket.close(Duration::from_secs(1)).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_consumer_that_lags_past_the_lag_timeout_restarts_the_connection() {
+    let s = server();
+    bounded(20, async {
+        let mut socket = fast(s.ws_url("/ws/echo"))
+            .inbox(2)
+            .lag_timeout(Some(Duration::from_millis(200)))
+            .connect()
+            .await
+            .unwrap();
+        let mut events = socket.events();
+        for i in 0..10 {
+            socket.send(format!("m{i}")).await.unwrap();
+        }
+        let t0 = Instant::now();
+        loop {
+            if let Some(WsEvent::Disconnected(d)) = events.recv().await {
+                assert!(
+                    matches!(d.reason, DisconnectReason::Lagging),
+                    "{:?}",
+                    d.reason
+                );
+                break;
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(3));
+        // What was received before stays readable.
+        assert_eq!(socket.recv().await, Some(Message::text("m0")));
+        socket.close(Duration::from_secs(1)).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_401_handshake_is_fatal_after_exactly_one_attempt() {
     let s = server();
     bounded(10, async {

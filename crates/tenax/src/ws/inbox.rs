@@ -1,4 +1,7 @@
 //! The inbound buffer between the connection's task and the consumer.
+//!
+//! Both sides move messages in batches, one lock each: the connection's task hands over all
+//! it read in one poll, the consumer takes everything waiting into a cache of its own.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -16,6 +19,9 @@ pub(crate) struct Inbox {
 
 struct State {
     messages: VecDeque<Message>,
+    /// Messages the consumer took into its cache and has not read yet: they count against
+    /// the capacity, so that back-pressure still reaches the socket.
+    taken: usize,
     closed: bool,
 }
 
@@ -24,6 +30,7 @@ impl Inbox {
         Inbox {
             queue: Mutex::new(State {
                 messages: VecDeque::new(),
+                taken: 0,
                 closed: false,
             }),
             capacity: capacity.max(1),
@@ -31,16 +38,22 @@ impl Inbox {
         }
     }
 
-    /// Whether the buffer is full (the connection's task stops reading).
-    pub(crate) fn is_full(&self) -> bool {
-        self.queue.lock().expect("inbox lock").messages.len() >= self.capacity
+    /// How many more messages fit now.
+    pub(crate) fn room(&self) -> usize {
+        let q = self.queue.lock().expect("inbox lock");
+        self.capacity.saturating_sub(q.messages.len() + q.taken)
     }
 
-    /// Adds a message; returns whether the buffer is now full.
-    pub(crate) fn push(&self, m: Message) -> bool {
+    /// Whether the buffer is full (the connection's task stops reading).
+    pub(crate) fn is_full(&self) -> bool {
+        self.room() == 0
+    }
+
+    /// Adds messages (emptying `batch`); returns whether the buffer is now full.
+    pub(crate) fn push_all(&self, batch: &mut Vec<Message>) -> bool {
         let mut q = self.queue.lock().expect("inbox lock");
-        q.messages.push_back(m);
-        let full = q.messages.len() >= self.capacity;
+        q.messages.extend(batch.drain(..));
+        let full = q.messages.len() + q.taken >= self.capacity;
         drop(q);
         self.consumer.wake();
         full
@@ -52,24 +65,70 @@ impl Inbox {
         self.consumer.wake();
     }
 
-    /// The next message; `Ready(None)` once closed and empty. `was_full` is set when the pop
-    /// made room in a full buffer (the connection's task must be woken to read again).
-    pub(crate) fn poll_pop(
+    /// Moves every waiting message to the back of the consumer's `cache`, after accounting
+    /// for the `read` messages the consumer used from it since. `Ready(false)` once closed
+    /// and empty. `was_full` is set when the buffer was full (the connection's task must be
+    /// woken to read again).
+    pub(crate) fn poll_take(
         &self,
         cx: &mut Context<'_>,
+        cache: &mut VecDeque<Message>,
+        read: usize,
         was_full: &mut bool,
-    ) -> Poll<Option<Message>> {
+    ) -> Poll<bool> {
         let mut q = self.queue.lock().expect("inbox lock");
-        let len = q.messages.len();
-        if let Some(m) = q.messages.pop_front() {
-            *was_full = len >= self.capacity;
-            return Poll::Ready(Some(m));
+        *was_full = q.messages.len() + q.taken >= self.capacity;
+        q.taken = q.taken.saturating_sub(read);
+        if !q.messages.is_empty() {
+            q.taken += q.messages.len();
+            if cache.is_empty() {
+                std::mem::swap(cache, &mut q.messages);
+            } else {
+                cache.extend(q.messages.drain(..));
+            }
+            return Poll::Ready(true);
         }
         if q.closed {
-            return Poll::Ready(None);
+            return Poll::Ready(false);
         }
         // Registered under the lock: a push after this point wakes us.
         self.consumer.register(cx.waker());
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_in_the_consumers_cache_count_against_the_capacity() {
+        let inbox = Inbox::new(3);
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut batch = vec![Message::text("a"), Message::text("b")];
+        assert!(!inbox.push_all(&mut batch));
+        let mut cache = VecDeque::new();
+        let mut was_full = false;
+        assert_eq!(
+            inbox.poll_take(&mut cx, &mut cache, 0, &mut was_full),
+            Poll::Ready(true)
+        );
+        assert_eq!(cache.len(), 2);
+        // Taken but unread: still two of three places used.
+        assert_eq!(inbox.room(), 1);
+        cache.pop_front();
+        cache.pop_front();
+        assert!(
+            inbox
+                .poll_take(&mut cx, &mut cache, 2, &mut was_full)
+                .is_pending()
+        );
+        assert_eq!(inbox.room(), 3);
+        inbox.close();
+        assert_eq!(
+            inbox.poll_take(&mut cx, &mut cache, 0, &mut was_full),
+            Poll::Ready(false)
+        );
     }
 }

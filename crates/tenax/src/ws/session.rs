@@ -18,7 +18,7 @@ use super::Shared;
 use super::config::Config;
 use super::event::DisconnectReason;
 use super::handshake::Prefixed;
-use super::message::from_wire;
+use super::message::{Message, from_wire};
 use super::outbox::Item;
 use crate::TimeoutPhase;
 use crate::connect::Stream;
@@ -71,6 +71,8 @@ pub(crate) struct Session<'a> {
     acked: u64,
     last_data: Instant,
     inbox_full_since: Option<Instant>,
+    /// Messages read in this poll, handed to the inbox together.
+    batch: Vec<Message>,
     close_sent: bool,
     /// When a requested close cuts the connection.
     close_by: Option<Instant>,
@@ -116,6 +118,7 @@ impl<'a> Session<'a> {
             acked: 0,
             last_data: now,
             inbox_full_since: None,
+            batch: Vec::new(),
             close_sent: false,
             close_by: None,
             peer_close: None,
@@ -252,7 +255,40 @@ impl<'a> Session<'a> {
         }
         let mut frames = 0;
         let mut data = false;
-        while frames < READ_BATCH {
+        let room = self.shared.inbox.room();
+        if room == 0 {
+            // Full (the consumer's unread cache counts): it wakes us when it takes more.
+            self.inbox_full_since = Some(now);
+            return Poll::Pending;
+        }
+        let result = self.read_frames(cx, room, &mut frames, &mut data);
+        if !self.batch.is_empty() && self.shared.inbox.push_all(&mut self.batch) {
+            self.inbox_full_since = Some(now);
+        }
+        if let Some(end) = result {
+            return Poll::Ready(Err(end));
+        }
+        if frames == 0 {
+            return Poll::Pending;
+        }
+        // Any frame at all shows the peer is alive.
+        self.unanswered_since = None;
+        if data {
+            self.last_data = now;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads frames until the socket has no more, `room` messages were read or the batch is
+    /// done; data messages go to `self.batch`. `Some` when the connection ended.
+    fn read_frames(
+        &mut self,
+        cx: &mut Context<'_>,
+        room: usize,
+        frames: &mut usize,
+        data: &mut bool,
+    ) -> Option<End> {
+        while *frames < READ_BATCH && self.batch.len() < room {
             let msg = match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Ready(Some(Ok(m))) => m,
                 Poll::Ready(Some(Err(e))) => {
@@ -261,7 +297,7 @@ impl<'a> Session<'a> {
                     if !matches!(e, tokio_websockets::Error::Io(_)) {
                         let _ = Pin::new(&mut self.ws).poll_flush(cx);
                     }
-                    return Poll::Ready(Err(End::Lost(codec_error(e))));
+                    return Some(End::Lost(codec_error(e)));
                 }
                 Poll::Ready(None) => {
                     let end = if self.close_sent {
@@ -276,11 +312,11 @@ impl<'a> Session<'a> {
                             None => End::Lost(DisconnectReason::Eof),
                         }
                     };
-                    return Poll::Ready(Err(end));
+                    return Some(end);
                 }
                 Poll::Pending => break,
             };
-            frames += 1;
+            *frames += 1;
             if msg.is_pong() {
                 if let Ok(seq) = <[u8; 8]>::try_from(&msg.as_payload()[..]) {
                     let seq = u64::from_be_bytes(seq);
@@ -311,23 +347,16 @@ impl<'a> Session<'a> {
                 self.peer_close = Some((1005, String::new()));
                 self.need_flush = true;
             } else if let Some(m) = from_wire(msg) {
-                data = true;
-                self.shared.received.fetch_add(1, Ordering::Relaxed);
-                if self.shared.inbox.push(m) {
-                    self.inbox_full_since = Some(now);
-                    break;
-                }
+                *data = true;
+                self.batch.push(m);
             }
         }
-        if frames == 0 {
-            return Poll::Pending;
+        if !self.batch.is_empty() {
+            self.shared
+                .received
+                .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
         }
-        // Any frame at all shows the peer is alive.
-        self.unanswered_since = None;
-        if data {
-            self.last_data = now;
-        }
-        Poll::Ready(Ok(()))
+        None
     }
 
     /// Hands queued messages to the codec and flushes them in one write; `Ready(Ok)` when a

@@ -24,6 +24,10 @@ use crate::error::{Error, Kind};
 /// [`close`](Self::close) to flush and get back what could not be sent.
 pub struct WebSocket {
     sender: WsSender,
+    /// Received messages taken from the inbox in one batch, and how many of them were read
+    /// since the last take.
+    cache: std::collections::VecDeque<Message>,
+    read: usize,
     task: Option<JoinHandle<()>>,
     events: Option<broadcast::Receiver<WsEvent>>,
 }
@@ -145,6 +149,8 @@ impl WebSocket {
     ) -> WebSocket {
         WebSocket {
             sender: WsSender { shared },
+            cache: std::collections::VecDeque::new(),
+            read: 0,
             task: Some(task),
             events: Some(events),
         }
@@ -186,13 +192,28 @@ impl WebSocket {
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        if let Some(m) = self.cache.pop_front() {
+            self.read += 1;
+            return Poll::Ready(Some(m));
+        }
         let mut was_full = false;
-        let r = self.shared().inbox.poll_pop(cx, &mut was_full);
+        let read = std::mem::take(&mut self.read);
+        let shared = self.sender.shared.clone();
+        let r = shared
+            .inbox
+            .poll_take(cx, &mut self.cache, read, &mut was_full);
         if was_full {
             // The connection stopped reading when the buffer filled: there is room again.
-            self.shared().outbox.writer.wake();
+            shared.outbox.writer.wake();
         }
-        r
+        match r {
+            Poll::Ready(true) => {
+                self.read = 1;
+                Poll::Ready(self.cache.pop_front())
+            }
+            Poll::Ready(false) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// The WebSocket's state changes: connecting, connected, disconnected (with the reason
