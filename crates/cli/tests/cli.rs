@@ -41,7 +41,12 @@ fn demo_json_reports_every_segment_and_no_failure() {
 #[test]
 fn demo_prints_a_table() {
     let out = tenax(&["demo"]);
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("tenax demo: chaos server on http://127.0.0.1:"));
     assert!(text.contains("black hole"));

@@ -393,6 +393,15 @@ impl<'a> Session<'a> {
             self.need_flush = true;
             progress = true;
         }
+        // At-least-once: a ping closes every batch, in the same write, so that the peer
+        // confirms it as soon as it has read it.
+        if self.cfg.replay
+            && progress
+            && self.pings.back().is_none_or(|&(_, fed)| fed < self.fed)
+            && let Err(e) = self.send_ping(Instant::now())
+        {
+            return Poll::Ready(Err(End::Lost(codec_error(e))));
+        }
         if closing
             && !self.close_sent
             && self.pending.is_empty()
