@@ -262,6 +262,45 @@ async fn a_consumer_that_lags_past_the_lag_timeout_restarts_the_connection() {
 }
 
 #[tokio::test]
+async fn large_messages_go_out_fragmented_and_come_back_whole() {
+    let s = server();
+    bounded(10, async {
+        let mut socket = ws::builder(s.ws_url("/ws/echo"))
+            .frame_size(1024)
+            .connect()
+            .await
+            .unwrap();
+        let big: String = (0..100_000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        socket.send(Message::text(big.clone())).await.unwrap();
+        assert_eq!(socket.recv().await, Some(Message::text(big)));
+        // A message over max_message from the peer ends the connection (close code 1009).
+        let mut small = ws::builder(s.ws_url("/ws/echo"))
+            .max_message(1000)
+            .reconnect(false)
+            .connect()
+            .await
+            .unwrap();
+        small.send(Message::binary(vec![0u8; 5000])).await.unwrap();
+        assert_eq!(small.recv().await, None);
+        let mut events = small.events();
+        let mut reason = None;
+        while let Some(e) = events.try_recv() {
+            if let WsEvent::Disconnected(d) = e {
+                reason = Some(d.reason);
+            }
+        }
+        match reason {
+            Some(DisconnectReason::Failed(e)) => assert!(e.is_websocket(), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        socket.close(Duration::from_secs(1)).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_401_handshake_is_fatal_after_exactly_one_attempt() {
     let s = server();
     bounded(10, async {
