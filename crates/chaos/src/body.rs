@@ -136,6 +136,49 @@ pub(crate) fn gzip_bomb(n: u64) -> Body {
     StreamBody::new(s).boxed_unsync()
 }
 
+/// `data` compressed with an HTTP content coding: `gzip`, `deflate` (zlib), `br` or `zstd`.
+pub fn encode(coding: &str, data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    match coding {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).ok()?;
+            e.finish().ok()
+        }
+        "deflate" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).ok()?;
+            e.finish().ok()
+        }
+        "br" => encode_with(
+            compression_codecs::BrotliEncoder::new(Default::default()),
+            data,
+        ),
+        "zstd" => encode_with(compression_codecs::ZstdEncoder::new(3), data),
+        _ => None,
+    }
+}
+
+fn encode_with(mut enc: impl compression_codecs::EncodeV2, data: &[u8]) -> Option<Vec<u8>> {
+    use compression_codecs::core::util::{PartialBuffer, WriteBuffer};
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut input = PartialBuffer::new(data);
+    while !input.unwritten().is_empty() {
+        let mut wb = WriteBuffer::new_initialized(&mut buf);
+        enc.encode(&mut input, &mut wb).ok()?;
+        out.extend_from_slice(wb.written());
+    }
+    loop {
+        let mut wb = WriteBuffer::new_initialized(&mut buf);
+        let done = enc.finish(&mut wb).ok()?;
+        out.extend_from_slice(wb.written());
+        if done {
+            return Some(out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

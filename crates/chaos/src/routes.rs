@@ -40,6 +40,7 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
         ("truncate", [_, n]) => truncate(n, &query),
         ("file", [_, n]) => file(n, &query, &req, &conn),
         ("gzip-bomb", [_, n]) => gzip_bomb(n),
+        ("encoded", [_, n]) => encoded(n, &query),
         ("redirect", [_, k]) => redirect(k, &query),
         ("redirect-to", _) => redirect_to(&query),
         ("headers", _) => Ok(headers(&req)),
@@ -67,6 +68,7 @@ fn route_name(segs: &[&str]) -> &'static str {
         "truncate",
         "file",
         "gzip-bomb",
+        "encoded",
         "redirect",
         "redirect-to",
         "headers",
@@ -391,6 +393,31 @@ fn gzip_bomb(n: &str) -> RouteResult {
     let mut res = octets(body::gzip_bomb(n));
     res.headers_mut()
         .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    Ok(res)
+}
+
+fn encoded(n: &str, q: &Query) -> RouteResult {
+    let n: usize = seg(n, "byte count")?;
+    if n > 64 << 20 {
+        return Err(bad("at most 64 MiB"));
+    }
+    let coding = q.get("coding").unwrap_or("gzip");
+    let data = body::pattern(0, n);
+    let encoded = body::encode(coding, &data).ok_or_else(|| {
+        bad(format!(
+            "unknown coding {coding:?} (gzip, deflate, br, zstd)"
+        ))
+    })?;
+    let mut encoded = encoded;
+    if let Some(t) = q.get("truncate") {
+        let t: usize = t.parse().map_err(|_| bad("truncate is not a byte count"))?;
+        encoded.truncate(t);
+    }
+    let mut res = octets(body::full(encoded));
+    res.headers_mut().insert(
+        header::CONTENT_ENCODING,
+        HeaderValue::from_str(coding).expect("a known coding"),
+    );
     Ok(res)
 }
 

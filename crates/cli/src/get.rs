@@ -68,6 +68,12 @@ pub struct ClientArgs {
     /// Deadline for the whole operation, retries and waits included, seconds (0: none)
     #[arg(long, value_name = "S", value_parser = args::limit)]
     deadline: Option<args::Limit>,
+    /// Most body bytes accepted (after decoding), e.g. 10M; more is exit 63
+    #[arg(long, value_name = "SIZE", value_parser = args::size)]
+    max_size: Option<usize>,
+    /// Ask for a compressed body (gzip, deflate, br, zstd) and decode it
+    #[arg(long)]
+    compressed: bool,
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
@@ -82,7 +88,11 @@ impl ClientArgs {
 
     /// Builds the client; a file that cannot be read or parsed is a usage error (a message).
     pub fn build(&self) -> Result<tenax::Client, String> {
-        let mut b = tenax::Client::builder();
+        // As curl: no Accept-Encoding unless asked for.
+        let mut b = tenax::Client::builder().decompress(self.compressed);
+        if let Some(m) = self.max_size {
+            b = b.max_body_bytes(m as u64);
+        }
         if let Some(path) = &self.cacert {
             let pem = read_file(path, "CA file")?;
             let certs = tenax::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())?;

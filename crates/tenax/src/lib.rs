@@ -33,6 +33,7 @@ mod client;
 mod config;
 mod connect;
 pub mod deadline;
+mod decode;
 mod error;
 mod pool;
 mod redirect;

@@ -21,6 +21,7 @@ pub(crate) struct Parts {
     pub(crate) timeouts: TimeoutOverrides,
     pub(crate) retry: Option<crate::RetryPolicy>,
     pub(crate) deadline: Option<std::time::Instant>,
+    pub(crate) max_body: Option<u64>,
 }
 
 /// A request being built; [`send`](Self::send) it. Invalid input (a malformed URL, header
@@ -120,6 +121,7 @@ impl RequestBuilder {
             timeouts: TimeoutOverrides::default(),
             retry: None,
             deadline: None,
+            max_body: None,
         });
         RequestBuilder { client, parts }
     }
@@ -282,6 +284,16 @@ impl RequestBuilder {
     pub fn deadline_at(self, at: std::time::Instant) -> Self {
         self.map(|p| {
             p.deadline = Some(p.deadline.map_or(at, |d| d.min(at)));
+            Ok(())
+        })
+    }
+
+    /// The most body bytes (decoded) this response may have; see
+    /// [`ClientBuilder::max_body_bytes`](crate::ClientBuilder::max_body_bytes). Default is the
+    /// client's.
+    pub fn max_body_bytes(self, bytes: u64) -> Self {
+        self.map(|p| {
+            p.max_body = Some(bytes);
             Ok(())
         })
     }

@@ -35,7 +35,7 @@ pub struct Response {
     timings: Timings,
     started: Instant,
     head_at: Instant,
-    body: RecvBody,
+    body: BodyStream,
 }
 
 pub(crate) struct Head {
@@ -68,8 +68,28 @@ impl Response {
             timings: head.timings,
             started: head.started,
             head_at: head.head_at,
-            body,
+            body: BodyStream {
+                raw: body,
+                decoder: None,
+                cap: None,
+                seen: 0,
+                checked: false,
+                over: false,
+                failed: false,
+            },
         }
+    }
+
+    /// Sets how the body is read: decoded (when the client decodes and the server used a
+    /// coding this build knows: `Content-Encoding` and `Content-Length` are then removed from
+    /// the headers, which describe the encoded body), and capped at `cap` decoded bytes.
+    pub(crate) fn set_body_policy(&mut self, decompress: bool, cap: Option<u64>) {
+        if decompress && let Some(d) = crate::decode::Decoder::for_headers(&self.headers) {
+            self.headers.remove(http::header::CONTENT_ENCODING);
+            self.headers.remove(http::header::CONTENT_LENGTH);
+            self.body.decoder = Some(Box::new(d));
+        }
+        self.body.cap = cap;
     }
 
     /// The status code.
@@ -181,7 +201,7 @@ impl Response {
     /// Reads the rest of the body (at most [`DEFAULT_MAX_BUFFERED`] bytes) and keeps the
     /// response, so that [`timings`](Self::timings) then include the body and the total.
     pub async fn read_all(&mut self) -> Result<Bytes, Error> {
-        let cap = DEFAULT_MAX_BUFFERED;
+        let cap = self.body.cap.unwrap_or(DEFAULT_MAX_BUFFERED);
         let expected = self.body.exact_len();
         if let Some(len) = expected
             && len > cap
@@ -259,9 +279,87 @@ impl fmt::Debug for Response {
     }
 }
 
+/// The body as the caller sees it: decoded when the client decodes, counted against the cap.
+struct BodyStream {
+    raw: RecvBody,
+    decoder: Option<Box<crate::decode::Decoder>>,
+    /// The most decoded bytes the caller accepts.
+    cap: Option<u64>,
+    seen: u64,
+    /// Whether the announced length was checked against the cap.
+    checked: bool,
+    /// The cap was crossed: the part up to it was returned, the error comes next.
+    over: bool,
+    failed: bool,
+}
+
+impl BodyStream {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        if let Some(cap) = self.cap {
+            if self.over {
+                self.failed = true;
+                return Poll::Ready(Some(Err(too_large(cap, self.seen))));
+            }
+            if !self.checked {
+                self.checked = true;
+                // Announced too large: fail before reading any of it.
+                if let Some(len) = self.exact_len()
+                    && len > cap
+                {
+                    self.failed = true;
+                    return Poll::Ready(Some(Err(too_large(cap, len))));
+                }
+            }
+        }
+        let res = match &mut self.decoder {
+            Some(d) => d.poll_decoded(&mut self.raw, cx),
+            None => self.raw.poll_chunk(cx),
+        };
+        match res {
+            Poll::Ready(Some(Ok(b))) => {
+                let before = self.seen;
+                self.seen += b.len() as u64;
+                match self.cap {
+                    Some(cap) if self.seen > cap => {
+                        // Cut at the cap: the bytes up to it, then the error.
+                        let keep = (cap - before) as usize;
+                        if keep == 0 {
+                            self.failed = true;
+                            return Poll::Ready(Some(Err(too_large(cap, self.seen))));
+                        }
+                        self.over = true;
+                        Poll::Ready(Some(Ok(b.slice(..keep))))
+                    }
+                    _ => Poll::Ready(Some(Ok(b))),
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.failed = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.raw.is_done()
+    }
+
+    /// The length the caller will read, when known in advance (not for a decoded body).
+    fn exact_len(&self) -> Option<u64> {
+        match self.decoder {
+            Some(_) => None,
+            None => self.raw.exact_len(),
+        }
+    }
+}
+
 /// The body of a [`Response`] as a [`Stream`] of chunks; see [`Response::chunks`].
 pub struct Chunks {
-    body: RecvBody,
+    body: BodyStream,
 }
 
 impl Stream for Chunks {

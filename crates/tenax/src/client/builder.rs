@@ -66,6 +66,8 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     deadline_header: Option<header::HeaderName>,
     redirect: crate::RedirectPolicy,
+    decompress: bool,
+    max_body: Option<u64>,
     /// The first invalid input given to a setter, reported by `build`.
     invalid: Option<Error>,
 }
@@ -84,6 +86,8 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             deadline_header: None,
             redirect: crate::RedirectPolicy::default(),
+            decompress: true,
+            max_body: None,
             invalid: None,
         }
     }
@@ -287,6 +291,26 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to ask for compressed bodies (`Accept-Encoding`) and decode them, for the
+    /// codings this crate was built with (features `gzip`, `deflate`, `brotli`, `zstd`; the
+    /// `tenax` command line has them all). Size caps count decoded bytes. Requests with a
+    /// `Range` header, or their own `Accept-Encoding`, are left as they are. Default is on
+    /// (and has no effect without those features).
+    pub fn decompress(mut self, on: bool) -> Self {
+        self.decompress = on;
+        self
+    }
+
+    /// The most body bytes (decoded) any response may have: a larger `Content-Length` fails
+    /// before the body is read, and a body that grows past it is cut there, with an error
+    /// for which [`Error::is_body_too_large`](crate::Error::is_body_too_large) holds. Per
+    /// request: [`RequestBuilder::max_body_bytes`](crate::RequestBuilder::max_body_bytes).
+    /// Default is none for streamed bodies; `bytes()`, `text()` and `json()` stop at 64 MiB.
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_body = Some(bytes);
+        self
+    }
+
     /// Send the time left before a request's deadline, in milliseconds, in this header of each
     /// attempt, so that servers can give up when the caller will have. Default is none.
     pub fn deadline_header(mut self, name: header::HeaderName) -> Self {
@@ -324,6 +348,8 @@ impl ClientBuilder {
                 retry: self.retry,
                 deadline_header: self.deadline_header,
                 redirect: self.redirect,
+                decompress: self.decompress && crate::decode::accept_encoding().is_some(),
+                max_body: self.max_body,
             }),
         })
     }

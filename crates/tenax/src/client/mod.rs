@@ -70,6 +70,8 @@ struct ClientInner {
     retry: RetryPolicy,
     deadline_header: Option<header::HeaderName>,
     redirect: crate::RedirectPolicy,
+    decompress: bool,
+    max_body: Option<u64>,
 }
 
 impl Default for Client {
@@ -194,7 +196,9 @@ impl Client {
             timeouts,
             retry,
             deadline,
+            max_body,
         } = parts;
+        let max_body = max_body.or(self.inner.max_body);
         let (method, uri) = (&*method, uri);
         let (timeouts, deadline) = (*timeouts, *deadline);
         let inner = &*self.inner;
@@ -295,6 +299,7 @@ impl Client {
                                 if !retries.is_empty() {
                                     r.set_retries(retries);
                                 }
+                                r.set_body_policy(inner.decompress, max_body);
                                 Ok(r)
                             }
                             Err(e) => {
@@ -414,6 +419,15 @@ impl Client {
             if !h.contains_key(name) {
                 h.insert(name.clone(), value.clone());
             }
+        }
+        // Ask for what we can decode — except for ranges, whose offsets are in the encoded
+        // representation and which resumed downloads want as stored.
+        if inner.decompress
+            && !h.contains_key(header::ACCEPT_ENCODING)
+            && !h.contains_key(header::RANGE)
+            && let Some(codings) = crate::decode::accept_encoding()
+        {
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(codings));
         }
         let body_ended = body.end_flag();
         *req.body_mut() = body;
