@@ -38,7 +38,7 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
         ("flaky", [_, key]) => flaky(key, &query, &req, &shared),
         ("reset", [_, n]) => reset(n, &query, &conn),
         ("truncate", [_, n]) => truncate(n, &query),
-        ("file", [_, n]) => file(n, &query, &req, &conn),
+        ("file", [_, n]) => file(n, &query, &req, &conn, &shared),
         ("gzip-bomb", [_, n]) => gzip_bomb(n),
         ("encoded", [_, n]) => encoded(n, &query),
         ("redirect", [_, k]) => redirect(k, &query),
@@ -322,7 +322,13 @@ fn parse_range(value: &str, n: u64) -> Range {
     }
 }
 
-fn file(n: &str, q: &Query, req: &Request<Incoming>, conn: &ConnCtx) -> RouteResult {
+fn file(
+    n: &str,
+    q: &Query,
+    req: &Request<Incoming>,
+    conn: &ConnCtx,
+    shared: &Shared,
+) -> RouteResult {
     let n: u64 = seg(n, "byte count")?;
     let etag = format!("\"file-{n}-{}\"", q.get("version").unwrap_or("1"));
     let last_modified =
@@ -332,7 +338,18 @@ fn file(n: &str, q: &Query, req: &Request<Incoming>, conn: &ConnCtx) -> RouteRes
         Some(_) => Some(q.num("reset_after", 0).map_err(bad)?),
     };
 
+    // `reset_first=k` (with `key`): only the first k calls for the key are reset.
+    let reset_after = match (q.get("reset_first"), q.get("key")) {
+        (Some(k), Some(key)) => {
+            let k: u64 = k.parse().map_err(|_| bad("reset_first is not a count"))?;
+            reset_after.filter(|_| shared.stats.next_call(&format!("file:{key}")) < k)
+        }
+        (Some(_), None) => return Err(bad("reset_first needs a key")),
+        _ => reset_after,
+    };
+    let ignore_range = q.get("ignore_range") == Some("1");
     let mut range = match req.headers().get(header::RANGE).map(|v| v.to_str()) {
+        _ if ignore_range => Range::Full,
         Some(Ok(v)) if req.method() == Method::GET || req.method() == Method::HEAD => {
             parse_range(v, n)
         }

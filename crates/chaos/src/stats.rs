@@ -22,6 +22,7 @@ pub(crate) struct Stats {
     flaky: Mutex<HashMap<String, Vec<FlakyCall>>>,
     ws_counts: Mutex<HashMap<String, u64>>,
     ws_payloads: Mutex<HashMap<String, Vec<Vec<u8>>>>,
+    calls: Mutex<HashMap<String, u64>>,
     pub(crate) accepted: AtomicU64,
     pub(crate) open: AtomicU64,
 }
@@ -59,6 +60,14 @@ impl Stats {
             .entry(key.to_string())
             .or_default()
             .push(payload.to_vec());
+    }
+
+    /// Counts a call under `key`; returns how many came before it.
+    pub(crate) fn next_call(&self, key: &str) -> u64 {
+        let mut calls = lock(&self.calls);
+        let n = calls.entry(key.to_string()).or_default();
+        *n += 1;
+        *n - 1
     }
 
     pub(crate) fn ws_payloads(&self, key: &str) -> Vec<Vec<u8>> {

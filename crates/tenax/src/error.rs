@@ -26,6 +26,8 @@ pub enum TimeoutPhase {
     Read,
     /// A WebSocket heartbeat: no frame at all came back within the pong timeout after a ping.
     Heartbeat,
+    /// A download's minimum speed: fewer bytes than the minimum arrived in a window.
+    MinSpeed,
     /// The operation deadline: every attempt, wait and read of the request together
     /// ([`RequestBuilder::deadline`](crate::RequestBuilder::deadline),
     /// [`deadline::scope`](crate::deadline::scope)).
@@ -34,7 +36,7 @@ pub enum TimeoutPhase {
 
 impl TimeoutPhase {
     /// The phase's name as the CLI's JSON reports it: `pool`, `connect`, `write`, `read`,
-    /// `deadline`.
+    /// `deadline`, `heartbeat`, `min-speed`.
     pub fn as_str(self) -> &'static str {
         match self {
             TimeoutPhase::Pool => "pool",
@@ -43,6 +45,7 @@ impl TimeoutPhase {
             TimeoutPhase::Read => "read",
             TimeoutPhase::Deadline => "deadline",
             TimeoutPhase::Heartbeat => "heartbeat",
+            TimeoutPhase::MinSpeed => "min-speed",
         }
     }
 }
@@ -87,6 +90,8 @@ pub(crate) enum Kind {
     Decode,
     /// A redirect could not be followed: too many, an unusable Location, a downgrade to http.
     Redirect,
+    /// Writing a download to its file failed.
+    Write,
     /// A WebSocket failed: an invalid handshake response, a protocol violation by the peer,
     /// a message over the size limit.
     WebSocket,
@@ -334,6 +339,11 @@ impl Error {
         self.inner.kind == Kind::WebSocket
     }
 
+    /// Whether writing a download's file failed (disk full, permissions).
+    pub fn is_write(&self) -> bool {
+        self.inner.kind == Kind::Write
+    }
+
     /// Whether a WebSocket's outbox had no room (`try_send`).
     pub fn is_outbox_full(&self) -> bool {
         self.inner.kind == Kind::OutboxFull
@@ -403,6 +413,7 @@ impl fmt::Display for Error {
             Kind::Decode => f.write_str("could not decode the response body")?,
             Kind::Redirect => f.write_str("redirect not followed")?,
             Kind::WebSocket => f.write_str("WebSocket error")?,
+            Kind::Write => f.write_str("could not write the file")?,
             Kind::OutboxFull => f.write_str("the WebSocket outbox is full")?,
         }
         if let Some(what) = i.what {

@@ -164,6 +164,16 @@ impl Client {
         }
     }
 
+    /// A download of `url` to the file `dest`: streamed, verified, resumed after a failure
+    /// mid-body, and put in place atomically; see [`DownloadBuilder`](crate::DownloadBuilder).
+    pub fn download(
+        &self,
+        url: impl IntoUrl,
+        dest: impl AsRef<std::path::Path>,
+    ) -> crate::DownloadBuilder {
+        crate::DownloadBuilder::new(self.clone(), url, dest.as_ref())
+    }
+
     /// A WebSocket connection to `url` (`ws://` or `wss://`), over this client's name
     /// resolution, TLS configuration and timeouts; see [`ws::WsBuilder`](crate::ws::WsBuilder)
     /// for its heartbeat, outbox and reconnect settings.

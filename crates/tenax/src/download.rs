@@ -1,0 +1,520 @@
+//! Downloads to a file: streamed with bounded memory into a temporary file beside the
+//! destination, verified (length, SHA-256), synced, then renamed into place; resumed with
+//! `Range` + `If-Range` after a failure mid-body; nothing left at the destination on failure.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{StatusCode, Uri};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use crate::error::{Error, Kind};
+use crate::request::IntoUrl;
+use crate::{Client, Result, TimeoutPhase};
+
+/// How far a download has come, for [`DownloadBuilder::on_progress`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes in the file so far.
+    pub downloaded: u64,
+    /// The whole size, when the server announced it.
+    pub total: Option<u64>,
+    /// Resumptions so far.
+    pub resumes: u32,
+}
+
+/// A finished download.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Download {
+    /// Where the file is.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256, lowercase hex (verified when one was given).
+    pub sha256: String,
+    /// How many times the transfer was resumed with `Range` after a failure.
+    pub resumes: u32,
+    /// How many times it started over (the server answered a range with the whole file, or
+    /// the file changed).
+    pub restarts: u32,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+type OnProgress = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// A download being configured; from [`Client::download`].
+#[must_use = "a download does nothing until it is sent"]
+pub struct DownloadBuilder {
+    client: Client,
+    url: Result<Uri>,
+    dest: PathBuf,
+    sha256: Option<std::result::Result<[u8; 32], String>>,
+    resume: bool,
+    max_resumes: u32,
+    keep_partial: bool,
+    min_speed: Option<(u64, Duration)>,
+    max_rate: Option<u64>,
+    progress: Option<OnProgress>,
+    headers: HeaderMap,
+    deadline: Option<Duration>,
+    backoff: (Duration, Duration),
+}
+
+impl std::fmt::Debug for DownloadBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DownloadBuilder")
+            .field("dest", &self.dest)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_hex32(hex: &str) -> std::result::Result<[u8; 32], String> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return Err(format!("a SHA-256 is 64 hex digits, got {}", hex.len()));
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| format!("{hex:?} is not hexadecimal"))?;
+    }
+    Ok(out)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `Content-Range: bytes a-b/total` → (a, total).
+fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
+    let v = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    if b < a {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((a, total))
+}
+
+/// Failures worth resuming after: the connection broke or stalled.
+fn resumable(e: &Error) -> bool {
+    e.is_recv()
+        || e.is_empty_reply()
+        || e.is_connect()
+        || e.is_send()
+        || matches!(
+            e.timeout_phase(),
+            Some(TimeoutPhase::Read | TimeoutPhase::Connect | TimeoutPhase::Write)
+        )
+}
+
+impl DownloadBuilder {
+    pub(crate) fn new(client: Client, url: impl IntoUrl, dest: &Path) -> DownloadBuilder {
+        DownloadBuilder {
+            client,
+            url: url.into_uri(),
+            dest: dest.to_path_buf(),
+            sha256: None,
+            resume: true,
+            max_resumes: 5,
+            keep_partial: false,
+            min_speed: None,
+            max_rate: None,
+            progress: None,
+            headers: HeaderMap::new(),
+            deadline: None,
+            backoff: (Duration::from_millis(100), Duration::from_secs(5)),
+        }
+    }
+
+    /// Verifies the file's SHA-256 (64 hex digits) before it is put in place; a mismatch fails
+    /// and leaves nothing at the destination. Default is none (the digest is still computed
+    /// and reported).
+    pub fn sha256(mut self, hex: &str) -> Self {
+        self.sha256 = Some(parse_hex32(hex));
+        self
+    }
+
+    /// Whether a failure in the middle of the body (reset, truncation, read timeout) resumes
+    /// with `Range` and `If-Range` (the server's strong `ETag`, else its `Last-Modified`),
+    /// starting over when the server answers with the whole file. Default is on.
+    pub fn resume(mut self, on: bool) -> Self {
+        self.resume = on;
+        self
+    }
+
+    /// The most resumptions, each after a full-jitter wait (100 ms, doubling, at most 5 s).
+    /// Default is 5.
+    pub fn max_resumes(mut self, n: u32) -> Self {
+        self.max_resumes = n;
+        self
+    }
+
+    /// Keeps the temporary file (`.NAME.tenax-part` beside the destination) when the download
+    /// fails, instead of removing it. Default is off.
+    pub fn keep_partial(mut self, on: bool) -> Self {
+        self.keep_partial = on;
+        self
+    }
+
+    /// Fails (timeout phase `min-speed`) when fewer than `bytes` arrive in any `window`.
+    /// Default is none.
+    pub fn min_speed(mut self, bytes: u64, window: Duration) -> Self {
+        self.min_speed = Some((bytes, window.max(Duration::from_millis(1))));
+        self
+    }
+
+    /// Reads at most this many bytes per second (like curl's `--limit-rate`). Default is no
+    /// limit.
+    pub fn max_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.max_rate = Some(bytes_per_sec.max(1));
+        self
+    }
+
+    /// Called after every chunk written. It runs on the download's task: keep it cheap.
+    pub fn on_progress<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Progress) + Send + Sync + 'static,
+    {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Adds a request header (authentication, for instance).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// A deadline for the whole download, resumptions and waits included. Default is none.
+    pub fn deadline(mut self, limit: Duration) -> Self {
+        self.deadline = Some(limit);
+        self
+    }
+
+    /// Runs the download.
+    pub async fn send(self) -> Result<Download> {
+        let url = self.url.as_ref().map_err(Error::duplicate)?.clone();
+        let expected = match &self.sha256 {
+            Some(Err(m)) => return Err(Error::builder(m.clone())),
+            Some(Ok(d)) => Some(*d),
+            None => None,
+        };
+        let name = self
+            .dest
+            .file_name()
+            .ok_or_else(|| {
+                Error::builder(format!(
+                    "the destination {} has no file name",
+                    self.dest.display()
+                ))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let dir = match self.dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let part = dir.join(format!(".{name}.tenax-part"));
+        let started = Instant::now();
+        let work = self.run(&url, &part, expected, started);
+        let res = match self.deadline {
+            None => work.await,
+            Some(limit) => match tokio::time::timeout(limit, work).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::timeout(
+                    TimeoutPhase::Deadline,
+                    limit,
+                    "for the whole download",
+                )),
+            },
+        };
+        match res {
+            Ok(mut d) => {
+                tokio::fs::rename(&part, &self.dest)
+                    .await
+                    .map_err(|e| io_error(e, "moving the download into place"))?;
+                // The rename itself is durable once the directory is synced (best effort).
+                if let Ok(d) = std::fs::File::open(&dir) {
+                    let _ = d.sync_all();
+                }
+                d.path = self.dest.clone();
+                d.elapsed = started.elapsed();
+                Ok(d)
+            }
+            Err(e) => {
+                if !self.keep_partial {
+                    let _ = tokio::fs::remove_file(&part).await;
+                }
+                Err(e.with_url(&http::Method::GET, &url))
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        url: &Uri,
+        part: &Path,
+        expected: Option<[u8; 32]>,
+        started: Instant,
+    ) -> Result<Download> {
+        let file = tokio::fs::File::create(part)
+            .await
+            .map_err(|e| io_error(e, "creating the temporary file"))?;
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        let mut hasher = Sha256::new();
+        let mut offset = 0u64;
+        let mut total: Option<u64> = None;
+        let mut validator: Option<HeaderValue> = None;
+        let (mut resumes, mut restarts) = (0u32, 0u32);
+        let mut rng = fastrand::Rng::new();
+        // Bytes received in this run, for the rate limit.
+        let mut received = 0u64;
+
+        let outcome: Result<()> = 'attempts: loop {
+            let mut req = self.client.get(url).header(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
+            for (k, v) in &self.headers {
+                req = req.header(k.clone(), v.clone());
+            }
+            let ranged = offset > 0;
+            if ranged {
+                req = req.header(header::RANGE, format!("bytes={offset}-"));
+                if let Some(v) = &validator {
+                    req = req.header(header::IF_RANGE, v.clone());
+                }
+            }
+            let failure = match req.send().await {
+                Err(e) => e,
+                Ok(mut res) => {
+                    let status = res.status();
+                    let whole = status == StatusCode::OK;
+                    if ranged {
+                        let valid = status == StatusCode::PARTIAL_CONTENT
+                            && content_range(res.headers()).is_some_and(|(start, t)| {
+                                start == offset && (t.is_none() || total.is_none() || t == total)
+                            });
+                        if !valid && !whole {
+                            break 'attempts Err(Error::new(Kind::Status(status)).with_source(
+                                "the server answered the resumed range with neither 206 and a matching Content-Range nor 200",
+                            ));
+                        }
+                        if whole {
+                            // The range was ignored or the file changed: start over.
+                            out.flush().await.map_err(|e| io_error(e, "writing"))?;
+                            out.get_mut()
+                                .set_len(0)
+                                .await
+                                .map_err(|e| io_error(e, "truncating"))?;
+                            out.seek(std::io::SeekFrom::Start(0))
+                                .await
+                                .map_err(|e| io_error(e, "truncating"))?;
+                            hasher = Sha256::new();
+                            offset = 0;
+                            restarts += 1;
+                        }
+                    } else if !status.is_success() {
+                        break 'attempts Err(Error::new(Kind::Status(status)));
+                    }
+                    if whole {
+                        total = res.content_length();
+                        validator = strong_validator(res.headers());
+                    }
+                    match self
+                        .copy_body(
+                            &mut res,
+                            &mut out,
+                            &mut hasher,
+                            &mut offset,
+                            total,
+                            resumes,
+                            &mut received,
+                            started,
+                        )
+                        .await
+                    {
+                        Ok(()) => match total {
+                            Some(t) if offset != t => Error::new(Kind::Recv).with_source(format!(
+                                "the body ended after {offset} of {t} bytes (truncated)"
+                            )),
+                            _ => break 'attempts Ok(()),
+                        },
+                        Err(e) => e,
+                    }
+                }
+            };
+            let can_resume = self.resume && resumable(&failure) && resumes < self.max_resumes;
+            if !can_resume {
+                break 'attempts Err(failure);
+            }
+            if offset > 0 && validator.is_none() {
+                // Without a validator a range could splice two versions: start over instead.
+                out.flush().await.map_err(|e| io_error(e, "writing"))?;
+                out.get_mut()
+                    .set_len(0)
+                    .await
+                    .map_err(|e| io_error(e, "truncating"))?;
+                out.seek(std::io::SeekFrom::Start(0))
+                    .await
+                    .map_err(|e| io_error(e, "truncating"))?;
+                hasher = Sha256::new();
+                offset = 0;
+                restarts += 1;
+            }
+            resumes += 1;
+            let wait =
+                crate::retry::full_jitter(self.backoff.0, self.backoff.1, resumes - 1, &mut rng);
+            tokio::time::sleep(wait).await;
+        };
+        if let Err(e) = outcome {
+            // What arrived stays in the temporary file, for a caller that keeps it.
+            let _ = out.flush().await;
+            return Err(e);
+        }
+
+        out.flush().await.map_err(|e| io_error(e, "writing"))?;
+        let file = out.into_inner();
+        file.sync_all()
+            .await
+            .map_err(|e| io_error(e, "syncing the file"))?;
+        drop(file);
+        let digest: [u8; 32] = hasher.finalize().into();
+        if let Some(want) = expected
+            && want != digest
+        {
+            return Err(Error::new(Kind::Decode).with_source(format!(
+                "SHA-256 mismatch: expected {}, got {}",
+                to_hex(&want),
+                to_hex(&digest)
+            )));
+        }
+        Ok(Download {
+            path: part.to_path_buf(),
+            bytes: offset,
+            sha256: to_hex(&digest),
+            resumes,
+            restarts,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    /// Copies the body to the file, enforcing the minimum speed and the rate limit.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_body(
+        &self,
+        res: &mut crate::Response,
+        out: &mut BufWriter<tokio::fs::File>,
+        hasher: &mut Sha256,
+        offset: &mut u64,
+        total: Option<u64>,
+        resumes: u32,
+        received: &mut u64,
+        started: Instant,
+    ) -> Result<()> {
+        let mut window = self
+            .min_speed
+            .map(|(_, w)| (tokio::time::Instant::now() + w, 0u64));
+        loop {
+            let chunk = match &mut window {
+                None => res.chunk().await?,
+                Some((end, got)) => {
+                    let (min, w) = self.min_speed.expect("set with the window");
+                    match tokio::time::timeout_at(*end, res.chunk()).await {
+                        Ok(c) => c?,
+                        Err(_) => {
+                            if *got < min {
+                                return Err(Error::timeout(
+                                    TimeoutPhase::MinSpeed,
+                                    w,
+                                    "below the minimum speed",
+                                )
+                                .with_source(format!(
+                                    "{got} bytes arrived in {w:?}, fewer than {min}"
+                                )));
+                            }
+                            *end += w;
+                            *got = 0;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(b) = chunk else {
+                return Ok(());
+            };
+            out.write_all(&b)
+                .await
+                .map_err(|e| io_error(e, "writing"))?;
+            hasher.update(&b);
+            *offset += b.len() as u64;
+            *received += b.len() as u64;
+            if let Some((_, got)) = &mut window {
+                *got += b.len() as u64;
+            }
+            if let Some(p) = &self.progress {
+                p(&Progress {
+                    downloaded: *offset,
+                    total,
+                    resumes,
+                });
+            }
+            if let Some(rate) = self.max_rate {
+                let due = Duration::from_secs_f64(*received as f64 / rate as f64);
+                let spent = started.elapsed();
+                if due > spent {
+                    tokio::time::sleep(due - spent).await;
+                }
+            }
+        }
+    }
+}
+
+/// The server's strong `ETag`, else its `Last-Modified` (what `If-Range` accepts).
+fn strong_validator(h: &HeaderMap) -> Option<HeaderValue> {
+    h.get(header::ETAG)
+        .filter(|v| !v.as_bytes().starts_with(b"W/"))
+        .or_else(|| h.get(header::LAST_MODIFIED))
+        .cloned()
+}
+
+fn io_error(e: std::io::Error, what: &'static str) -> Error {
+    Error::new(Kind::Write).with_what(what).with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_content_range_parsing() {
+        let d = parse_hex32(&"ab".repeat(32)).unwrap();
+        assert_eq!(d, [0xab; 32]);
+        assert_eq!(to_hex(&d), "ab".repeat(32));
+        for bad in ["", "xy", &"zz".repeat(32), &"a".repeat(63)] {
+            assert!(parse_hex32(bad).is_err(), "{bad:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_RANGE, "bytes 100-199/1000".parse().unwrap());
+        assert_eq!(content_range(&h), Some((100, Some(1000))));
+        h.insert(header::CONTENT_RANGE, "bytes 5-9/*".parse().unwrap());
+        assert_eq!(content_range(&h), Some((5, None)));
+        for bad in ["bytes 9-5/10", "items 1-2/3", "bytes x-1/2", "bytes 1-2"] {
+            h.insert(header::CONTENT_RANGE, bad.parse().unwrap());
+            assert_eq!(content_range(&h), None, "{bad}");
+        }
+    }
+}
