@@ -7,6 +7,7 @@ mod demo_http;
 mod demo_retry;
 mod demo_tls;
 mod demo_ws;
+mod download;
 mod get;
 mod report;
 mod ws;
@@ -28,7 +29,7 @@ enum Command {
     /// Send a request; the body goes to stdout (or -o FILE).
     Get(Box<get::GetArgs>),
     /// Stream a download to a file: atomic, verified, resumable.
-    Download(Pending),
+    Download(Box<download::DownloadArgs>),
     /// Fetch one URL per line, with bounded concurrency; one JSON line per URL.
     Batch(Pending),
     /// Open a resilient WebSocket: stdin lines are sent, messages received are printed.
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Get(args) => ExitCode::from(get::run(*args)),
-        Command::Download(_) => pending("download", "bodies and downloads"),
+        Command::Download(args) => ExitCode::from(download::run(*args)),
         Command::Batch(_) => pending("batch", "batches and observability"),
         Command::Ws(args) => ExitCode::from(ws::run(*args)),
         Command::Demo(args) => match demo::run(args) {

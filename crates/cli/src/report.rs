@@ -50,6 +50,8 @@ pub fn exit_code(e: &tenax::Error) -> u8 {
         exit::RECV
     } else if e.is_protocol() {
         exit::WEIRD_REPLY
+    } else if e.is_write() {
+        exit::WRITE_OUTPUT
     } else if e.is_builder() {
         exit::USAGE
     } else {
@@ -75,6 +77,8 @@ pub fn error_kind(e: &tenax::Error) -> &'static str {
         "protocol"
     } else if e.is_redirect() {
         "redirect"
+    } else if e.is_digest_mismatch() {
+        "digest"
     } else if e.is_builder() {
         "usage"
     } else {

@@ -55,7 +55,7 @@ fn demo_prints_a_table() {
 
 #[test]
 fn commands_not_built_yet_exit_2_with_a_clear_message() {
-    for cmd in ["download", "batch"] {
+    for cmd in ["batch"] {
         let out = tenax(&[cmd, "http://127.0.0.1:9/", "-H", "x: y"]);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -512,4 +512,90 @@ fn ws_exit_codes() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = tenax(&["ws", &s.ws_url("/ws/echo"), "--max-message", "12Q"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn download_resumes_verifies_and_exits_like_curl() {
+    let s = chaos();
+    let dir = std::env::temp_dir().join(format!("tenax-cli-dl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dest = dir.join("f.bin");
+    let dest_s = dest.to_str().unwrap();
+    // 1 MiB through resets every 300 kB, with --resume: complete, resumed 3 times.
+    let url = s.url("/file/1048576?reset_after=300000");
+    let out = tenax(&["download", &url, "-o", dest_s, "--resume", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json_of(&out);
+    assert_eq!(v["bytes"], 1048576);
+    assert_eq!(v["resumes"], 3);
+    assert_eq!(std::fs::metadata(&dest).unwrap().len(), 1048576);
+    // Without --resume the reset is final: 56, and nothing at the destination.
+    std::fs::remove_file(&dest).unwrap();
+    let out = tenax(&["download", &url, "-o", dest_s]);
+    assert_eq!(out.status.code(), Some(56), "{}", stderr(&out));
+    assert!(!dest.exists());
+    // A wrong digest: failure, nothing left.
+    let zeros = "0".repeat(64);
+    let out = tenax(&[
+        "download",
+        &s.url("/file/100"),
+        "-o",
+        dest_s,
+        "--sha256",
+        &zeros,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SHA-256 mismatch"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    // Below the minimum speed: a timeout, 28.
+    let out = tenax(&[
+        "download",
+        &s.url("/drip/100000?bps=2000"),
+        "-o",
+        dest_s,
+        "--min-speed",
+        "10k",
+        "--min-speed-window",
+        "0.3",
+    ]);
+    assert_eq!(out.status.code(), Some(28), "{}", stderr(&out));
+    // Over --max-size: 63.
+    let out = tenax(&[
+        "download",
+        &s.url("/file/5000"),
+        "-o",
+        dest_s,
+        "--max-size",
+        "1k",
+    ]);
+    assert_eq!(out.status.code(), Some(63), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn get_max_size_and_compressed() {
+    let s = chaos();
+    // A gzip bomb, decoded, cut at the cap: 63.
+    let out = tenax(&[
+        "get",
+        &s.url("/gzip-bomb/100000000"),
+        "--compressed",
+        "--max-size",
+        "1M",
+    ]);
+    assert_eq!(out.status.code(), Some(63), "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), 1 << 20);
+    // Decoded with --compressed, raw without (as curl).
+    let url = s.url("/encoded/1000?coding=br");
+    let out = tenax(&["get", &url, "--compressed"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, tenax_chaos::pattern(0, 1000));
+    let out = tenax(&["get", &url]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_ne!(out.stdout, tenax_chaos::pattern(0, 1000));
 }

@@ -396,7 +396,7 @@ impl DownloadBuilder {
         if let Some(want) = expected
             && want != digest
         {
-            return Err(Error::new(Kind::Decode).with_source(format!(
+            return Err(Error::new(Kind::Digest).with_source(format!(
                 "SHA-256 mismatch: expected {}, got {}",
                 to_hex(&want),
                 to_hex(&digest)

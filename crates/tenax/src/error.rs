@@ -92,6 +92,8 @@ pub(crate) enum Kind {
     Redirect,
     /// Writing a download to its file failed.
     Write,
+    /// A download's SHA-256 did not match the expected one.
+    Digest,
     /// A WebSocket failed: an invalid handshake response, a protocol violation by the peer,
     /// a message over the size limit.
     WebSocket,
@@ -339,6 +341,11 @@ impl Error {
         self.inner.kind == Kind::WebSocket
     }
 
+    /// Whether a download's SHA-256 differed from the expected one.
+    pub fn is_digest_mismatch(&self) -> bool {
+        self.inner.kind == Kind::Digest
+    }
+
     /// Whether writing a download's file failed (disk full, permissions).
     pub fn is_write(&self) -> bool {
         self.inner.kind == Kind::Write
@@ -414,6 +421,7 @@ impl fmt::Display for Error {
             Kind::Redirect => f.write_str("redirect not followed")?,
             Kind::WebSocket => f.write_str("WebSocket error")?,
             Kind::Write => f.write_str("could not write the file")?,
+            Kind::Digest => f.write_str("the download's SHA-256 does not match")?,
             Kind::OutboxFull => f.write_str("the WebSocket outbox is full")?,
         }
         if let Some(what) = i.what {
