@@ -46,9 +46,7 @@ pub struct Row {
 /// The seed's recipes that have not landed yet, with the work that brings each.
 const PENDING: &[(&str, &str)] = &[
     ("06 bounded batch, as completed", "batches"),
-    ("07 streaming download", "bodies and downloads"),
     ("08 DNS cache, connector limits", "connect stack"),
-    ("09 response size cap", "bodies and downloads"),
     ("10 proxies", "connect stack"),
     ("11 observability hooks", "observability"),
     ("16 structured concurrency", "batches and scope"),
@@ -94,6 +92,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.push(crate::demo_retry::deadline(&plain).await);
     rows.extend(crate::demo_retry::retries(&plain).await);
     rows.extend(crate::demo_ws::segments(&plain).await);
+    rows.extend(crate::demo_body::segments(&plain).await);
     for (recipe, work) in PENDING {
         rows.push(Row {
             segment: recipe,

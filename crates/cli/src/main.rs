@@ -3,6 +3,7 @@
 
 mod args;
 mod demo;
+mod demo_body;
 mod demo_http;
 mod demo_retry;
 mod demo_tls;
