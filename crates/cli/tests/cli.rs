@@ -62,7 +62,6 @@ fn commands_not_built_yet_exit_2_with_a_clear_message() {
         err.starts_with("tenax: ") && err.contains("not built yet"),
         "{err}"
     );
-
 }
 
 #[test]

@@ -53,7 +53,9 @@ pub use download::{Download, DownloadBuilder, Progress};
 pub use error::{Error, Result, TimeoutPhase};
 pub use redirect::RedirectPolicy;
 pub use request::{IntoUrl, RequestBuilder};
-pub use response::{Chunks, DEFAULT_MAX_BUFFERED, Response};
+#[cfg(feature = "json")]
+pub use response::NdJson;
+pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
 pub use retry::{Retry, RetryBudget, RetryPolicy};
 pub use timings::Timings;
 

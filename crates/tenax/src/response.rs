@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -252,6 +252,30 @@ impl Response {
     pub fn chunks(self) -> Chunks {
         Chunks { body: self.body }
     }
+
+    /// The body as a stream of UTF-8 lines (without their `\n` or `\r\n`), read as they
+    /// arrive: memory stays bounded by the longest line, at most [`DEFAULT_MAX_LINE`] bytes
+    /// unless [`Lines::max_line`] says otherwise; a longer line fails with
+    /// [`Error::is_body_too_large`].
+    pub fn lines(self) -> Lines {
+        Lines {
+            body: self.body,
+            buf: BytesMut::new(),
+            scanned: 0,
+            max: DEFAULT_MAX_LINE,
+            done: false,
+        }
+    }
+
+    /// The body as newline-delimited JSON: one value per non-empty line, parsed as the lines
+    /// arrive (each at most [`DEFAULT_MAX_LINE`] bytes, see [`NdJson::max_line`]).
+    #[cfg(feature = "json")]
+    pub fn ndjson<T: serde::de::DeserializeOwned>(self) -> NdJson<T> {
+        NdJson {
+            lines: self.lines(),
+            _t: std::marker::PhantomData,
+        }
+    }
 }
 
 fn too_large(cap: u64, seen: u64) -> Error {
@@ -354,6 +378,133 @@ impl BodyStream {
             Some(_) => None,
             None => self.raw.exact_len(),
         }
+    }
+}
+
+/// The longest line [`Response::lines`] and [`Response::ndjson`] accept by default: 1 MiB.
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+
+/// The body of a [`Response`] as a [`Stream`] of lines; see [`Response::lines`].
+pub struct Lines {
+    body: BodyStream,
+    buf: BytesMut,
+    /// How much of `buf` is known to hold no newline.
+    scanned: usize,
+    max: usize,
+    done: bool,
+}
+
+impl Lines {
+    /// The longest line accepted, in bytes. Default is [`DEFAULT_MAX_LINE`].
+    pub fn max_line(mut self, bytes: usize) -> Lines {
+        self.max = bytes.max(1);
+        self
+    }
+
+    fn line(&mut self, end: usize, skip: usize) -> Result<String, Error> {
+        let mut line = self.buf.split_to(end);
+        bytes::Buf::advance(&mut self.buf, skip);
+        self.scanned = 0;
+        if line.last() == Some(&b'\r') {
+            line.truncate(line.len() - 1);
+        }
+        String::from_utf8(line.to_vec()).map_err(|e| Error::new(Kind::Decode).with_source(e))
+    }
+}
+
+impl Stream for Lines {
+    type Item = Result<String, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if let Some(i) = this.buf[this.scanned..].iter().position(|&b| b == b'\n') {
+                let end = this.scanned + i;
+                if end > this.max {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(line_too_long(this.max))));
+                }
+                return Poll::Ready(Some(this.line(end, 1)));
+            }
+            this.scanned = this.buf.len();
+            if this.buf.len() > this.max {
+                this.done = true;
+                return Poll::Ready(Some(Err(line_too_long(this.max))));
+            }
+            match ready!(this.body.poll_chunk(cx)) {
+                Some(Ok(b)) => this.buf.extend_from_slice(&b),
+                Some(Err(e)) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    this.done = true;
+                    if this.buf.is_empty() {
+                        return Poll::Ready(None);
+                    }
+                    let end = this.buf.len();
+                    return Poll::Ready(Some(this.line(end, 0)));
+                }
+            }
+        }
+    }
+}
+
+fn line_too_long(max: usize) -> Error {
+    Error::new(Kind::BodyTooLarge).with_source(format!("a line is longer than {max} bytes"))
+}
+
+impl fmt::Debug for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Lines")
+    }
+}
+
+/// The body of a [`Response`] as a [`Stream`] of JSON values; see [`Response::ndjson`].
+#[cfg(feature = "json")]
+pub struct NdJson<T> {
+    lines: Lines,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+#[cfg(feature = "json")]
+impl<T> NdJson<T> {
+    /// The longest line accepted, in bytes. Default is [`DEFAULT_MAX_LINE`].
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.lines = self.lines.max_line(bytes);
+        self
+    }
+}
+
+#[cfg(feature = "json")]
+impl<T: serde::de::DeserializeOwned> Stream for NdJson<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match ready!(Pin::new(&mut this.lines).poll_next(cx)) {
+                Some(Ok(line)) if line.trim().is_empty() => continue,
+                Some(Ok(line)) => {
+                    return Poll::Ready(Some(
+                        serde_json::from_str(&line)
+                            .map_err(|e| Error::new(Kind::Decode).with_source(e)),
+                    ));
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "json")]
+impl<T> fmt::Debug for NdJson<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NdJson")
     }
 }
 

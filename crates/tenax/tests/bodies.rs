@@ -206,3 +206,72 @@ async fn a_truncated_compressed_body_is_a_receive_error() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lines_and_ndjson_stream_with_a_per_line_cap() {
+    let s = server();
+    bounded(async {
+        let client = Client::new();
+        let body: String = (0..10_000).map(|i| format!("line {i}\r\n")).collect();
+        let lines: Vec<String> = client
+            .post(s.url("/echo?raw=1"))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .lines()
+            .map(|l| l.unwrap())
+            .collect()
+            .await;
+        assert_eq!(lines.len(), 10_000);
+        assert!(
+            lines
+                .iter()
+                .enumerate()
+                .all(|(i, l)| *l == format!("line {i}"))
+        );
+        // The last line needs no newline; empty lines are kept.
+        let lines: Vec<String> = client
+            .post(s.url("/echo?raw=1"))
+            .body("a\n\nb")
+            .send()
+            .await
+            .unwrap()
+            .lines()
+            .map(|l| l.unwrap())
+            .collect()
+            .await;
+        assert_eq!(lines, ["a", "", "b"]);
+        // A line over the cap.
+        let mut lines = client
+            .post(s.url("/echo?raw=1"))
+            .body(format!("short\n{}\n", "x".repeat(5000)))
+            .send()
+            .await
+            .unwrap()
+            .lines()
+            .max_line(1000);
+        assert_eq!(lines.next().await.unwrap().unwrap(), "short");
+        assert!(lines.next().await.unwrap().unwrap_err().is_body_too_large());
+        assert!(lines.next().await.is_none());
+        // NDJSON: empty lines skipped, a bad line is a decode error.
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Tick {
+            n: u32,
+        }
+        let ticks: Vec<tenax::Result<Tick>> = client
+            .post(s.url("/echo?raw=1"))
+            .body("{\"n\":1}\n\n{\"n\":2}\nnot json\n")
+            .send()
+            .await
+            .unwrap()
+            .ndjson::<Tick>()
+            .collect()
+            .await;
+        assert_eq!(ticks.len(), 3);
+        assert_eq!(ticks[0].as_ref().unwrap(), &Tick { n: 1 });
+        assert_eq!(ticks[1].as_ref().unwrap(), &Tick { n: 2 });
+        assert!(ticks[2].as_ref().unwrap_err().is_decode());
+    })
+    .await;
+}
