@@ -56,7 +56,7 @@ async fn download(server: &ChaosServer) -> Row {
                 "{} bytes through 2 resets: resumed {} times with Range + If-Range, sha256 {}… verified, renamed into place",
                 d.bytes,
                 d.resumes,
-                &d.sha256[..16]
+                d.sha256.as_deref().map_or("?", |h| &h[..16])
             ),
             ms: ms(t.elapsed()),
         },

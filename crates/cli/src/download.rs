@@ -143,11 +143,14 @@ async fn download(a: DownloadArgs) -> u8 {
                 println!("{v}");
             } else if !a.silent {
                 eprintln!(
-                    "tenax: saved {} ({} bytes in {:.2?}, sha256 {}{})",
+                    "tenax: saved {} ({} bytes in {:.2?}{}{})",
                     done.path.display(),
                     done.bytes,
                     done.elapsed,
-                    done.sha256,
+                    done.sha256
+                        .as_deref()
+                        .map(|h| format!(", sha256 {h} verified"))
+                        .unwrap_or_default(),
                     if done.resumes > 0 {
                         format!(", resumed {} times", done.resumes)
                     } else {

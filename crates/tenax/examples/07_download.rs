@@ -24,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             dir.join("big.bin"),
         )
         .min_speed(64 * 1024, Duration::from_secs(5))
+        .compute_sha256(true)
         .on_progress(|p| {
             if p.downloaded % (1 << 20) < 16 * 1024 {
                 eprintln!(
@@ -38,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}: {} bytes, sha256 {}, resumed {} times in {:?}",
         done.path.display(),
         done.bytes,
-        done.sha256,
+        done.sha256.as_deref().unwrap_or("-"),
         done.resumes,
         done.elapsed
     );

@@ -35,8 +35,9 @@ pub struct Download {
     pub path: PathBuf,
     /// Its size.
     pub bytes: u64,
-    /// Its SHA-256, lowercase hex (verified when one was given).
-    pub sha256: String,
+    /// Its SHA-256, lowercase hex, when one was asked for ([`DownloadBuilder::sha256`],
+    /// verified, or [`DownloadBuilder::compute_sha256`]).
+    pub sha256: Option<String>,
     /// How many times the transfer was resumed with `Range` after a failure.
     pub resumes: u32,
     /// How many times it started over (the server answered a range with the whole file, or
@@ -55,6 +56,7 @@ pub struct DownloadBuilder {
     url: Result<Uri>,
     dest: PathBuf,
     sha256: Option<std::result::Result<[u8; 32], String>>,
+    compute_sha256: bool,
     resume: bool,
     max_resumes: u32,
     keep_partial: bool,
@@ -127,6 +129,7 @@ impl DownloadBuilder {
             url: url.into_uri(),
             dest: dest.to_path_buf(),
             sha256: None,
+            compute_sha256: false,
             resume: true,
             max_resumes: 5,
             keep_partial: false,
@@ -144,6 +147,14 @@ impl DownloadBuilder {
     /// and reported).
     pub fn sha256(mut self, hex: &str) -> Self {
         self.sha256 = Some(parse_hex32(hex));
+        self
+    }
+
+    /// Computes the file's SHA-256 while it downloads, and reports it
+    /// ([`Download::sha256`]), without an expected value. Default is off: hashing costs about
+    /// as much CPU as the transfer itself on loopback.
+    pub fn compute_sha256(mut self, on: bool) -> Self {
+        self.compute_sha256 = on;
         self
     }
 
@@ -274,7 +285,8 @@ impl DownloadBuilder {
             .await
             .map_err(|e| io_error(e, "creating the temporary file"))?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
-        let mut hasher = Sha256::new();
+        let hashing = expected.is_some() || self.compute_sha256;
+        let mut hasher = hashing.then(Sha256::new);
         let mut offset = 0u64;
         let mut total: Option<u64> = None;
         let mut validator: Option<HeaderValue> = None;
@@ -323,7 +335,7 @@ impl DownloadBuilder {
                             out.seek(std::io::SeekFrom::Start(0))
                                 .await
                                 .map_err(|e| io_error(e, "truncating"))?;
-                            hasher = Sha256::new();
+                            hasher = hashing.then(Sha256::new);
                             offset = 0;
                             restarts += 1;
                         }
@@ -371,7 +383,7 @@ impl DownloadBuilder {
                 out.seek(std::io::SeekFrom::Start(0))
                     .await
                     .map_err(|e| io_error(e, "truncating"))?;
-                hasher = Sha256::new();
+                hasher = hashing.then(Sha256::new);
                 offset = 0;
                 restarts += 1;
             }
@@ -392,8 +404,8 @@ impl DownloadBuilder {
             .await
             .map_err(|e| io_error(e, "syncing the file"))?;
         drop(file);
-        let digest: [u8; 32] = hasher.finalize().into();
-        if let Some(want) = expected
+        let digest: Option<[u8; 32]> = hasher.map(|h| h.finalize().into());
+        if let (Some(want), Some(digest)) = (expected, digest)
             && want != digest
         {
             return Err(Error::new(Kind::Digest).with_source(format!(
@@ -405,7 +417,7 @@ impl DownloadBuilder {
         Ok(Download {
             path: part.to_path_buf(),
             bytes: offset,
-            sha256: to_hex(&digest),
+            sha256: digest.as_ref().map(|d| to_hex(d)),
             resumes,
             restarts,
             elapsed: Duration::ZERO,
@@ -418,7 +430,7 @@ impl DownloadBuilder {
         &self,
         res: &mut crate::Response,
         out: &mut BufWriter<tokio::fs::File>,
-        hasher: &mut Sha256,
+        hasher: &mut Option<Sha256>,
         offset: &mut u64,
         total: Option<u64>,
         resumes: u32,
@@ -459,7 +471,9 @@ impl DownloadBuilder {
             out.write_all(&b)
                 .await
                 .map_err(|e| io_error(e, "writing"))?;
-            hasher.update(&b);
+            if let Some(h) = hasher {
+                h.update(&b);
+            }
             *offset += b.len() as u64;
             *received += b.len() as u64;
             if let Some((_, got)) = &mut window {
