@@ -5,7 +5,8 @@
 //! runs in a process of its own, so that its peak RSS is its own.
 //!
 //! Run: `cargo bench -p tenax-bench --bench download`. `TENAX_BENCH_BYTES` sets the size,
-//! `TENAX_BENCH_ROUNDS` the rounds (default 3; medians reported).
+//! `TENAX_BENCH_ROUNDS` the rounds (default 3; medians reported), `TENAX_BENCH_DIR` where the
+//! file goes (default /dev/shm, else the temporary directory).
 
 use std::process::Command;
 use std::time::Instant;
@@ -94,7 +95,16 @@ fn main() {
         .start_in_thread()
         .expect("chaos server starts");
     let url = server.url(&format!("/file/{n}"));
-    let dir = std::env::temp_dir().join(format!("tenax-bench-dl-{}", std::process::id()));
+    // In memory (/dev/shm) when there is one: the disk's writeback of the previous run's
+    // gigabyte would otherwise land on the next client's figures.
+    let base = std::env::var_os("TENAX_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let shm = std::path::PathBuf::from("/dev/shm");
+            shm.is_dir().then_some(shm)
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("tenax-bench-dl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("out.bin");
     let path_s = path.to_str().unwrap().to_string();
