@@ -25,9 +25,23 @@ pub struct Blackhole {
 impl Blackhole {
     /// Binds `127.0.0.1:0` with a backlog of one and fills the backlog.
     pub async fn start() -> Result<Blackhole, Error> {
-        let socket = TcpSocket::new_v4().map_err(|e| Error::io("creating a socket", e))?;
+        Blackhole::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Like [`start`](Self::start), on a given loopback address (`[::1]:PORT`, or
+    /// `127.0.0.2:PORT` beside a server on `127.0.0.1:PORT`, for Happy Eyeballs tests).
+    pub async fn start_on(addr: SocketAddr) -> Result<Blackhole, Error> {
+        if !addr.ip().is_loopback() {
+            return Err(Error::msg("the black hole binds loopback addresses only"));
+        }
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|e| Error::io("creating a socket", e))?;
         socket
-            .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .bind(addr)
             .map_err(|e| Error::io("binding the black hole", e))?;
         let listener = socket
             .listen(1)

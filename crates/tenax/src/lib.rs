@@ -49,6 +49,7 @@ pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use config::{PoolLimits, Timeouts};
 pub use connect::tls::{Certificate, Identity, TlsVersion, pin_of_certificate};
+pub use connect::{DnsStats, Resolve, Resolving};
 pub use download::{Download, DownloadBuilder, Progress};
 pub use error::{Error, Result, TimeoutPhase};
 pub use redirect::RedirectPolicy;

@@ -9,8 +9,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::Result;
 use crate::config::{PoolLimits, Timeouts};
-use crate::connect::SystemResolver;
 use crate::connect::tls::{self, Certificate, HttpVersions, Identity, TlsOptions, TlsVersion};
+use crate::connect::{DnsCache, DnsConfig, Resolve, SystemResolver};
 use crate::error::Error;
 use crate::pool::Pool;
 use crate::retry::RetryPolicy;
@@ -68,6 +68,9 @@ pub struct ClientBuilder {
     redirect: crate::RedirectPolicy,
     decompress: bool,
     max_body: Option<u64>,
+    resolver: Option<Arc<dyn Resolve>>,
+    dns: DnsConfig,
+    overrides: std::collections::HashMap<(String, Option<u16>), Vec<std::net::IpAddr>>,
     /// The first invalid input given to a setter, reported by `build`.
     invalid: Option<Error>,
 }
@@ -88,6 +91,9 @@ impl Default for ClientBuilder {
             redirect: crate::RedirectPolicy::default(),
             decompress: true,
             max_body: None,
+            resolver: None,
+            dns: DnsConfig::default(),
+            overrides: std::collections::HashMap::new(),
             invalid: None,
         }
     }
@@ -291,6 +297,57 @@ impl ClientBuilder {
         self
     }
 
+    /// Resolves names with this resolver instead of the system's (`getaddrinfo`); the DNS
+    /// cache stays in front of it. Default is the system resolver.
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// How long an answer is used before it is looked up again (the system resolver reports
+    /// no record TTL, so it is fixed). Default is 60 s.
+    pub fn dns_ttl(mut self, ttl: Duration) -> Self {
+        self.dns.ttl = ttl;
+        self
+    }
+
+    /// How long after its TTL an answer is still served when looking it up again fails
+    /// (the resolver is down, the network flapped). Default is 5 minutes.
+    pub fn dns_stale(mut self, window: Duration) -> Self {
+        self.dns.stale = window;
+        self
+    }
+
+    /// How long a failed lookup is remembered (so a name that does not resolve is not looked
+    /// up for every request). Default is 5 s.
+    pub fn dns_negative_ttl(mut self, ttl: Duration) -> Self {
+        self.dns.negative_ttl = ttl;
+        self
+    }
+
+    /// Whether to cache answers at all (off: every new connection asks the resolver).
+    /// Default is on.
+    pub fn dns_cache(mut self, on: bool) -> Self {
+        self.dns.enabled = on;
+        self
+    }
+
+    /// Resolves `host` to `addrs` without asking any resolver, like curl's `--resolve`; with
+    /// `port`, only for that port. TLS still checks the certificate against `host`.
+    /// Default is none.
+    pub fn resolve_to(
+        mut self,
+        host: &str,
+        port: Option<u16>,
+        addrs: impl IntoIterator<Item = std::net::IpAddr>,
+    ) -> Self {
+        self.overrides.insert(
+            (host.to_ascii_lowercase(), port),
+            addrs.into_iter().collect(),
+        );
+        self
+    }
+
     /// Whether to ask for compressed bodies (`Accept-Encoding`) and decode them, for the
     /// codings this crate was built with (features `gzip`, `deflate`, `brotli`, `zstd`; the
     /// `tenax` command line has them all). Size caps count decoded bytes. Requests with a
@@ -338,7 +395,11 @@ impl ClientBuilder {
                 pool: Pool::new(self.limits),
                 pool_idle_timeout: self.limits.idle_timeout,
                 timeouts: self.timeouts,
-                resolver: Arc::new(SystemResolver),
+                resolver: Arc::new(DnsCache::new(
+                    self.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
+                    self.dns,
+                    self.overrides,
+                )),
                 default_headers: headers,
                 close_timeout: self.close_timeout,
                 versions: self.versions,

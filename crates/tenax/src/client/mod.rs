@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use crate::body::{Body, RecvBody};
 use crate::config::Timeouts;
 use crate::connect::tls::HttpVersions;
-use crate::connect::{self, Resolve};
+use crate::connect::{self, DnsCache};
 use crate::error::{Error, Kind, Peer};
 use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Pool, Sender, Slot, Want};
 use crate::request::{IntoUrl, Parts, RequestBuilder};
@@ -59,7 +59,7 @@ struct ClientInner {
     pool: Arc<Pool>,
     pool_idle_timeout: Option<Duration>,
     timeouts: Timeouts,
-    resolver: Arc<dyn Resolve>,
+    resolver: Arc<DnsCache>,
     default_headers: HeaderMap,
     close_timeout: Duration,
     versions: HttpVersions,
@@ -172,6 +172,12 @@ impl Client {
         dest: impl AsRef<std::path::Path>,
     ) -> crate::DownloadBuilder {
         crate::DownloadBuilder::new(self.clone(), url, dest.as_ref())
+    }
+
+    /// What the DNS cache has done so far: answers from the cache, lookups, stale answers,
+    /// failures.
+    pub fn dns_stats(&self) -> crate::DnsStats {
+        self.inner.resolver.stats()
     }
 
     /// A WebSocket connection to `url` (`ws://` or `wss://`), over this client's name

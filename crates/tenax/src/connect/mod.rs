@@ -2,13 +2,12 @@
 //!
 //! The DNS cache, Happy Eyeballs, TLS and proxies plug in here as they land.
 
+pub(crate) mod dns;
 mod io;
 mod stream;
 pub(crate) mod tls;
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
@@ -17,27 +16,10 @@ use crate::TimeoutPhase;
 use crate::error::{Error, Kind, Peer};
 use crate::timeouts_phase::with_timeout;
 
+pub(crate) use dns::{DnsCache, DnsConfig, SystemResolver};
+pub use dns::{DnsStats, Resolve, Resolving};
 pub(crate) use io::{ConnIo, IoState};
 pub(crate) use stream::{PeerSettings, Stream};
-
-/// A future that resolves a name to addresses.
-pub(crate) type Resolving<'a> =
-    Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'a>>;
-
-/// Turns a host name into socket addresses. IP literals never reach it.
-pub(crate) trait Resolve: Send + Sync + 'static {
-    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Resolving<'a>;
-}
-
-/// The operating system's resolver (`getaddrinfo`, on tokio's blocking pool).
-#[derive(Debug, Default)]
-pub(crate) struct SystemResolver;
-
-impl Resolve for SystemResolver {
-    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Resolving<'a> {
-        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
-    }
-}
 
 /// A freshly opened connection and what opening it took.
 pub(crate) struct Connected {
@@ -70,7 +52,7 @@ fn ip_literal(host: &str) -> Option<IpAddr> {
 /// Resolves `host`, opens a TCP connection to the first address that accepts and, with `tls`,
 /// makes the TLS handshake; all within `timeout` (the connect phase).
 pub(crate) async fn connect(
-    resolver: &dyn Resolve,
+    resolver: &DnsCache,
     host: &str,
     port: u16,
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
@@ -81,7 +63,7 @@ pub(crate) async fn connect(
         let (addrs, dns) = match ip_literal(host) {
             Some(ip) => (vec![SocketAddr::new(ip, port)], None),
             None => {
-                let addrs = resolver.resolve(host, port).await.map_err(|e| {
+                let addrs = resolver.lookup(host, port).await.map_err(|e| {
                     Error::new(Kind::Dns)
                         .with_peer(Peer::Host(host.to_string()))
                         .with_source(e)
@@ -95,60 +77,107 @@ pub(crate) async fn connect(
             }
         };
         let t1 = Instant::now();
-        let mut last_err = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(tcp) => {
-                    // Requests are small writes followed by waits: never delay them.
-                    let _ = tcp.set_nodelay(true);
-                    let tcp_time = t1.elapsed();
-                    let (io, state) = ConnIo::new(tcp);
-                    let Some(config) = tls else {
-                        return Ok(Connected {
-                            stream: Stream::Plain(io, None),
-                            state,
-                            remote: addr,
-                            dns,
-                            tcp: tcp_time,
-                            tls: None,
-                            alpn_h2: false,
-                            tls_version: None,
-                        });
-                    };
-                    let t2 = Instant::now();
-                    let name = tls::server_name(host)?;
-                    let stream = tokio_rustls::TlsConnector::from(config.clone())
-                        .connect(name, io)
-                        .await
-                        .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
-                    let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                    let tls_version = match stream.get_ref().1.protocol_version() {
-                        Some(rustls::ProtocolVersion::TLSv1_3) => Some(tls::TlsVersion::Tls13),
-                        Some(_) => Some(tls::TlsVersion::Tls12),
-                        None => None,
-                    };
+        match happy_eyeballs(dns::interleave(addrs)).await {
+            Err((addr, e)) => Err(Error::new(Kind::Connect)
+                .with_peer(Peer::Addr(addr))
+                .with_source(e)),
+            Ok((tcp, addr)) => {
+                // Requests are small writes followed by waits: never delay them.
+                let _ = tcp.set_nodelay(true);
+                let tcp_time = t1.elapsed();
+                let (io, state) = ConnIo::new(tcp);
+                let Some(config) = tls else {
                     return Ok(Connected {
-                        stream: Stream::Tls(Box::new(stream), None),
+                        stream: Stream::Plain(io, None),
                         state,
                         remote: addr,
                         dns,
                         tcp: tcp_time,
-                        tls: Some(t2.elapsed()),
-                        alpn_h2,
-                        tls_version,
+                        tls: None,
+                        alpn_h2: false,
+                        tls_version: None,
                     });
-                }
-                Err(e) => last_err = Some((addr, e)),
+                };
+                let t2 = Instant::now();
+                let name = tls::server_name(host)?;
+                let stream = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name, io)
+                    .await
+                    .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
+                let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                let tls_version = match stream.get_ref().1.protocol_version() {
+                    Some(rustls::ProtocolVersion::TLSv1_3) => Some(tls::TlsVersion::Tls13),
+                    Some(_) => Some(tls::TlsVersion::Tls12),
+                    None => None,
+                };
+                return Ok(Connected {
+                    stream: Stream::Tls(Box::new(stream), None),
+                    state,
+                    remote: addr,
+                    dns,
+                    tcp: tcp_time,
+                    tls: Some(t2.elapsed()),
+                    alpn_h2,
+                    tls_version,
+                });
             }
         }
-        let (addr, e) = last_err.expect("at least one address was tried");
-        Err(Error::new(Kind::Connect)
-            .with_peer(Peer::Addr(addr))
-            .with_source(e))
     };
     with_timeout(timeout, TimeoutPhase::Connect, "connecting", work)
         .await
         .map_err(|e| e.with_peer(Peer::Host(format!("{host}:{port}"))))
+}
+
+/// How long an attempt runs alone before the next address is tried too (RFC 8305: 250 ms).
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// Connects to the first address that accepts: attempts start one after the other, each
+/// `ATTEMPT_DELAY` after the previous (at once when the previous failed), and run together;
+/// the first connection wins and the others are dropped.
+async fn happy_eyeballs(
+    addrs: Vec<SocketAddr>,
+) -> Result<(TcpStream, SocketAddr), (SocketAddr, std::io::Error)> {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+    let mut pending = FuturesUnordered::new();
+    let mut next = addrs.into_iter();
+    let start = |addr: SocketAddr| async move { (addr, TcpStream::connect(addr).await) };
+    match next.next() {
+        Some(a) => pending.push(start(a)),
+        None => {
+            return Err((
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                std::io::Error::other("no address to connect to"),
+            ));
+        }
+    }
+    let delay = tokio::time::sleep(ATTEMPT_DELAY);
+    tokio::pin!(delay);
+    let mut more = true;
+    loop {
+        tokio::select! {
+            Some((addr, res)) = pending.next() => match res {
+                Ok(tcp) => return Ok((tcp, addr)),
+                Err(e) => {
+                    match next.next() {
+                        Some(a) => {
+                            pending.push(start(a));
+                            delay.as_mut().reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
+                        }
+                        // The last attempt failed: its error is the one reported.
+                        None if pending.is_empty() => return Err((addr, e)),
+                        None => more = false,
+                    }
+                }
+            },
+            () = &mut delay, if more => match next.next() {
+                Some(a) => {
+                    pending.push(start(a));
+                    delay.as_mut().reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
+                }
+                None => more = false,
+            },
+        }
+    }
 }
 
 #[cfg(test)]

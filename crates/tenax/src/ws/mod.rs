@@ -54,7 +54,7 @@ pub use socket::{Events, WebSocket, WsSender, WsStats};
 
 use crate::Client;
 use crate::config::Timeouts;
-use crate::connect::Resolve;
+use crate::connect::DnsCache;
 
 /// A WebSocket builder on a default [`Client`] (see [`Client::websocket`] to share a client's
 /// TLS settings and resolver).
@@ -81,7 +81,7 @@ pub struct ConnectInfo {
 
 /// What a connection needs of the client.
 pub(crate) struct ClientParts {
-    pub(crate) resolver: Arc<dyn Resolve>,
+    pub(crate) resolver: Arc<DnsCache>,
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) timeouts: Timeouts,
     pub(crate) headers: HeaderMap,

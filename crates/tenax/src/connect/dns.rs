@@ -1,0 +1,271 @@
+//! Name resolution: the [`Resolve`] trait, the system resolver, and the cache in front of it
+//! — fixed TTL (the system resolver reports none), concurrent lookups coalesced, answers
+//! served stale for a bounded time when a refresh fails, failures cached briefly, static
+//! overrides (curl's `--resolve`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A resolution in progress: the addresses of a host.
+pub type Resolving<'a> = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + 'a>>;
+
+/// Turns a host name into addresses. Implement it to use another resolver
+/// ([`ClientBuilder::resolver`](crate::ClientBuilder::resolver)); the client's DNS cache sits
+/// in front of it. IP literals never reach it.
+pub trait Resolve: Send + Sync + 'static {
+    /// The addresses of `host`.
+    fn resolve<'a>(&'a self, host: &'a str) -> Resolving<'a>;
+}
+
+/// The operating system's resolver (`getaddrinfo`, on tokio's blocking pool).
+#[derive(Debug, Default)]
+pub(crate) struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve<'a>(&'a self, host: &'a str) -> Resolving<'a> {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host, 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    }
+}
+
+/// The cache's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DnsConfig {
+    pub(crate) enabled: bool,
+    pub(crate) ttl: Duration,
+    pub(crate) stale: Duration,
+    pub(crate) negative_ttl: Duration,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            enabled: true,
+            ttl: Duration::from_secs(60),
+            stale: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the DNS cache did, from [`Client::dns_stats`](crate::Client::dns_stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DnsStats {
+    /// Answers served from the cache (fresh, or a cached failure).
+    pub hits: u64,
+    /// Lookups that went to the resolver (one per coalesced group).
+    pub lookups: u64,
+    /// Answers served stale because a refresh failed.
+    pub stale: u64,
+    /// Lookups that failed.
+    pub failures: u64,
+}
+
+type Answer = Result<Arc<[IpAddr]>, Arc<str>>;
+
+struct Entry {
+    /// The last good answer, kept for serving stale.
+    ips: Option<Arc<[IpAddr]>>,
+    /// The last failure, served until `fresh_until` when there is nothing to serve stale.
+    error: Option<Arc<str>>,
+    fresh_until: Instant,
+    stale_until: Instant,
+    inflight: Option<Arc<tokio::sync::OnceCell<Answer>>>,
+}
+
+/// The resolver with its cache and overrides, shared by a client's connections.
+pub(crate) struct DnsCache {
+    resolver: Arc<dyn Resolve>,
+    cfg: DnsConfig,
+    /// Static answers, by host and optionally port.
+    overrides: HashMap<(String, Option<u16>), Vec<IpAddr>>,
+    entries: Mutex<HashMap<String, Entry>>,
+    hits: AtomicU64,
+    lookups: AtomicU64,
+    stale: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl DnsCache {
+    pub(crate) fn new(
+        resolver: Arc<dyn Resolve>,
+        cfg: DnsConfig,
+        overrides: HashMap<(String, Option<u16>), Vec<IpAddr>>,
+    ) -> DnsCache {
+        DnsCache {
+            resolver,
+            cfg,
+            overrides,
+            entries: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            lookups: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> DnsStats {
+        DnsStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            lookups: self.lookups.load(Ordering::Relaxed),
+            stale: self.stale.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The addresses for `host:port`: an override, the cache, or the resolver.
+    pub(crate) async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        let with_port = |ips: &[IpAddr]| ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+        let key = host.to_ascii_lowercase();
+        if let Some(ips) = self
+            .overrides
+            .get(&(key.clone(), Some(port)))
+            .or_else(|| self.overrides.get(&(key.clone(), None)))
+        {
+            return Ok(with_port(ips));
+        }
+        if !self.cfg.enabled {
+            self.lookups.fetch_add(1, Ordering::Relaxed);
+            return self
+                .resolver
+                .resolve(host)
+                .await
+                .map(|ips| with_port(&ips))
+                .inspect_err(|_| {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                });
+        }
+        let now = Instant::now();
+        let cell = {
+            let mut entries = self.entries.lock().expect("dns lock");
+            let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
+                ips: None,
+                error: None,
+                fresh_until: now,
+                stale_until: now,
+                inflight: None,
+            });
+            if now < entry.fresh_until {
+                return match (&entry.ips, &entry.error) {
+                    (Some(ips), None) => {
+                        self.hits.fetch_add(1, Ordering::Relaxed);
+                        Ok(with_port(ips))
+                    }
+                    // The refresh failed: the old answer, while the stale window lasts.
+                    (Some(ips), Some(_)) if now < entry.stale_until => {
+                        self.stale.fetch_add(1, Ordering::Relaxed);
+                        Ok(with_port(ips))
+                    }
+                    (_, Some(e)) => {
+                        self.hits.fetch_add(1, Ordering::Relaxed);
+                        Err(std::io::Error::other(e.to_string()))
+                    }
+                    (None, None) => Err(std::io::Error::other("no addresses")),
+                };
+            }
+            entry
+                .inflight
+                .get_or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
+                .clone()
+        };
+        // One lookup for everyone waiting on this cell; if its owner is cancelled, the next
+        // waiter runs it.
+        let answer = cell
+            .get_or_init(|| async {
+                self.lookups.fetch_add(1, Ordering::Relaxed);
+                match self.resolver.resolve(host).await {
+                    Ok(ips) if ips.is_empty() => {
+                        Err(Arc::from("the resolver returned no addresses"))
+                    }
+                    Ok(ips) => Ok(Arc::from(ips)),
+                    Err(e) => Err(Arc::from(e.to_string())),
+                }
+            })
+            .await
+            .clone();
+        let now = Instant::now();
+        let mut entries = self.entries.lock().expect("dns lock");
+        let entry = entries.get_mut(&key).expect("inserted above");
+        let first = entry
+            .inflight
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &cell));
+        match answer {
+            Ok(ips) => {
+                if first {
+                    entry.inflight = None;
+                    entry.ips = Some(ips.clone());
+                    entry.error = None;
+                    entry.fresh_until = now + self.cfg.ttl;
+                    entry.stale_until = now + self.cfg.ttl + self.cfg.stale;
+                }
+                Ok(with_port(&ips))
+            }
+            Err(e) => {
+                if first {
+                    entry.inflight = None;
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    // Ask again only after the negative TTL, stale answer or not.
+                    entry.fresh_until = now + self.cfg.negative_ttl;
+                    if now >= entry.stale_until {
+                        entry.ips = None;
+                    }
+                    entry.error = Some(e.clone());
+                }
+                match &entry.ips {
+                    Some(ips) if now < entry.stale_until => {
+                        self.stale.fetch_add(1, Ordering::Relaxed);
+                        Ok(with_port(ips))
+                    }
+                    _ => Err(std::io::Error::other(e.to_string())),
+                }
+            }
+        }
+    }
+}
+
+/// Orders addresses for Happy Eyeballs (RFC 8305 §4): alternate the families, starting with
+/// the family of the first address, keeping each family's own order.
+pub(crate) fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else {
+        return addrs;
+    };
+    let first_v6 = first.is_ipv6();
+    let (mut a, mut b): (Vec<_>, Vec<_>) = addrs.into_iter().partition(|x| x.is_ipv6() == first_v6);
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    a.reverse();
+    b.reverse();
+    loop {
+        match (a.pop(), b.pop()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_alternate_from_the_first() {
+        let v4 = |n: u8| SocketAddr::from(([127, 0, 0, n], 80));
+        let v6 = |n: u16| SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, n], 80));
+        assert_eq!(
+            interleave(vec![v6(1), v6(2), v6(3), v4(1)]),
+            vec![v6(1), v4(1), v6(2), v6(3)]
+        );
+        assert_eq!(interleave(vec![v4(1), v4(2)]), vec![v4(1), v4(2)]);
+        assert_eq!(interleave(vec![]), vec![]);
+    }
+}
