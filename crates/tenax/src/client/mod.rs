@@ -557,7 +557,7 @@ impl Client {
             None
         };
         let c = connect::connect(
-            &*inner.resolver,
+            &inner.resolver,
             origin.host(),
             origin.port(),
             tls,

@@ -110,7 +110,7 @@ pub(crate) async fn connect(
                     Some(_) => Some(tls::TlsVersion::Tls12),
                     None => None,
                 };
-                return Ok(Connected {
+                Ok(Connected {
                     stream: Stream::Tls(Box::new(stream), None),
                     state,
                     remote: addr,
@@ -119,7 +119,7 @@ pub(crate) async fn connect(
                     tls: Some(t2.elapsed()),
                     alpn_h2,
                     tls_version,
-                });
+                })
             }
         }
     };

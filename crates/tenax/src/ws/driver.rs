@@ -63,7 +63,7 @@ async fn open(
     let host = uri.host().unwrap_or_default();
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let c = connect::connect(
-        &*parts.resolver,
+        &parts.resolver,
         host,
         port,
         tls.then_some(&parts.tls),
