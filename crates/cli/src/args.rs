@@ -47,6 +47,29 @@ pub fn size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// curl's `--resolve HOST:PORT:ADDR` (ADDR an IPv4 address or a bracketed IPv6 one; several
+/// separated by commas).
+pub fn resolve(s: &str) -> Result<(String, u16, Vec<std::net::IpAddr>), String> {
+    let bad = || format!("{s:?} is not HOST:PORT:ADDR (e.g. example.com:443:127.0.0.1)");
+    let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+    let (port, addrs) = rest.split_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let addrs = addrs
+        .split(',')
+        .map(|a| {
+            a.trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| bad())
+        })
+        .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
+    if host.is_empty() || addrs.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port, addrs))
+}
+
 /// `Name: value`, as curl takes it.
 pub fn header(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
@@ -71,6 +94,25 @@ pub fn url(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_entries() {
+        let (h, p, a) = resolve("example.com:443:127.0.0.1").unwrap();
+        assert_eq!((h.as_str(), p), ("example.com", 443));
+        assert_eq!(a, vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+        let (_, _, a) = resolve("x:80:[::1],127.0.0.2").unwrap();
+        assert_eq!(a.len(), 2);
+        for bad in [
+            "",
+            "x",
+            "x:80",
+            "x:port:1.2.3.4",
+            ":80:1.2.3.4",
+            "x:80:nope",
+        ] {
+            assert!(resolve(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -74,6 +74,9 @@ pub struct ClientArgs {
     /// Ask for a compressed body (gzip, deflate, br, zstd) and decode it
     #[arg(long)]
     compressed: bool,
+    /// Resolve HOST:PORT to ADDR without DNS, as curl (repeatable)
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR", value_parser = args::resolve)]
+    resolve: Vec<(String, u16, Vec<std::net::IpAddr>)>,
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
@@ -92,6 +95,9 @@ impl ClientArgs {
         let mut b = tenax::Client::builder().decompress(self.compressed);
         if let Some(m) = self.max_size {
             b = b.max_body_bytes(m as u64);
+        }
+        for (host, port, addrs) in &self.resolve {
+            b = b.resolve_to(host, Some(*port), addrs.iter().copied());
         }
         if let Some(path) = &self.cacert {
             let pem = read_file(path, "CA file")?;

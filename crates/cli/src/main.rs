@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod demo_body;
+mod demo_connect;
 mod demo_http;
 mod demo_retry;
 mod demo_tls;

@@ -433,8 +433,11 @@ impl fmt::Display for Error {
                 i.kind,
                 Kind::Recv | Kind::EmptyReply | Kind::Protocol | Kind::Timeout(TimeoutPhase::Read)
             );
-            let word = if reading { "from" } else { "to" };
-            write!(f, " {word} {peer}")?;
+            match (reading, i.kind) {
+                (_, Kind::Dns) => write!(f, " {peer}")?,
+                (true, _) => write!(f, " from {peer}")?,
+                (false, _) => write!(f, " to {peer}")?,
+            }
         }
         if let Some(url) = &i.url {
             write!(f, " ({url})")?;
