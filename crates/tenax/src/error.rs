@@ -94,6 +94,11 @@ pub(crate) enum Kind {
     Write,
     /// A download's SHA-256 did not match the expected one.
     Digest,
+    /// The proxy refused the tunnel (`CONNECT` answered with another status than 2xx) or
+    /// answered with something else than HTTP.
+    Proxy,
+    /// The proxy's host name did not resolve.
+    ProxyDns,
     /// A WebSocket failed: an invalid handshake response, a protocol violation by the peer,
     /// a message over the size limit.
     WebSocket,
@@ -230,7 +235,13 @@ impl Error {
 
     /// Whether the host name could not be resolved.
     pub fn is_dns(&self) -> bool {
-        self.inner.kind == Kind::Dns
+        matches!(self.inner.kind, Kind::Dns | Kind::ProxyDns)
+    }
+
+    /// Whether the proxy failed: its name did not resolve (then [`is_dns`](Self::is_dns)
+    /// holds too) or it refused the tunnel (the message names its status, e.g. 407).
+    pub fn is_proxy(&self) -> bool {
+        matches!(self.inner.kind, Kind::Proxy | Kind::ProxyDns)
     }
 
     /// Whether the TLS handshake failed, for any reason: certificate, pin, version, alert.
@@ -422,6 +433,8 @@ impl fmt::Display for Error {
             Kind::WebSocket => f.write_str("WebSocket error")?,
             Kind::Write => f.write_str("could not write the file")?,
             Kind::Digest => f.write_str("the download's SHA-256 does not match")?,
+            Kind::Proxy => f.write_str("proxy error")?,
+            Kind::ProxyDns => f.write_str("could not resolve the proxy")?,
             Kind::OutboxFull => f.write_str("the WebSocket outbox is full")?,
         }
         if let Some(what) = i.what {

@@ -37,6 +37,7 @@ mod decode;
 mod download;
 mod error;
 mod pool;
+mod proxy;
 mod redirect;
 mod request;
 mod response;
@@ -52,6 +53,7 @@ pub use connect::tls::{Certificate, Identity, TlsVersion, pin_of_certificate};
 pub use connect::{DnsStats, Resolve, Resolving};
 pub use download::{Download, DownloadBuilder, Progress};
 pub use error::{Error, Result, TimeoutPhase};
+pub use proxy::Proxy;
 pub use redirect::RedirectPolicy;
 pub use request::{IntoUrl, RequestBuilder};
 #[cfg(feature = "json")]

@@ -69,6 +69,9 @@ pub struct ClientBuilder {
     decompress: bool,
     max_body: Option<u64>,
     resolver: Option<Arc<dyn Resolve>>,
+    proxies: Vec<crate::Proxy>,
+    no_proxy: Option<String>,
+    proxy_from_env: bool,
     dns: DnsConfig,
     overrides: std::collections::HashMap<(String, Option<u16>), Vec<std::net::IpAddr>>,
     /// The first invalid input given to a setter, reported by `build`.
@@ -92,6 +95,9 @@ impl Default for ClientBuilder {
             decompress: true,
             max_body: None,
             resolver: None,
+            proxies: Vec::new(),
+            no_proxy: None,
+            proxy_from_env: true,
             dns: DnsConfig::default(),
             overrides: std::collections::HashMap::new(),
             invalid: None,
@@ -297,6 +303,29 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends requests through this proxy (several may be given: the first that applies to a
+    /// request's scheme is used). Explicit proxies replace the environment's. Default is
+    /// none, but see [`proxy_from_env`](Self::proxy_from_env).
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.proxies.push(proxy);
+        self
+    }
+
+    /// Hosts that never go through a proxy, in `NO_PROXY` syntax (`a.com,.b.org,10.0.0.1,*`),
+    /// in place of the environment's `NO_PROXY`. Default is the environment's.
+    pub fn no_proxy(mut self, list: &str) -> Self {
+        self.no_proxy = Some(list.to_string());
+        self
+    }
+
+    /// Whether to take proxies from `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// (lower case first) when none is given. Loopback targets never use the environment's
+    /// proxies. Default is on.
+    pub fn proxy_from_env(mut self, on: bool) -> Self {
+        self.proxy_from_env = on;
+        self
+    }
+
     /// Resolves names with this resolver instead of the system's (`getaddrinfo`); the DNS
     /// cache stays in front of it. Default is the system resolver.
     pub fn resolver(mut self, resolver: impl Resolve) -> Self {
@@ -410,6 +439,13 @@ impl ClientBuilder {
                 deadline_header: self.deadline_header,
                 redirect: self.redirect,
                 decompress: self.decompress && crate::decode::accept_encoding().is_some(),
+                proxies: if !self.proxies.is_empty() {
+                    crate::proxy::Proxies::new(self.proxies, self.no_proxy.as_deref())
+                } else if self.proxy_from_env {
+                    crate::proxy::Proxies::from_env().with_no_proxy(self.no_proxy.as_deref())
+                } else {
+                    crate::proxy::Proxies::default()
+                },
                 max_body: self.max_body,
             }),
         })

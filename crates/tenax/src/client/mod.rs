@@ -72,6 +72,7 @@ struct ClientInner {
     redirect: crate::RedirectPolicy,
     decompress: bool,
     max_body: Option<u64>,
+    proxies: crate::proxy::Proxies,
 }
 
 impl Default for Client {
@@ -161,6 +162,7 @@ impl Client {
             tls: tls.clone(),
             timeouts: self.inner.timeouts,
             headers: self.inner.default_headers.clone(),
+            proxies: self.inner.proxies.clone(),
         }
     }
 
@@ -485,6 +487,18 @@ impl Client {
                 *req.uri_mut() = uri.clone();
                 *req.version_mut() = Version::HTTP_2;
                 req.headers_mut().remove(header::HOST);
+            } else if let Some(auth) = &conn.info().proxy_auth {
+                // Through an HTTP proxy: the whole URL in the request line.
+                *req.uri_mut() = uri.clone();
+                *req.version_mut() = Version::HTTP_11;
+                if let Some(a) = auth {
+                    req.headers_mut()
+                        .insert(header::PROXY_AUTHORIZATION, a.clone());
+                }
+                if !req.headers().contains_key(header::HOST) {
+                    req.headers_mut()
+                        .insert(header::HOST, conn.info().host_header.clone());
+                }
             } else {
                 *req.uri_mut() = origin_form(uri);
                 *req.version_mut() = Version::HTTP_11;
@@ -556,12 +570,24 @@ impl Client {
         } else {
             None
         };
+        let via = inner.proxies.for_target(origin.host(), origin.is_https());
+        let route = match via {
+            None => connect::Route::Direct,
+            // https goes through a CONNECT tunnel; http requests go to the proxy in absolute
+            // form.
+            Some(proxy) => connect::Route::Proxy {
+                proxy,
+                tunnel: origin.is_https(),
+            },
+        };
+        let absolute = via.filter(|_| !origin.is_https());
         let c = connect::connect(
             &inner.resolver,
             origin.host(),
             origin.port(),
             tls,
             t.connect,
+            route,
         )
         .await?;
         timings.dns = c.dns;
@@ -570,7 +596,8 @@ impl Client {
         let use_h2 = if origin.is_https() {
             c.alpn_h2
         } else {
-            inner.versions == HttpVersions::Http2
+            // A proxy speaks HTTP/1.1 to us for http:// targets.
+            inner.versions == HttpVersions::Http2 && absolute.is_none()
         };
         if origin.is_https() && inner.versions == HttpVersions::Http2 && !c.alpn_h2 {
             return Err(Error::new(Kind::Protocol)
@@ -582,6 +609,7 @@ impl Client {
             remote: c.remote,
             host_header: origin.host_header(),
             tls_version: c.tls_version,
+            proxy_auth: absolute.map(|p| p.auth().cloned()),
         };
         let pool = &inner.pool;
         let mut stream = c.stream;

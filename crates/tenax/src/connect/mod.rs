@@ -51,21 +51,37 @@ fn ip_literal(host: &str) -> Option<IpAddr> {
 
 /// Resolves `host`, opens a TCP connection to the first address that accepts and, with `tls`,
 /// makes the TLS handshake; all within `timeout` (the connect phase).
+/// How a connection reaches its server: directly, or through a proxy, tunnelled with
+/// `CONNECT` or not (plain-HTTP requests in absolute form).
+#[derive(Clone, Copy)]
+pub(crate) enum Route<'a> {
+    Direct,
+    Proxy {
+        proxy: &'a crate::proxy::Proxy,
+        tunnel: bool,
+    },
+}
+
 pub(crate) async fn connect(
     resolver: &DnsCache,
     host: &str,
     port: u16,
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
     timeout: Option<Duration>,
+    route: Route<'_>,
 ) -> Result<Connected, Error> {
     let work = async {
         let t0 = Instant::now();
-        let (addrs, dns) = match ip_literal(host) {
-            Some(ip) => (vec![SocketAddr::new(ip, port)], None),
+        let (dial_host, dial_port, dns_kind) = match route {
+            Route::Direct => (host, port, Kind::Dns),
+            Route::Proxy { proxy, .. } => (proxy.host(), proxy.port(), Kind::ProxyDns),
+        };
+        let (addrs, dns) = match ip_literal(dial_host) {
+            Some(ip) => (vec![SocketAddr::new(ip, dial_port)], None),
             None => {
-                let addrs = resolver.lookup(host, port).await.map_err(|e| {
-                    Error::new(Kind::Dns)
-                        .with_peer(Peer::Host(host.to_string()))
+                let addrs = resolver.lookup(dial_host, dial_port).await.map_err(|e| {
+                    Error::new(dns_kind)
+                        .with_peer(Peer::Host(dial_host.to_string()))
                         .with_source(e)
                 })?;
                 if addrs.is_empty() {
@@ -85,7 +101,16 @@ pub(crate) async fn connect(
                 // Requests are small writes followed by waits: never delay them.
                 let _ = tcp.set_nodelay(true);
                 let tcp_time = t1.elapsed();
-                let (io, state) = ConnIo::new(tcp);
+                let (mut io, state) = ConnIo::new(tcp);
+                if let Route::Proxy {
+                    proxy,
+                    tunnel: true,
+                } = route
+                {
+                    tunnel(&mut io, host, port, proxy.auth())
+                        .await
+                        .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
+                }
                 let Some(config) = tls else {
                     return Ok(Connected {
                         stream: Stream::Plain(io, None),
@@ -126,6 +151,60 @@ pub(crate) async fn connect(
     with_timeout(timeout, TimeoutPhase::Connect, "connecting", work)
         .await
         .map_err(|e| e.with_peer(Peer::Host(format!("{host}:{port}"))))
+}
+
+/// Opens a `CONNECT` tunnel to `host:port` through the proxy at the other end of `io`.
+async fn tunnel(
+    io: &mut ConnIo,
+    host: &str,
+    port: u16,
+    auth: Option<&http::HeaderValue>,
+) -> Result<(), Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n").into_bytes();
+    if let Some(a) = auth {
+        req.extend_from_slice(b"Proxy-Authorization: ");
+        req.extend_from_slice(a.as_bytes());
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"\r\n");
+    let io_err = |e: std::io::Error| {
+        Error::new(Kind::Proxy)
+            .with_what("opening the tunnel")
+            .with_source(e)
+    };
+    io.write_all(&req).await.map_err(io_err)?;
+    io.flush().await.map_err(io_err)?;
+    // Byte by byte up to the blank line: nothing of the tunnelled stream is read ahead.
+    let mut head = Vec::with_capacity(128);
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= 8 * 1024 {
+            return Err(Error::new(Kind::Proxy)
+                .with_source("the proxy's answer to CONNECT is larger than 8 KiB"));
+        }
+        let mut b = [0u8; 1];
+        if io.read(&mut b).await.map_err(io_err)? == 0 {
+            return Err(Error::new(Kind::Proxy)
+                .with_source("the proxy closed the connection without answering CONNECT"));
+        }
+        head.push(b[0]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let status_line = text.lines().next().unwrap_or_default();
+    let code = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|r| r.get(2..5))
+        .and_then(|c| c.parse::<u16>().ok());
+    match code {
+        Some(c) if (200..300).contains(&c) => Ok(()),
+        Some(_) => Err(Error::new(Kind::Proxy).with_source(format!(
+            "the proxy answered CONNECT {host}:{port} with {}",
+            status_line.get(9..).unwrap_or(status_line)
+        ))),
+        None => Err(Error::new(Kind::Proxy).with_source(format!(
+            "the proxy's answer to CONNECT is not HTTP: {status_line:?}"
+        ))),
+    }
 }
 
 /// How long an attempt runs alone before the next address is tried too (RFC 8305: 250 ms).

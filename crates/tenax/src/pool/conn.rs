@@ -167,6 +167,9 @@ pub(crate) struct ConnInfo {
     pub(crate) host_header: HeaderValue,
     /// The TLS version agreed, for https.
     pub(crate) tls_version: Option<crate::TlsVersion>,
+    /// `Some` when requests go to an HTTP proxy in absolute form, with the proxy's
+    /// credentials if it has some.
+    pub(crate) proxy_auth: Option<Option<http::HeaderValue>>,
 }
 
 /// A shared HTTP/2 connection: requests take leases on it, one per stream.

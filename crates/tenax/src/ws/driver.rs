@@ -68,6 +68,14 @@ async fn open(
         port,
         tls.then_some(&parts.tls),
         parts.timeouts.connect,
+        // A WebSocket always tunnels through a proxy (the upgrade is end to end).
+        match parts.proxies.for_target(host, tls) {
+            None => connect::Route::Direct,
+            Some(proxy) => connect::Route::Proxy {
+                proxy,
+                tunnel: true,
+            },
+        },
     )
     .await
     .map_err(failed)?;

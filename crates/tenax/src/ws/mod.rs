@@ -85,6 +85,7 @@ pub(crate) struct ClientParts {
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) timeouts: Timeouts,
     pub(crate) headers: HeaderMap,
+    pub(crate) proxies: crate::proxy::Proxies,
 }
 
 /// State shared by the handle, its senders and the connection's task.

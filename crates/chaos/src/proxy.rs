@@ -1,0 +1,222 @@
+//! A small HTTP proxy for tests: `CONNECT` tunnels and absolute-form forwarding, to loopback
+//! targets only, optionally demanding Basic credentials.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::Error;
+
+#[derive(Default)]
+struct Counters {
+    tunnels: AtomicU64,
+    forwarded: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// A running proxy on `127.0.0.1`; it stops when dropped.
+pub struct ProxyServer {
+    addr: SocketAddr,
+    counters: Arc<Counters>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl ProxyServer {
+    /// Starts a proxy on its own thread; with `auth = Some((user, password))` every request
+    /// must carry those Basic credentials in `Proxy-Authorization` (else 407).
+    pub fn start_in_thread(auth: Option<(&str, &str)>) -> Result<ProxyServer, Error> {
+        let expected = auth.map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        let std_listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .map_err(|e| Error::io("binding the proxy", e))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("configuring the proxy socket", e))?;
+        let addr = std_listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the proxy address", e))?;
+        let counters = Arc::new(Counters::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let c = counters.clone();
+        std::thread::Builder::new()
+            .name("chaos-proxy".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(std_listener) else {
+                        return;
+                    };
+                    let expected = expected.map(Arc::<str>::from);
+                    let serve = async {
+                        loop {
+                            let Ok((conn, _)) = listener.accept().await else {
+                                continue;
+                            };
+                            let (c, expected) = (c.clone(), expected.clone());
+                            tokio::spawn(async move {
+                                let _ = handle(conn, c, expected).await;
+                            });
+                        }
+                    };
+                    tokio::select! {
+                        () = serve => {}
+                        _ = stopped => {}
+                    }
+                });
+            })
+            .map_err(|e| Error::io("starting the proxy thread", e))?;
+        Ok(ProxyServer {
+            addr,
+            counters,
+            _stop: stop,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The proxy's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `CONNECT` tunnels opened.
+    pub fn tunnels(&self) -> u64 {
+        self.counters.tunnels.load(Ordering::Relaxed)
+    }
+
+    /// Connections forwarded for absolute-form (plain HTTP) requests.
+    pub fn forwarded(&self) -> u64 {
+        self.counters.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// Requests refused (407 for missing or wrong credentials, 403 for non-loopback targets).
+    pub fn refused(&self) -> u64 {
+        self.counters.refused.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for ProxyServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+async fn refuse(
+    mut conn: TcpStream,
+    c: &Counters,
+    status: &str,
+    extra: &str,
+) -> std::io::Result<()> {
+    c.refused.fetch_add(1, Ordering::Relaxed);
+    let msg = format!("HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    conn.write_all(msg.as_bytes()).await?;
+    conn.shutdown().await
+}
+
+async fn handle(
+    mut conn: TcpStream,
+    c: Arc<Counters>,
+    expected: Option<Arc<str>>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(1024);
+    let head_end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        if buf.len() > 16 * 1024 {
+            return refuse(conn, &c, "431 Request Header Fields Too Large", "").await;
+        }
+        let mut chunk = [0u8; 1024];
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_string();
+    let mut parts = request_line.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let auth = lines.clone().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("proxy-authorization")
+            .then(|| v.trim().to_string())
+    });
+    if let Some(want) = &expected
+        && auth.as_deref() != Some(want)
+    {
+        return refuse(
+            conn,
+            &c,
+            "407 Proxy Authentication Required",
+            "Proxy-Authenticate: Basic realm=\"tenax-chaos\"\r\n",
+        )
+        .await;
+    }
+    let authority = if method == "CONNECT" {
+        target.to_string()
+    } else {
+        match target.strip_prefix("http://") {
+            Some(rest) => rest.split('/').next().unwrap_or_default().to_string(),
+            None => return refuse(conn, &c, "400 Bad Request", "").await,
+        }
+    };
+    // Loopback only: this proxy must never reach beyond the machine.
+    let upstream = match tokio::net::lookup_host(authority.as_str()).await {
+        Ok(mut addrs) => addrs.find(|a| a.ip().is_loopback()),
+        Err(_) => None,
+    };
+    let Some(upstream) = upstream else {
+        return refuse(conn, &c, "403 Forbidden", "").await;
+    };
+    let Ok(mut up) = TcpStream::connect(upstream).await else {
+        return refuse(conn, &c, "502 Bad Gateway", "").await;
+    };
+    if method == "CONNECT" {
+        c.tunnels.fetch_add(1, Ordering::Relaxed);
+        conn.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await?;
+        up.write_all(&buf[head_end..]).await?;
+    } else {
+        c.forwarded.fetch_add(1, Ordering::Relaxed);
+        // The request as the server expects it: credentials for the proxy stay here.
+        let mut out = String::with_capacity(head.len());
+        out.push_str(&request_line);
+        out.push_str("\r\n");
+        for l in head.split("\r\n").skip(1) {
+            let name = l.split(':').next().unwrap_or("").trim();
+            if name.eq_ignore_ascii_case("proxy-authorization")
+                || name.eq_ignore_ascii_case("proxy-connection")
+            {
+                continue;
+            }
+            out.push_str(l);
+            out.push_str("\r\n");
+        }
+        let out = out.trim_end_matches("\r\n").to_string() + "\r\n\r\n";
+        up.write_all(out.as_bytes()).await?;
+        up.write_all(&buf[head_end..]).await?;
+    }
+    tokio::io::copy_bidirectional(&mut conn, &mut up).await?;
+    Ok(())
+}

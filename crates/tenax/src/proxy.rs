@@ -1,0 +1,301 @@
+//! Proxies: which one a request goes through (explicit ones, else `HTTP_PROXY`, `HTTPS_PROXY`,
+//! `ALL_PROXY`, minus `NO_PROXY`), and how: absolute-form requests for `http://`, a `CONNECT`
+//! tunnel for `https://` and WebSockets.
+
+use base64::Engine as _;
+use http::HeaderValue;
+
+use crate::error::Error;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    All,
+    Http,
+    Https,
+}
+
+/// A proxy server: `http://[user:password@]host:port`. (`https://` proxies, TLS to the proxy
+/// itself, and SOCKS are not supported yet: giving one is an error.)
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    scope: Scope,
+    host: String,
+    port: u16,
+    auth: Option<HeaderValue>,
+}
+
+impl Proxy {
+    fn parse(url: &str, scope: Scope) -> Result<Proxy, Error> {
+        let bad = |why: &str| Error::builder(format!("invalid proxy URL {url:?}: {why}"));
+        let url = url.trim();
+        let rest = match url.split_once("://") {
+            Some(("http", rest)) => rest,
+            Some((other, _)) => {
+                return Err(bad(&format!(
+                    "the {other}:// scheme is not supported (http:// proxies are)"
+                )));
+            }
+            // As curl: a bare host:port is an HTTP proxy.
+            None => url,
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        // curl's default proxy port.
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, rest) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("an unclosed [IPv6] host"))?;
+            let port = match rest.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| bad("the port is not a number"))?,
+                None if rest.is_empty() => 1080,
+                None => return Err(bad("junk after the [IPv6] host")),
+            };
+            (format!("[{h}]"), port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse().map_err(|_| bad("the port is not a number"))?,
+                ),
+                None => (hostport.to_string(), 1080),
+            }
+        };
+        if host.is_empty() || host == "[]" {
+            return Err(bad("no host"));
+        }
+        let mut proxy = Proxy {
+            scope,
+            host,
+            port,
+            auth: None,
+        };
+        if let Some(u) = userinfo {
+            let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+            proxy = proxy.basic_auth(user, pass);
+        }
+        Ok(proxy)
+    }
+
+    /// A proxy for every request.
+    pub fn all(url: &str) -> Result<Proxy, Error> {
+        Proxy::parse(url, Scope::All)
+    }
+
+    /// A proxy for `http://` requests.
+    pub fn http(url: &str) -> Result<Proxy, Error> {
+        Proxy::parse(url, Scope::Http)
+    }
+
+    /// A proxy for `https://` requests (and secure WebSockets).
+    pub fn https(url: &str) -> Result<Proxy, Error> {
+        Proxy::parse(url, Scope::Https)
+    }
+
+    /// Authenticates to the proxy with HTTP Basic (`Proxy-Authorization`), instead of the
+    /// credentials in the URL, if any.
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Proxy {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.auth = HeaderValue::from_str(&format!("Basic {token}"))
+            .ok()
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
+        self
+    }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn auth(&self) -> Option<&HeaderValue> {
+        self.auth.as_ref()
+    }
+
+    fn applies_to(&self, https: bool) -> bool {
+        match self.scope {
+            Scope::All => true,
+            Scope::Http => !https,
+            Scope::Https => https,
+        }
+    }
+}
+
+/// Hosts that go direct: `NO_PROXY` syntax — `*`, host names (a leading dot optional: the
+/// name and its subdomains), IP addresses.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NoProxy {
+    all: bool,
+    entries: Vec<String>,
+}
+
+impl NoProxy {
+    pub(crate) fn parse(list: &str) -> NoProxy {
+        let mut np = NoProxy::default();
+        for e in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if e == "*" {
+                np.all = true;
+            } else {
+                let e = e.trim_start_matches("*.").trim_start_matches('.');
+                let e = e.trim_start_matches('[').trim_end_matches(']');
+                np.entries.push(e.to_ascii_lowercase());
+            }
+        }
+        np
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        if self.all {
+            return true;
+        }
+        let host = crate::connect::bare_host(host).to_ascii_lowercase();
+        self.entries.iter().any(|e| {
+            host == *e
+                || (host.len() > e.len()
+                    && host.ends_with(e.as_str())
+                    && host.as_bytes()[host.len() - e.len() - 1] == b'.')
+        })
+    }
+}
+
+/// The proxy settings of a client.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Proxies {
+    list: Vec<Proxy>,
+    no_proxy: NoProxy,
+    /// From the environment: loopback targets go direct (as Go's net/http does), so that a
+    /// machine-wide proxy never carries traffic meant for this machine.
+    from_env: bool,
+}
+
+fn env(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok())
+        .filter(|v| !v.trim().is_empty())
+}
+
+impl Proxies {
+    pub(crate) fn new(list: Vec<Proxy>, no_proxy: Option<&str>) -> Proxies {
+        Proxies {
+            list,
+            no_proxy: no_proxy.map(NoProxy::parse).unwrap_or_default(),
+            from_env: false,
+        }
+    }
+
+    /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (or their lower-case forms;
+    /// lower case first, as curl). Invalid values are ignored.
+    pub(crate) fn from_env() -> Proxies {
+        let mut list = Vec::new();
+        if let Some(p) = env(&["http_proxy", "HTTP_PROXY"]).and_then(|u| Proxy::http(&u).ok()) {
+            list.push(p);
+        }
+        if let Some(p) = env(&["https_proxy", "HTTPS_PROXY"]).and_then(|u| Proxy::https(&u).ok()) {
+            list.push(p);
+        }
+        if let Some(p) = env(&["all_proxy", "ALL_PROXY"]).and_then(|u| Proxy::all(&u).ok()) {
+            list.push(p);
+        }
+        Proxies {
+            list,
+            no_proxy: env(&["no_proxy", "NO_PROXY"])
+                .map(|v| NoProxy::parse(&v))
+                .unwrap_or_default(),
+            from_env: true,
+        }
+    }
+
+    /// Replaces the `NO_PROXY` list, when one is given.
+    pub(crate) fn with_no_proxy(mut self, list: Option<&str>) -> Proxies {
+        if let Some(l) = list {
+            self.no_proxy = NoProxy::parse(l);
+        }
+        self
+    }
+
+    /// The proxy for a request to `host` (`https` for https:// and wss://), if any.
+    pub(crate) fn for_target(&self, host: &str, https: bool) -> Option<&Proxy> {
+        if self.list.is_empty() || self.no_proxy.matches(host) {
+            return None;
+        }
+        if self.from_env && is_loopback(host) {
+            return None;
+        }
+        self.list.iter().find(|p| p.applies_to(https))
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = crate::connect::bare_host(host);
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_urls() {
+        let p = Proxy::all("http://u:p@127.0.0.1:3128").unwrap();
+        assert_eq!((p.host(), p.port()), ("127.0.0.1", 3128));
+        assert_eq!(p.auth().unwrap(), "Basic dTpw");
+        let p = Proxy::http("127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (p.host(), p.port(), p.auth().is_none()),
+            ("127.0.0.1", 8080, true)
+        );
+        let p = Proxy::all("http://[::1]:3128/").unwrap();
+        assert_eq!((p.host(), p.port()), ("[::1]", 3128));
+        assert!(
+            Proxy::all("socks5://127.0.0.1:1080")
+                .unwrap_err()
+                .is_builder()
+        );
+        assert!(Proxy::all("http://:3128").unwrap_err().is_builder());
+        assert!(Proxy::all("http://h:port").unwrap_err().is_builder());
+    }
+
+    #[test]
+    fn no_proxy_matching() {
+        let np = NoProxy::parse("example.com, .internal,10.0.0.1,[::1]");
+        assert!(np.matches("example.com"));
+        assert!(np.matches("api.example.com"));
+        assert!(!np.matches("notexample.com"));
+        assert!(np.matches("a.b.internal"));
+        assert!(np.matches("10.0.0.1"));
+        assert!(np.matches("[::1]"));
+        assert!(!np.matches("10.0.0.2"));
+        assert!(NoProxy::parse("*").matches("anything"));
+        assert!(!NoProxy::parse("").matches("x"));
+    }
+
+    #[test]
+    fn scopes_and_bypass() {
+        let ps = Proxies::new(
+            vec![
+                Proxy::http("127.0.0.1:1").unwrap(),
+                Proxy::https("127.0.0.1:2").unwrap(),
+            ],
+            Some("skip.test"),
+        );
+        assert_eq!(ps.for_target("a.test", false).unwrap().port(), 1);
+        assert_eq!(ps.for_target("a.test", true).unwrap().port(), 2);
+        assert!(ps.for_target("skip.test", false).is_none());
+        // Explicit proxies apply to loopback too; environment ones do not.
+        assert!(ps.for_target("127.0.0.1", false).is_some());
+        let mut env = ps.clone();
+        env.from_env = true;
+        assert!(env.for_target("127.0.0.1", false).is_none());
+        assert!(env.for_target("localhost", true).is_none());
+    }
+}
