@@ -46,7 +46,6 @@ pub struct Row {
 /// The seed's recipes that have not landed yet, with the work that brings each.
 const PENDING: &[(&str, &str)] = &[
     ("06 bounded batch, as completed", "batches"),
-    ("10 proxies", "connect stack"),
     ("11 observability hooks", "observability"),
     ("16 structured concurrency", "batches and scope"),
 ];
@@ -92,7 +91,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.extend(crate::demo_retry::retries(&plain).await);
     rows.extend(crate::demo_ws::segments(&plain).await);
     rows.extend(crate::demo_body::segments(&plain).await);
-    rows.extend(crate::demo_connect::segments(&plain).await);
+    rows.extend(crate::demo_connect::segments(&plain, &tls).await);
     for (recipe, work) in PENDING {
         rows.push(Row {
             segment: recipe,

@@ -11,8 +11,67 @@ fn ms(d: Duration) -> Option<f64> {
     Some(d.as_secs_f64() * 1e3)
 }
 
-pub async fn segments(server: &ChaosServer) -> Vec<Row> {
-    vec![dns_cache(server).await, eyeballs().await]
+pub async fn segments(server: &ChaosServer, tls: &ChaosServer) -> Vec<Row> {
+    vec![
+        dns_cache(server).await,
+        eyeballs().await,
+        proxy(server, tls).await,
+    ]
+}
+
+async fn proxy(server: &ChaosServer, tls: &ChaosServer) -> Row {
+    let segment = "10 proxies";
+    let t = Instant::now();
+    let proxy = match tenax_chaos::ProxyServer::start_in_thread(Some(("demo", "secret"))) {
+        Ok(p) => p,
+        Err(e) => return Row::fail(segment, e),
+    };
+    let Some(ca) = tls
+        .ca_pem()
+        .and_then(|pem| tenax::Certificate::from_pem(pem.as_bytes()).ok())
+    else {
+        return Row::fail(segment, "the TLS chaos server has no CA");
+    };
+    let build = |url: String| {
+        tenax::Proxy::all(&url).and_then(|p| {
+            Client::builder()
+                .proxy(p)
+                .add_root_certificate(ca.clone())
+                .build()
+        })
+    };
+    let (good, bad) = match (
+        build(format!("http://demo:secret@{}", proxy.addr())),
+        build(proxy.url()),
+    ) {
+        (Ok(g), Ok(b)) => (g, b),
+        (Err(e), _) | (_, Err(e)) => return Row::fail(segment, e),
+    };
+    let https = good.get(tls.url("/bytes/5")).send().await;
+    let http = good.get(server.url("/bytes/5")).send().await;
+    let refused = bad.get(tls.url("/bytes/5")).send().await;
+    let refused_msg = match &refused {
+        Err(e) => std::error::Error::source(e)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        Ok(_) => String::new(),
+    };
+    let ok = https.as_ref().is_ok_and(|r| r.status() == 200)
+        && http.as_ref().is_ok_and(|r| r.status() == 200)
+        && refused.as_ref().is_err_and(tenax::Error::is_proxy)
+        && refused_msg.contains("407")
+        && proxy.tunnels() == 1
+        && proxy.forwarded() == 1;
+    Row {
+        segment,
+        status: pass_if(ok),
+        detail: format!(
+            "https through CONNECT and http in absolute form, with Basic credentials: {} tunnel, {} forwarded; without them: {refused_msg}",
+            proxy.tunnels(),
+            proxy.forwarded()
+        ),
+        ms: ms(t.elapsed()),
+    }
 }
 
 async fn dns_cache(server: &ChaosServer) -> Row {

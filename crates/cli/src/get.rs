@@ -74,6 +74,12 @@ pub struct ClientArgs {
     /// Ask for a compressed body (gzip, deflate, br, zstd) and decode it
     #[arg(long)]
     compressed: bool,
+    /// Proxy for the request, http://[user:password@]host:port (else HTTP_PROXY and co.)
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Hosts that skip the proxy, e.g. 'localhost,.internal' ('*': all)
+    #[arg(long, value_name = "LIST")]
+    noproxy: Option<String>,
     /// Resolve HOST:PORT to ADDR without DNS, as curl (repeatable)
     #[arg(long = "resolve", value_name = "HOST:PORT:ADDR", value_parser = args::resolve)]
     resolve: Vec<(String, u16, Vec<std::net::IpAddr>)>,
@@ -95,6 +101,18 @@ impl ClientArgs {
         let mut b = tenax::Client::builder().decompress(self.compressed);
         if let Some(m) = self.max_size {
             b = b.max_body_bytes(m as u64);
+        }
+        if let Some(p) = &self.proxy {
+            b = b.proxy(tenax::Proxy::all(p).map_err(|e| {
+                let mut m = e.to_string();
+                if let Some(s) = std::error::Error::source(&e) {
+                    m = format!("{m}: {s}");
+                }
+                m
+            })?);
+        }
+        if let Some(list) = &self.noproxy {
+            b = b.no_proxy(list);
         }
         for (host, port, addrs) in &self.resolve {
             b = b.resolve_to(host, Some(*port), addrs.iter().copied());

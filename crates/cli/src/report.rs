@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 pub mod exit {
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
+    pub const PROXY_DNS: u8 = 5;
     pub const DNS: u8 = 6;
     pub const CONNECT: u8 = 7;
     pub const WEIRD_REPLY: u8 = 8;
@@ -26,7 +27,14 @@ pub mod exit {
 
 /// The exit code for a failed request.
 pub fn exit_code(e: &tenax::Error) -> u8 {
-    if e.is_certificate() {
+    if e.is_proxy() {
+        // curl: 5 when the proxy's name does not resolve, 56 when it refuses the tunnel.
+        if e.is_dns() {
+            exit::PROXY_DNS
+        } else {
+            exit::RECV
+        }
+    } else if e.is_certificate() {
         exit::CERTIFICATE
     } else if e.is_tls() {
         exit::TLS
@@ -61,7 +69,9 @@ pub fn exit_code(e: &tenax::Error) -> u8 {
 
 /// The error kind the JSON summary reports.
 pub fn error_kind(e: &tenax::Error) -> &'static str {
-    if e.is_timeout() {
+    if e.is_proxy() {
+        "proxy"
+    } else if e.is_timeout() {
         "timeout"
     } else if e.is_tls() {
         "tls"

@@ -597,3 +597,54 @@ fn get_max_size_and_compressed() {
     assert_eq!(out.status.code(), Some(0));
     assert_ne!(out.stdout, tenax_chaos::pattern(0, 1000));
 }
+
+#[test]
+fn get_through_a_proxy_and_its_exit_codes() {
+    let s = chaos();
+    let tls = tenax_chaos::ChaosServer::builder()
+        .tls(true)
+        .start_in_thread()
+        .unwrap();
+    let ca = temp_file("proxy-ca.pem", tls.ca_pem().unwrap());
+    let proxy = tenax_chaos::ProxyServer::start_in_thread(Some(("u", "p"))).unwrap();
+    let with_creds = format!("http://u:p@{}", proxy.addr());
+    let out = tenax(&["get", &s.url("/bytes/3"), "--proxy", &with_creds]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), 3);
+    let out = tenax(&[
+        "get",
+        &tls.url("/bytes/3"),
+        "--proxy",
+        &with_creds,
+        "--cacert",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(proxy.tunnels(), 1);
+    // The tunnel refused (no credentials): 56, naming the 407.
+    let out = tenax(&[
+        "get",
+        &tls.url("/bytes/3"),
+        "--proxy",
+        &proxy.url(),
+        "--cacert",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(56), "{}", stderr(&out));
+    assert!(stderr(&out).contains("407"), "{}", stderr(&out));
+    // --noproxy: direct.
+    let before = proxy.forwarded();
+    let out = tenax(&[
+        "get",
+        &s.url("/bytes/3"),
+        "--proxy",
+        &proxy.url(),
+        "--noproxy",
+        "*",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(proxy.forwarded(), before);
+    // A proxy URL we cannot use: a usage error.
+    let out = tenax(&["get", &s.url("/bytes/3"), "--proxy", "socks5://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
