@@ -265,3 +265,39 @@ async fn happy_eyeballs_prefers_the_family_that_answers() {
 async fn happy_eyeballs_moves_past_a_hanging_address_of_the_same_family() {
     eyeballs("127.0.0.2").await;
 }
+
+#[tokio::test]
+async fn a_local_address_and_tcp_keepalive_apply_to_new_connections() {
+    // A bare listener, to see the address the client connects from.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = Client::builder()
+        .local_address("127.0.0.2".parse().unwrap())
+        .tcp_keepalive(Duration::from_secs(30))
+        .retry(tenax::RetryPolicy::default().max_attempts(1))
+        .build()
+        .unwrap();
+    let request =
+        tokio::spawn(async move { client.get(format!("http://127.0.0.1:{port}/")).send().await });
+    let (conn, peer) = bounded(listener.accept()).await.unwrap();
+    assert_eq!(peer.ip().to_string(), "127.0.0.2");
+    drop(conn);
+    assert!(bounded(request).await.unwrap().is_err());
+    // An IPv4 local address cannot reach an IPv6 target: a clear connect error.
+    if ipv6() {
+        let s = ChaosServer::builder()
+            .addr("[::1]:0".parse().unwrap())
+            .start_in_thread()
+            .unwrap();
+        let client = Client::builder()
+            .local_address("127.0.0.1".parse().unwrap())
+            .build()
+            .unwrap();
+        let e = client
+            .get(format!("http://[::1]:{}/bytes/1", s.addr().port()))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.is_connect(), "{e}");
+    }
+}

@@ -72,6 +72,7 @@ pub struct ClientBuilder {
     proxies: Vec<crate::Proxy>,
     no_proxy: Option<String>,
     proxy_from_env: bool,
+    tcp: crate::connect::TcpOptions,
     dns: DnsConfig,
     overrides: std::collections::HashMap<(String, Option<u16>), Vec<std::net::IpAddr>>,
     /// The first invalid input given to a setter, reported by `build`.
@@ -98,6 +99,7 @@ impl Default for ClientBuilder {
             proxies: Vec::new(),
             no_proxy: None,
             proxy_from_env: true,
+            tcp: crate::connect::TcpOptions::default(),
             dns: DnsConfig::default(),
             overrides: std::collections::HashMap::new(),
             invalid: None,
@@ -326,6 +328,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Turns TCP keepalive on for new connections, first probe after `idle` without traffic
+    /// (finds dead peers of long idle connections at the TCP level). Default is off.
+    pub fn tcp_keepalive(mut self, idle: Duration) -> Self {
+        self.tcp.keepalive = Some(idle);
+        self
+    }
+
+    /// Connects from this local address (addresses of the other family are skipped).
+    /// Default is the system's choice.
+    pub fn local_address(mut self, ip: std::net::IpAddr) -> Self {
+        self.tcp.local = Some(ip);
+        self
+    }
+
     /// Resolves names with this resolver instead of the system's (`getaddrinfo`); the DNS
     /// cache stays in front of it. Default is the system resolver.
     pub fn resolver(mut self, resolver: impl Resolve) -> Self {
@@ -439,6 +455,7 @@ impl ClientBuilder {
                 deadline_header: self.deadline_header,
                 redirect: self.redirect,
                 decompress: self.decompress && crate::decode::accept_encoding().is_some(),
+                tcp: self.tcp,
                 proxies: if !self.proxies.is_empty() {
                     crate::proxy::Proxies::new(self.proxies, self.no_proxy.as_deref())
                 } else if self.proxy_from_env {

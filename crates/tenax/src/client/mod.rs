@@ -73,6 +73,7 @@ struct ClientInner {
     decompress: bool,
     max_body: Option<u64>,
     proxies: crate::proxy::Proxies,
+    tcp: connect::TcpOptions,
 }
 
 impl Default for Client {
@@ -163,6 +164,7 @@ impl Client {
             timeouts: self.inner.timeouts,
             headers: self.inner.default_headers.clone(),
             proxies: self.inner.proxies.clone(),
+            tcp: self.inner.tcp,
         }
     }
 
@@ -588,6 +590,7 @@ impl Client {
             tls,
             t.connect,
             route,
+            inner.tcp,
         )
         .await?;
         timings.dns = c.dns;

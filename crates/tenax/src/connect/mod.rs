@@ -51,6 +51,15 @@ fn ip_literal(host: &str) -> Option<IpAddr> {
 
 /// Resolves `host`, opens a TCP connection to the first address that accepts and, with `tls`,
 /// makes the TLS handshake; all within `timeout` (the connect phase).
+/// Socket options for new connections.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TcpOptions {
+    /// TCP keepalive: the idle time before the first probe.
+    pub(crate) keepalive: Option<Duration>,
+    /// The local address to connect from.
+    pub(crate) local: Option<IpAddr>,
+}
+
 /// How a connection reaches its server: directly, or through a proxy, tunnelled with
 /// `CONNECT` or not (plain-HTTP requests in absolute form).
 #[derive(Clone, Copy)]
@@ -69,6 +78,7 @@ pub(crate) async fn connect(
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
     timeout: Option<Duration>,
     route: Route<'_>,
+    tcp: TcpOptions,
 ) -> Result<Connected, Error> {
     let work = async {
         let t0 = Instant::now();
@@ -93,7 +103,7 @@ pub(crate) async fn connect(
             }
         };
         let t1 = Instant::now();
-        match happy_eyeballs(dns::interleave(addrs)).await {
+        match happy_eyeballs(dns::interleave(addrs), tcp).await {
             Err((addr, e)) => Err(Error::new(Kind::Connect)
                 .with_peer(Peer::Addr(addr))
                 .with_source(e)),
@@ -151,6 +161,32 @@ pub(crate) async fn connect(
     with_timeout(timeout, TimeoutPhase::Connect, "connecting", work)
         .await
         .map_err(|e| e.with_peer(Peer::Host(format!("{host}:{port}"))))
+}
+
+/// One TCP connection attempt, with the socket options.
+async fn open_tcp(addr: SocketAddr, tcp: TcpOptions) -> std::io::Result<TcpStream> {
+    if tcp.keepalive.is_none() && tcp.local.is_none() {
+        return TcpStream::connect(addr).await;
+    }
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    if let Some(ip) = tcp.local {
+        if ip.is_ipv4() != addr.is_ipv4() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("the local address {ip} is not of the family of {addr}"),
+            ));
+        }
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    if let Some(idle) = tcp.keepalive {
+        socket2::SockRef::from(&socket)
+            .set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))?;
+    }
+    socket.connect(addr).await
 }
 
 /// Opens a `CONNECT` tunnel to `host:port` through the proxy at the other end of `io`.
@@ -215,11 +251,12 @@ const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 /// the first connection wins and the others are dropped.
 async fn happy_eyeballs(
     addrs: Vec<SocketAddr>,
+    tcp: TcpOptions,
 ) -> Result<(TcpStream, SocketAddr), (SocketAddr, std::io::Error)> {
     use futures_util::stream::{FuturesUnordered, StreamExt};
     let mut pending = FuturesUnordered::new();
     let mut next = addrs.into_iter();
-    let start = |addr: SocketAddr| async move { (addr, TcpStream::connect(addr).await) };
+    let start = |addr: SocketAddr| async move { (addr, open_tcp(addr, tcp).await) };
     match next.next() {
         Some(a) => pending.push(start(a)),
         None => {

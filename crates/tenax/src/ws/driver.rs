@@ -76,6 +76,7 @@ async fn open(
                 tunnel: true,
             },
         },
+        parts.tcp,
     )
     .await
     .map_err(failed)?;

@@ -86,6 +86,7 @@ pub(crate) struct ClientParts {
     pub(crate) timeouts: Timeouts,
     pub(crate) headers: HeaderMap,
     pub(crate) proxies: crate::proxy::Proxies,
+    pub(crate) tcp: crate::connect::TcpOptions,
 }
 
 /// State shared by the handle, its senders and the connection's task.
