@@ -1,5 +1,6 @@
-//! A small HTTP proxy for tests: `CONNECT` tunnels and absolute-form forwarding, to loopback
-//! targets only, optionally demanding Basic credentials.
+//! A small proxy for tests: HTTP (`CONNECT` tunnels and absolute-form forwarding) and SOCKS5
+//! on the same port, to loopback targets only, optionally demanding credentials (Basic for
+//! HTTP, username/password for SOCKS5).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -16,6 +17,8 @@ struct Counters {
     tunnels: AtomicU64,
     forwarded: AtomicU64,
     refused: AtomicU64,
+    socks: AtomicU64,
+    socks_names: AtomicU64,
 }
 
 /// A running proxy on `127.0.0.1`; it stops when dropped.
@@ -29,6 +32,7 @@ impl ProxyServer {
     /// Starts a proxy on its own thread; with `auth = Some((user, password))` every request
     /// must carry those Basic credentials in `Proxy-Authorization` (else 407).
     pub fn start_in_thread(auth: Option<(&str, &str)>) -> Result<ProxyServer, Error> {
+        let creds = auth.map(|(u, p)| (u.to_string(), p.to_string()));
         let expected = auth.map(|(u, p)| {
             format!(
                 "Basic {}",
@@ -60,14 +64,22 @@ impl ProxyServer {
                         return;
                     };
                     let expected = expected.map(Arc::<str>::from);
+                    let creds = creds.map(Arc::new);
                     let serve = async {
                         loop {
                             let Ok((conn, _)) = listener.accept().await else {
                                 continue;
                             };
-                            let (c, expected) = (c.clone(), expected.clone());
+                            let (c, expected, creds) = (c.clone(), expected.clone(), creds.clone());
                             tokio::spawn(async move {
-                                let _ = handle(conn, c, expected).await;
+                                let mut first = [0u8; 1];
+                                if conn.peek(&mut first).await.is_ok_and(|n| n == 1)
+                                    && first[0] == 5
+                                {
+                                    let _ = socks5(conn, c, creds).await;
+                                } else {
+                                    let _ = handle(conn, c, expected).await;
+                                }
                             });
                         }
                     };
@@ -105,6 +117,21 @@ impl ProxyServer {
         self.counters.forwarded.load(Ordering::Relaxed)
     }
 
+    /// SOCKS5 connections relayed.
+    pub fn socks(&self) -> u64 {
+        self.counters.socks.load(Ordering::Relaxed)
+    }
+
+    /// SOCKS5 requests that named their target by host name (socks5h) rather than address.
+    pub fn socks_names(&self) -> u64 {
+        self.counters.socks_names.load(Ordering::Relaxed)
+    }
+
+    /// `socks5://127.0.0.1:PORT`.
+    pub fn socks_url(&self) -> String {
+        format!("socks5://{}", self.addr)
+    }
+
     /// Requests refused (407 for missing or wrong credentials, 403 for non-loopback targets).
     pub fn refused(&self) -> u64 {
         self.counters.refused.load(Ordering::Relaxed)
@@ -117,6 +144,81 @@ impl std::fmt::Debug for ProxyServer {
             .field("addr", &self.addr)
             .finish()
     }
+}
+
+/// A SOCKS5 (RFC 1928) CONNECT, with RFC 1929 username/password when `creds` are set.
+async fn socks5(
+    mut conn: TcpStream,
+    c: Arc<Counters>,
+    creds: Option<Arc<(String, String)>>,
+) -> std::io::Result<()> {
+    let mut head = [0u8; 2];
+    conn.read_exact(&mut head).await?;
+    let mut methods = vec![0u8; head[1] as usize];
+    conn.read_exact(&mut methods).await?;
+    let want = if creds.is_some() { 2 } else { 0 };
+    if !methods.contains(&want) {
+        c.refused.fetch_add(1, Ordering::Relaxed);
+        return conn.write_all(&[5, 0xff]).await;
+    }
+    conn.write_all(&[5, want]).await?;
+    if let Some(creds) = &creds {
+        let mut v = [0u8; 2];
+        conn.read_exact(&mut v).await?;
+        let mut user = vec![0u8; v[1] as usize];
+        conn.read_exact(&mut user).await?;
+        let mut plen = [0u8; 1];
+        conn.read_exact(&mut plen).await?;
+        let mut pass = vec![0u8; plen[0] as usize];
+        conn.read_exact(&mut pass).await?;
+        if user != creds.0.as_bytes() || pass != creds.1.as_bytes() {
+            c.refused.fetch_add(1, Ordering::Relaxed);
+            return conn.write_all(&[1, 1]).await;
+        }
+        conn.write_all(&[1, 0]).await?;
+    }
+    let mut req = [0u8; 4];
+    conn.read_exact(&mut req).await?;
+    let host = match req[3] {
+        1 => {
+            let mut a = [0u8; 4];
+            conn.read_exact(&mut a).await?;
+            std::net::Ipv4Addr::from(a).to_string()
+        }
+        4 => {
+            let mut a = [0u8; 16];
+            conn.read_exact(&mut a).await?;
+            format!("[{}]", std::net::Ipv6Addr::from(a))
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            conn.read_exact(&mut len).await?;
+            let mut name = vec![0u8; len[0] as usize];
+            conn.read_exact(&mut name).await?;
+            c.socks_names.fetch_add(1, Ordering::Relaxed);
+            String::from_utf8_lossy(&name).into_owned()
+        }
+        _ => return conn.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0]).await,
+    };
+    let mut port = [0u8; 2];
+    conn.read_exact(&mut port).await?;
+    let port = u16::from_be_bytes(port);
+    // Loopback only, as for HTTP.
+    let upstream = match tokio::net::lookup_host(format!("{host}:{port}")).await {
+        Ok(mut addrs) => addrs.find(|a| a.ip().is_loopback()),
+        Err(_) => None,
+    };
+    let Some(upstream) = upstream.filter(|_| req[1] == 1) else {
+        c.refused.fetch_add(1, Ordering::Relaxed);
+        return conn.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+    };
+    let Ok(mut up) = TcpStream::connect(upstream).await else {
+        return conn.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+    };
+    c.socks.fetch_add(1, Ordering::Relaxed);
+    conn.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+    tokio::io::copy_bidirectional(&mut conn, &mut up).await?;
+    Ok(())
 }
 
 async fn refuse(

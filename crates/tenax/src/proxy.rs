@@ -14,29 +14,45 @@ enum Scope {
     Https,
 }
 
-/// A proxy server: `http://[user:password@]host:port`. (`https://` proxies, TLS to the proxy
-/// itself, and SOCKS are not supported yet: giving one is an error.)
+/// What speaks at the proxy's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProxyKind {
+    Http,
+    /// SOCKS5; `remote_dns` for `socks5h://` (the proxy resolves the target's name).
+    Socks5 {
+        remote_dns: bool,
+    },
+}
+
+/// A proxy server: `http://[user:password@]host:port`, `socks5://…` (names resolved here) or
+/// `socks5h://…` (names resolved by the proxy). (`https://` proxies, TLS to the proxy itself,
+/// are not supported yet: giving one is an error.)
 #[derive(Clone, Debug)]
 pub struct Proxy {
+    kind: ProxyKind,
     scope: Scope,
     host: String,
     port: u16,
     auth: Option<HeaderValue>,
+    /// The credentials as given, for SOCKS5's username/password method.
+    user: Option<(String, String)>,
 }
 
 impl Proxy {
     fn parse(url: &str, scope: Scope) -> Result<Proxy, Error> {
         let bad = |why: &str| Error::builder(format!("invalid proxy URL {url:?}: {why}"));
         let url = url.trim();
-        let rest = match url.split_once("://") {
-            Some(("http", rest)) => rest,
+        let (kind, rest) = match url.split_once("://") {
+            Some(("http", rest)) => (ProxyKind::Http, rest),
+            Some(("socks5", rest)) => (ProxyKind::Socks5 { remote_dns: false }, rest),
+            Some(("socks5h", rest)) => (ProxyKind::Socks5 { remote_dns: true }, rest),
             Some((other, _)) => {
                 return Err(bad(&format!(
-                    "the {other}:// scheme is not supported (http:// proxies are)"
+                    "the {other}:// scheme is not supported (http://, socks5:// and socks5h:// are)"
                 )));
             }
             // As curl: a bare host:port is an HTTP proxy.
-            None => url,
+            None => (ProxyKind::Http, url),
         };
         let authority = rest.split('/').next().unwrap_or_default();
         let (userinfo, hostport) = match authority.rsplit_once('@') {
@@ -67,7 +83,9 @@ impl Proxy {
             return Err(bad("no host"));
         }
         let mut proxy = Proxy {
+            kind,
             scope,
+            user: None,
             host,
             port,
             auth: None,
@@ -97,6 +115,7 @@ impl Proxy {
     /// Authenticates to the proxy with HTTP Basic (`Proxy-Authorization`), instead of the
     /// credentials in the URL, if any.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Proxy {
+        self.user = Some((user.to_string(), password.to_string()));
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         self.auth = HeaderValue::from_str(&format!("Basic {token}"))
             .ok()
@@ -117,6 +136,14 @@ impl Proxy {
 
     pub(crate) fn auth(&self) -> Option<&HeaderValue> {
         self.auth.as_ref()
+    }
+
+    pub(crate) fn kind(&self) -> ProxyKind {
+        self.kind
+    }
+
+    pub(crate) fn credentials(&self) -> Option<&(String, String)> {
+        self.user.as_ref()
     }
 
     fn applies_to(&self, https: bool) -> bool {
@@ -256,8 +283,14 @@ mod tests {
         );
         let p = Proxy::all("http://[::1]:3128/").unwrap();
         assert_eq!((p.host(), p.port()), ("[::1]", 3128));
+        let s = Proxy::all("socks5h://u:p@127.0.0.1:1081").unwrap();
+        assert_eq!(s.kind(), ProxyKind::Socks5 { remote_dns: true });
+        assert_eq!(
+            s.credentials().unwrap(),
+            &("u".to_string(), "p".to_string())
+        );
         assert!(
-            Proxy::all("socks5://127.0.0.1:1080")
+            Proxy::all("https://127.0.0.1:1080")
                 .unwrap_err()
                 .is_builder()
         );

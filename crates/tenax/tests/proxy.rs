@@ -175,3 +175,56 @@ async fn a_proxy_that_does_not_resolve_is_a_proxy_dns_error() {
         .unwrap_err();
     assert!(e.is_proxy() && e.is_dns(), "{e}");
 }
+
+#[tokio::test]
+async fn socks5_and_socks5h_with_and_without_credentials() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let tls = ChaosServer::builder().tls(true).start_in_thread().unwrap();
+    let open = ProxyServer::start_in_thread(None).unwrap();
+    let locked = ProxyServer::start_in_thread(Some(("u", "p"))).unwrap();
+    let root = || tenax::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
+    bounded(async {
+        // socks5: the name is resolved here (an override), the proxy gets an address; TLS
+        // runs end to end inside.
+        let port = s.addr().port();
+        let client = Client::builder()
+            .proxy(Proxy::all(&open.socks_url()).unwrap())
+            .resolve_to("named.test", None, ["127.0.0.1".parse().unwrap()])
+            .add_root_certificate(root())
+            .build()
+            .unwrap();
+        let res = client
+            .get(format!("http://named.test:{port}/bytes/4"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.bytes().await.unwrap().len(), 4);
+        let res = client.get(tls.url("/bytes/4")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!((open.socks(), open.socks_names()), (2, 0));
+        // socks5h with credentials: the proxy resolves the name.
+        let client = Client::builder()
+            .proxy(Proxy::all(&format!("socks5h://u:p@{}", locked.addr())).unwrap())
+            .build()
+            .unwrap();
+        let res = client
+            .get(format!("http://localhost:{port}/bytes/4"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!((locked.socks(), locked.socks_names()), (1, 1));
+        // Wrong credentials: a proxy error.
+        let client = Client::builder()
+            .proxy(Proxy::all(&format!("socks5h://u:wrong@{}", locked.addr())).unwrap())
+            .build()
+            .unwrap();
+        let e = client
+            .get(format!("http://localhost:{port}/bytes/4"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.is_proxy(), "{e}");
+    })
+    .await;
+}

@@ -582,7 +582,9 @@ impl Client {
                 tunnel: origin.is_https(),
             },
         };
-        let absolute = via.filter(|_| !origin.is_https());
+        // Only an HTTP proxy takes plain-HTTP requests in absolute form; SOCKS relays bytes.
+        let absolute =
+            via.filter(|p| !origin.is_https() && p.kind() == crate::proxy::ProxyKind::Http);
         let c = connect::connect(
             &inner.resolver,
             origin.host(),

@@ -112,14 +112,23 @@ pub(crate) async fn connect(
                 let _ = tcp.set_nodelay(true);
                 let tcp_time = t1.elapsed();
                 let (mut io, state) = ConnIo::new(tcp);
-                if let Route::Proxy {
-                    proxy,
-                    tunnel: true,
-                } = route
-                {
-                    tunnel(&mut io, host, port, proxy.auth())
-                        .await
-                        .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
+                match route {
+                    Route::Proxy { proxy, .. }
+                        if matches!(proxy.kind(), crate::proxy::ProxyKind::Socks5 { .. }) =>
+                    {
+                        io = socks5(io, resolver, proxy, host, port)
+                            .await
+                            .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
+                    }
+                    Route::Proxy {
+                        proxy,
+                        tunnel: true,
+                    } => {
+                        tunnel(&mut io, host, port, proxy.auth())
+                            .await
+                            .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
+                    }
+                    _ => {}
                 }
                 let Some(config) = tls else {
                     return Ok(Connected {
@@ -187,6 +196,50 @@ async fn open_tcp(addr: SocketAddr, tcp: TcpOptions) -> std::io::Result<TcpStrea
             .set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))?;
     }
     socket.connect(addr).await
+}
+
+/// Asks a SOCKS5 proxy at the other end of `io` for a connection to `host:port` (resolving
+/// the name here for `socks5://`, leaving it to the proxy for `socks5h://`).
+async fn socks5(
+    io: ConnIo,
+    resolver: &DnsCache,
+    proxy: &crate::proxy::Proxy,
+    host: &str,
+    port: u16,
+) -> Result<ConnIo, Error> {
+    use tokio_socks::tcp::Socks5Stream;
+    let remote_dns = matches!(
+        proxy.kind(),
+        crate::proxy::ProxyKind::Socks5 { remote_dns: true }
+    );
+    let target: tokio_socks::TargetAddr<'_> = match ip_literal(host) {
+        Some(ip) => tokio_socks::TargetAddr::Ip(SocketAddr::new(ip, port)),
+        None if remote_dns => tokio_socks::TargetAddr::Domain(bare_host(host).into(), port),
+        None => {
+            let addrs = resolver.lookup(host, port).await.map_err(|e| {
+                Error::new(Kind::Dns)
+                    .with_peer(Peer::Host(host.to_string()))
+                    .with_source(e)
+            })?;
+            let first = addrs.first().copied().ok_or_else(|| {
+                Error::new(Kind::Dns)
+                    .with_peer(Peer::Host(host.to_string()))
+                    .with_source("the resolver returned no addresses")
+            })?;
+            tokio_socks::TargetAddr::Ip(first)
+        }
+    };
+    let res = match proxy.credentials() {
+        Some((user, pass)) => {
+            Socks5Stream::connect_with_password_and_socket(io, target, user, pass).await
+        }
+        None => Socks5Stream::connect_with_socket(io, target).await,
+    };
+    res.map(Socks5Stream::into_inner).map_err(|e| {
+        Error::new(Kind::Proxy)
+            .with_what("opening the SOCKS5 connection")
+            .with_source(e)
+    })
 }
 
 /// Opens a `CONNECT` tunnel to `host:port` through the proxy at the other end of `io`.
