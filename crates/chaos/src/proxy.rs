@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::Error;
@@ -24,6 +24,8 @@ struct Counters {
 /// A running proxy on `127.0.0.1`; it stops when dropped.
 pub struct ProxyServer {
     addr: SocketAddr,
+    /// The CA of the proxy's own certificate, in TLS mode.
+    ca_pem: Option<String>,
     counters: Arc<Counters>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -32,6 +34,24 @@ impl ProxyServer {
     /// Starts a proxy on its own thread; with `auth = Some((user, password))` every request
     /// must carry those Basic credentials in `Proxy-Authorization` (else 407).
     pub fn start_in_thread(auth: Option<(&str, &str)>) -> Result<ProxyServer, Error> {
+        ProxyServer::start(auth, false)
+    }
+
+    /// Like [`start_in_thread`](Self::start_in_thread), speaking TLS to its clients (an
+    /// `https://` proxy) with a certificate from a CA generated at start
+    /// ([`ca_pem`](Self::ca_pem)).
+    pub fn start_in_thread_tls(auth: Option<(&str, &str)>) -> Result<ProxyServer, Error> {
+        ProxyServer::start(auth, true)
+    }
+
+    fn start(auth: Option<(&str, &str)>, tls: bool) -> Result<ProxyServer, Error> {
+        let material = if tls {
+            Some(crate::tls::generate(crate::tls::TlsVersions::Both, false)?)
+        } else {
+            None
+        };
+        let ca_pem = material.as_ref().map(|m| m.ca_pem.clone());
+        let acceptor = material.map(|m| tokio_rustls::TlsAcceptor::from(m.config));
         let creds = auth.map(|(u, p)| (u.to_string(), p.to_string()));
         let expected = auth.map(|(u, p)| {
             format!(
@@ -71,6 +91,14 @@ impl ProxyServer {
                                 continue;
                             };
                             let (c, expected, creds) = (c.clone(), expected.clone(), creds.clone());
+                            if let Some(acceptor) = acceptor.clone() {
+                                tokio::spawn(async move {
+                                    if let Ok(tls) = acceptor.accept(conn).await {
+                                        let _ = handle(tls, c, expected).await;
+                                    }
+                                });
+                                continue;
+                            }
                             tokio::spawn(async move {
                                 let mut first = [0u8; 1];
                                 if conn.peek(&mut first).await.is_ok_and(|n| n == 1)
@@ -92,14 +120,25 @@ impl ProxyServer {
             .map_err(|e| Error::io("starting the proxy thread", e))?;
         Ok(ProxyServer {
             addr,
+            ca_pem,
             counters,
             _stop: stop,
         })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` in TLS mode).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM certificate of the CA behind the proxy's own certificate (TLS mode only).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The proxy's address.
@@ -221,8 +260,8 @@ async fn socks5(
     Ok(())
 }
 
-async fn refuse(
-    mut conn: TcpStream,
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: S,
     c: &Counters,
     status: &str,
     extra: &str,
@@ -233,8 +272,8 @@ async fn refuse(
     conn.shutdown().await
 }
 
-async fn handle(
-    mut conn: TcpStream,
+async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: S,
     c: Arc<Counters>,
     expected: Option<Arc<str>>,
 ) -> std::io::Result<()> {

@@ -18,15 +18,17 @@ enum Scope {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ProxyKind {
     Http,
+    /// HTTP over TLS to the proxy itself.
+    Https,
     /// SOCKS5; `remote_dns` for `socks5h://` (the proxy resolves the target's name).
     Socks5 {
         remote_dns: bool,
     },
 }
 
-/// A proxy server: `http://[user:password@]host:port`, `socks5://…` (names resolved here) or
-/// `socks5h://…` (names resolved by the proxy). (`https://` proxies, TLS to the proxy itself,
-/// are not supported yet: giving one is an error.)
+/// A proxy server: `http://[user:password@]host:port`, `https://…` (TLS to the proxy, checked
+/// against the client's roots), `socks5://…` (names resolved here) or `socks5h://…` (names
+/// resolved by the proxy).
 #[derive(Clone, Debug)]
 pub struct Proxy {
     kind: ProxyKind,
@@ -44,11 +46,12 @@ impl Proxy {
         let url = url.trim();
         let (kind, rest) = match url.split_once("://") {
             Some(("http", rest)) => (ProxyKind::Http, rest),
+            Some(("https", rest)) => (ProxyKind::Https, rest),
             Some(("socks5", rest)) => (ProxyKind::Socks5 { remote_dns: false }, rest),
             Some(("socks5h", rest)) => (ProxyKind::Socks5 { remote_dns: true }, rest),
             Some((other, _)) => {
                 return Err(bad(&format!(
-                    "the {other}:// scheme is not supported (http://, socks5:// and socks5h:// are)"
+                    "the {other}:// scheme is not supported (http://, https://, socks5:// and socks5h:// are)"
                 )));
             }
             // As curl: a bare host:port is an HTTP proxy.
@@ -289,11 +292,11 @@ mod tests {
             s.credentials().unwrap(),
             &("u".to_string(), "p".to_string())
         );
-        assert!(
-            Proxy::all("https://127.0.0.1:1080")
-                .unwrap_err()
-                .is_builder()
+        assert_eq!(
+            Proxy::all("https://127.0.0.1:1").unwrap().kind(),
+            ProxyKind::Https
         );
+        assert!(Proxy::all("ftp://127.0.0.1:1080").unwrap_err().is_builder());
         assert!(Proxy::all("http://:3128").unwrap_err().is_builder());
         assert!(Proxy::all("http://h:port").unwrap_err().is_builder());
     }

@@ -228,3 +228,44 @@ async fn socks5_and_socks5h_with_and_without_credentials() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_https_proxy_carries_http_https_and_websockets_inside_tls() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let tls = ChaosServer::builder().tls(true).start_in_thread().unwrap();
+    let proxy = ProxyServer::start_in_thread_tls(Some(("u", "p"))).unwrap();
+    let pem = |p: &str| tenax::Certificate::from_pem(p.as_bytes()).unwrap();
+    let client = Client::builder()
+        .proxy(Proxy::all(&format!("https://u:p@{}", proxy.addr())).unwrap())
+        .add_root_certificate(pem(proxy.ca_pem().unwrap()))
+        .add_root_certificate(pem(tls.ca_pem().unwrap()))
+        .build()
+        .unwrap();
+    bounded(async {
+        let res = client.get(s.url("/bytes/6")).send().await.unwrap();
+        assert_eq!(res.bytes().await.unwrap().len(), 6);
+        let res = client.get(tls.url("/bytes/6")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!((proxy.forwarded(), proxy.tunnels()), (1, 1));
+        let mut ws = client
+            .websocket(s.ws_url("/ws/echo"))
+            .connect()
+            .await
+            .unwrap();
+        ws.send("tls all the way").await.unwrap();
+        assert_eq!(
+            ws.recv().await,
+            Some(tenax::ws::Message::text("tls all the way"))
+        );
+        ws.close(Duration::from_secs(1)).await;
+        // A proxy whose certificate we do not trust: a certificate error.
+        let untrusting = Client::builder()
+            .proxy(Proxy::all(&proxy.url()).unwrap())
+            .tls_built_in_root_certs(true)
+            .build()
+            .unwrap();
+        let e = untrusting.get(s.url("/bytes/1")).send().await.unwrap_err();
+        assert!(e.is_certificate(), "{e}");
+    })
+    .await;
+}

@@ -152,12 +152,18 @@ impl Client {
 
     /// What a WebSocket connection needs of the client: its resolver, timeouts, default headers
     /// and a TLS configuration that offers only HTTP/1.1 (the upgrade is an HTTP/1.1 request).
-    pub(crate) fn ws_parts(&self) -> crate::ws::ClientParts {
-        let tls = self.inner.ws_tls.get_or_init(|| {
+    /// The client's TLS configuration with HTTP/1.1 as the only ALPN protocol (WebSocket
+    /// upgrades, `https://` proxies); made on first use.
+    fn h1_tls(&self) -> &Arc<rustls::ClientConfig> {
+        self.inner.ws_tls.get_or_init(|| {
             let mut tls = (*self.inner.tls).clone();
             tls.alpn_protocols = vec![b"http/1.1".to_vec()];
             Arc::new(tls)
-        });
+        })
+    }
+
+    pub(crate) fn ws_parts(&self) -> crate::ws::ClientParts {
+        let tls = self.h1_tls();
         crate::ws::ClientParts {
             resolver: self.inner.resolver.clone(),
             tls: tls.clone(),
@@ -580,11 +586,17 @@ impl Client {
             Some(proxy) => connect::Route::Proxy {
                 proxy,
                 tunnel: origin.is_https(),
+                proxy_tls: Some(self.h1_tls()),
             },
         };
-        // Only an HTTP proxy takes plain-HTTP requests in absolute form; SOCKS relays bytes.
-        let absolute =
-            via.filter(|p| !origin.is_https() && p.kind() == crate::proxy::ProxyKind::Http);
+        // Only an HTTP(S) proxy takes plain-HTTP requests in absolute form; SOCKS relays bytes.
+        let absolute = via.filter(|p| {
+            !origin.is_https()
+                && matches!(
+                    p.kind(),
+                    crate::proxy::ProxyKind::Http | crate::proxy::ProxyKind::Https
+                )
+        });
         let c = connect::connect(
             &inner.resolver,
             origin.host(),

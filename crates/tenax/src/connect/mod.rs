@@ -68,6 +68,8 @@ pub(crate) enum Route<'a> {
     Proxy {
         proxy: &'a crate::proxy::Proxy,
         tunnel: bool,
+        /// For an `https://` proxy: the TLS configuration to reach it with (HTTP/1.1 only).
+        proxy_tls: Option<&'a std::sync::Arc<rustls::ClientConfig>>,
     },
 }
 
@@ -112,6 +114,58 @@ pub(crate) async fn connect(
                 let _ = tcp.set_nodelay(true);
                 let tcp_time = t1.elapsed();
                 let (mut io, state) = ConnIo::new(tcp);
+                if let Route::Proxy {
+                    proxy,
+                    tunnel: tunnelled,
+                    proxy_tls: Some(proxy_tls),
+                } = route
+                    && proxy.kind() == crate::proxy::ProxyKind::Https
+                {
+                    // TLS to the proxy, then the tunnel (or absolute-form requests) inside it,
+                    // then TLS to the server inside the tunnel.
+                    let t2 = Instant::now();
+                    let mut outer = tokio_rustls::TlsConnector::from(proxy_tls.clone())
+                        .connect(tls::server_name(proxy.host())?, io)
+                        .await
+                        .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
+                    if tunnelled {
+                        tunnel(&mut outer, host, port, proxy.auth())
+                            .await
+                            .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
+                    }
+                    let Some(config) = tls else {
+                        return Ok(Connected {
+                            stream: Stream::Tls(Box::new(outer), None),
+                            state,
+                            remote: addr,
+                            dns,
+                            tcp: tcp_time,
+                            tls: Some(t2.elapsed()),
+                            alpn_h2: false,
+                            tls_version: None,
+                        });
+                    };
+                    let inner = tokio_rustls::TlsConnector::from(config.clone())
+                        .connect(tls::server_name(host)?, outer)
+                        .await
+                        .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
+                    let alpn_h2 = inner.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let tls_version = match inner.get_ref().1.protocol_version() {
+                        Some(rustls::ProtocolVersion::TLSv1_3) => Some(tls::TlsVersion::Tls13),
+                        Some(_) => Some(tls::TlsVersion::Tls12),
+                        None => None,
+                    };
+                    return Ok(Connected {
+                        stream: Stream::TlsInTls(Box::new(inner), None),
+                        state,
+                        remote: addr,
+                        dns,
+                        tcp: tcp_time,
+                        tls: Some(t2.elapsed()),
+                        alpn_h2,
+                        tls_version,
+                    });
+                }
                 match route {
                     Route::Proxy { proxy, .. }
                         if matches!(proxy.kind(), crate::proxy::ProxyKind::Socks5 { .. }) =>
@@ -123,6 +177,7 @@ pub(crate) async fn connect(
                     Route::Proxy {
                         proxy,
                         tunnel: true,
+                        ..
                     } => {
                         tunnel(&mut io, host, port, proxy.auth())
                             .await
@@ -243,8 +298,8 @@ async fn socks5(
 }
 
 /// Opens a `CONNECT` tunnel to `host:port` through the proxy at the other end of `io`.
-async fn tunnel(
-    io: &mut ConnIo,
+async fn tunnel<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    io: &mut S,
     host: &str,
     port: u16,
     auth: Option<&http::HeaderValue>,

@@ -16,6 +16,8 @@ use super::io::ConnIo;
 pub(crate) enum Stream {
     Plain(ConnIo, Option<Sniffer>),
     Tls(Box<TlsStream<ConnIo>>, Option<Sniffer>),
+    /// TLS to the server inside TLS to an `https://` proxy.
+    TlsInTls(Box<TlsStream<TlsStream<ConnIo>>>, Option<Sniffer>),
 }
 
 impl Stream {
@@ -24,7 +26,7 @@ impl Stream {
         let settings = Arc::new(PeerSettings::default());
         let sniffer = Some(Sniffer::new(settings.clone()));
         match self {
-            Stream::Plain(_, s) | Stream::Tls(_, s) => *s = sniffer,
+            Stream::Plain(_, s) | Stream::Tls(_, s) | Stream::TlsInTls(_, s) => *s = sniffer,
         }
         settings
     }
@@ -40,6 +42,7 @@ impl AsyncRead for Stream {
         let (res, sniffer) = match self.get_mut() {
             Stream::Plain(io, s) => (Pin::new(io).poll_read(cx, buf), s),
             Stream::Tls(io, s) => (Pin::new(io.as_mut()).poll_read(cx, buf), s),
+            Stream::TlsInTls(io, s) => (Pin::new(io.as_mut()).poll_read(cx, buf), s),
         };
         if let Some(s) = sniffer {
             s.feed(&buf.filled()[before..]);
@@ -53,6 +56,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(io, _) => Pin::new(io).poll_write(cx, b),
             Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_write(cx, b),
+            Stream::TlsInTls(io, _) => Pin::new(io.as_mut()).poll_write(cx, b),
         }
     }
 
@@ -64,6 +68,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(io, _) => Pin::new(io).poll_write_vectored(cx, bufs),
             Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::TlsInTls(io, _) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -71,6 +76,7 @@ impl AsyncWrite for Stream {
         match self {
             Stream::Plain(io, _) => io.is_write_vectored(),
             Stream::Tls(io, _) => io.is_write_vectored(),
+            Stream::TlsInTls(io, _) => io.is_write_vectored(),
         }
     }
 
@@ -78,6 +84,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(io, _) => Pin::new(io).poll_flush(cx),
             Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_flush(cx),
+            Stream::TlsInTls(io, _) => Pin::new(io.as_mut()).poll_flush(cx),
         }
     }
 
@@ -85,6 +92,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(io, _) => Pin::new(io).poll_shutdown(cx),
             Stream::Tls(io, _) => Pin::new(io.as_mut()).poll_shutdown(cx),
+            Stream::TlsInTls(io, _) => Pin::new(io.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -74,6 +74,7 @@ async fn open(
             Some(proxy) => connect::Route::Proxy {
                 proxy,
                 tunnel: true,
+                proxy_tls: Some(&parts.tls),
             },
         },
         parts.tcp,
