@@ -49,8 +49,10 @@ pub mod ws;
 pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use config::{PoolLimits, Timeouts};
+#[cfg(feature = "hickory-dns")]
+pub use connect::HickoryResolver;
 pub use connect::tls::{Certificate, Identity, TlsVersion, pin_of_certificate};
-pub use connect::{DnsStats, Resolve, Resolving};
+pub use connect::{DnsStats, Resolve, Resolving, ResolvingWithTtl};
 pub use download::{Download, DownloadBuilder, Progress};
 pub use error::{Error, Result, TimeoutPhase};
 pub use proxy::Proxy;

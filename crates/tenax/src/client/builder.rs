@@ -356,6 +356,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Bounds for the TTLs a resolver reports (such as `HickoryResolver`, feature
+    /// `hickory-dns`): a record's TTL is raised to `min` and cut to `max`. Default is 1 s and
+    /// 1 hour.
+    pub fn dns_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.dns.min_ttl = min;
+        self.dns.max_ttl = max.max(min);
+        self
+    }
+
     /// How long after its TTL an answer is still served when looking it up again fails
     /// (the resolver is down, the network flapped). Default is 5 minutes.
     pub fn dns_stale(mut self, window: Duration) -> Self {

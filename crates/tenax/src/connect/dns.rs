@@ -14,12 +14,24 @@ use std::time::{Duration, Instant};
 /// A resolution in progress: the addresses of a host.
 pub type Resolving<'a> = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + 'a>>;
 
+/// A resolution in progress that knows how long its answer is valid (the records' TTL).
+pub type ResolvingWithTtl<'a> =
+    Pin<Box<dyn Future<Output = std::io::Result<(Vec<IpAddr>, Option<Duration>)>> + Send + 'a>>;
+
 /// Turns a host name into addresses. Implement it to use another resolver
 /// ([`ClientBuilder::resolver`](crate::ClientBuilder::resolver)); the client's DNS cache sits
 /// in front of it. IP literals never reach it.
 pub trait Resolve: Send + Sync + 'static {
     /// The addresses of `host`.
     fn resolve<'a>(&'a self, host: &'a str) -> Resolving<'a>;
+
+    /// The addresses of `host` and how long they may be used, for resolvers that know the
+    /// records' TTL; the cache clamps it with
+    /// [`ClientBuilder::dns_ttl_bounds`](crate::ClientBuilder::dns_ttl_bounds). By default,
+    /// [`resolve`](Self::resolve) with no TTL (the cache's fixed TTL applies).
+    fn resolve_with_ttl<'a>(&'a self, host: &'a str) -> ResolvingWithTtl<'a> {
+        Box::pin(async move { self.resolve(host).await.map(|ips| (ips, None)) })
+    }
 }
 
 /// The operating system's resolver (`getaddrinfo`, on tokio's blocking pool).
@@ -44,6 +56,9 @@ pub(crate) struct DnsConfig {
     pub(crate) ttl: Duration,
     pub(crate) stale: Duration,
     pub(crate) negative_ttl: Duration,
+    /// Bounds for TTLs the resolver reports.
+    pub(crate) min_ttl: Duration,
+    pub(crate) max_ttl: Duration,
 }
 
 impl Default for DnsConfig {
@@ -53,6 +68,8 @@ impl Default for DnsConfig {
             ttl: Duration::from_secs(60),
             stale: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(5),
+            min_ttl: Duration::from_secs(1),
+            max_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -71,7 +88,7 @@ pub struct DnsStats {
     pub failures: u64,
 }
 
-type Answer = Result<Arc<[IpAddr]>, Arc<str>>;
+type Answer = Result<(Arc<[IpAddr]>, Option<Duration>), Arc<str>>;
 
 struct Entry {
     /// The last good answer, kept for serving stale.
@@ -183,11 +200,11 @@ impl DnsCache {
         let answer = cell
             .get_or_init(|| async {
                 self.lookups.fetch_add(1, Ordering::Relaxed);
-                match self.resolver.resolve(host).await {
-                    Ok(ips) if ips.is_empty() => {
+                match self.resolver.resolve_with_ttl(host).await {
+                    Ok((ips, _)) if ips.is_empty() => {
                         Err(Arc::from("the resolver returned no addresses"))
                     }
-                    Ok(ips) => Ok(Arc::from(ips)),
+                    Ok((ips, ttl)) => Ok((Arc::from(ips), ttl)),
                     Err(e) => Err(Arc::from(e.to_string())),
                 }
             })
@@ -201,13 +218,16 @@ impl DnsCache {
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(c, &cell));
         match answer {
-            Ok(ips) => {
+            Ok((ips, ttl)) => {
                 if first {
+                    let ttl = ttl.map_or(self.cfg.ttl, |t| {
+                        t.clamp(self.cfg.min_ttl, self.cfg.max_ttl.max(self.cfg.min_ttl))
+                    });
                     entry.inflight = None;
                     entry.ips = Some(ips.clone());
                     entry.error = None;
-                    entry.fresh_until = now + self.cfg.ttl;
-                    entry.stale_until = now + self.cfg.ttl + self.cfg.stale;
+                    entry.fresh_until = now + ttl;
+                    entry.stale_until = now + ttl + self.cfg.stale;
                 }
                 Ok(with_port(&ips))
             }
@@ -231,6 +251,74 @@ impl DnsCache {
                 }
             }
         }
+    }
+}
+
+/// A resolver speaking DNS itself (hickory-dns), which knows the records' TTLs: the cache
+/// uses them, clamped by [`ClientBuilder::dns_ttl_bounds`](crate::ClientBuilder::dns_ttl_bounds).
+#[cfg(feature = "hickory-dns")]
+pub struct HickoryResolver {
+    inner: hickory_resolver::Resolver<hickory_resolver::net::runtime::TokioRuntimeProvider>,
+}
+
+#[cfg(feature = "hickory-dns")]
+impl HickoryResolver {
+    /// With the system's name servers (`/etc/resolv.conf`).
+    pub fn system() -> crate::Result<HickoryResolver> {
+        let inner = hickory_resolver::Resolver::builder_tokio()
+            .and_then(|b| b.build())
+            .map_err(|e| crate::Error::builder(format!("configuring hickory-dns: {e}")))?;
+        Ok(HickoryResolver { inner })
+    }
+
+    /// With these name servers (UDP, then TCP for truncated answers).
+    pub fn with_name_servers(servers: &[SocketAddr]) -> crate::Result<HickoryResolver> {
+        use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+        let name_servers = servers
+            .iter()
+            .map(|s| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = s.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = s.port();
+                NameServerConfig::new(s.ip(), true, vec![udp, tcp])
+            })
+            .collect();
+        let inner = hickory_resolver::Resolver::builder_with_config(
+            ResolverConfig::from_name_servers(name_servers),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        )
+        .build()
+        .map_err(|e| crate::Error::builder(format!("configuring hickory-dns: {e}")))?;
+        Ok(HickoryResolver { inner })
+    }
+}
+
+#[cfg(feature = "hickory-dns")]
+impl std::fmt::Debug for HickoryResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HickoryResolver")
+    }
+}
+
+#[cfg(feature = "hickory-dns")]
+impl Resolve for HickoryResolver {
+    fn resolve<'a>(&'a self, host: &'a str) -> Resolving<'a> {
+        Box::pin(async move { self.resolve_with_ttl(host).await.map(|(ips, _)| ips) })
+    }
+
+    fn resolve_with_ttl<'a>(&'a self, host: &'a str) -> ResolvingWithTtl<'a> {
+        Box::pin(async move {
+            let lookup = self
+                .inner
+                .lookup_ip(host)
+                .await
+                .map_err(std::io::Error::other)?;
+            let ttl = lookup
+                .valid_until()
+                .saturating_duration_since(Instant::now());
+            Ok((lookup.iter().collect(), Some(ttl)))
+        })
     }
 }
 

@@ -16,8 +16,10 @@ use crate::TimeoutPhase;
 use crate::error::{Error, Kind, Peer};
 use crate::timeouts_phase::with_timeout;
 
+#[cfg(feature = "hickory-dns")]
+pub use dns::HickoryResolver;
 pub(crate) use dns::{DnsCache, DnsConfig, SystemResolver};
-pub use dns::{DnsStats, Resolve, Resolving};
+pub use dns::{DnsStats, Resolve, Resolving, ResolvingWithTtl};
 pub(crate) use io::{ConnIo, IoState};
 pub(crate) use stream::{PeerSettings, Stream};
 
