@@ -648,3 +648,56 @@ fn get_through_a_proxy_and_its_exit_codes() {
     let out = tenax(&["get", &s.url("/bytes/3"), "--proxy", "https://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn proxy_environment_variables_and_no_proxy() {
+    let s = chaos();
+    let port = s
+        .url("")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let url = format!("http://svc.test:{port}/bytes/2");
+    let resolve = format!("svc.test:{port}:127.0.0.1");
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenax"));
+        cmd.args(["get", &url, "--resolve", &resolve, "--retries", "0"]);
+        for k in [
+            "http_proxy",
+            "HTTP_PROXY",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    // A proxy from the environment that refuses connections: the request goes to it.
+    let out = run(&[("HTTP_PROXY", "http://127.0.0.1:1")]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    // The same, with the host in NO_PROXY (lower case wins): direct.
+    let out = run(&[
+        ("HTTP_PROXY", "http://127.0.0.1:1"),
+        ("no_proxy", "other.test,svc.test"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), 2);
+    // Loopback targets never use the environment's proxy.
+    let out = Command::new(env!("CARGO_BIN_EXE_tenax"))
+        .args(["get", &s.url("/bytes/2")])
+        .env("HTTP_PROXY", "http://127.0.0.1:1")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
