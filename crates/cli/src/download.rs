@@ -49,17 +49,7 @@ pub struct DownloadArgs {
 }
 
 pub fn run(args: DownloadArgs) -> u8 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tenax: starting the runtime: {e}");
-            return exit::FAILURE;
-        }
-    };
-    rt.block_on(download(args))
+    crate::report::run_command(download(args))
 }
 
 async fn download(a: DownloadArgs) -> u8 {

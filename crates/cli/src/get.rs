@@ -238,17 +238,7 @@ pub fn print_error(e: &dyn std::error::Error) {
 }
 
 pub fn run(args: GetArgs) -> u8 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tenax: starting the runtime: {e}");
-            return exit::FAILURE;
-        }
-    };
-    rt.block_on(get(args))
+    crate::report::run_command(get(args))
 }
 
 async fn get(args: GetArgs) -> u8 {

@@ -25,6 +25,21 @@ pub mod exit {
     pub const TOO_LARGE: u8 = 63;
 }
 
+/// Runs a command on a current_thread runtime (the fastest on two cores) and returns its exit
+/// code; a runtime that cannot start is a failure, said once.
+pub fn run_command(f: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("tenax: starting the runtime: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
 /// The exit code for a failed request.
 pub fn exit_code(e: &tenax::Error) -> u8 {
     if e.is_proxy() {

@@ -103,17 +103,7 @@ fn describe(e: &WsEvent) -> String {
 }
 
 pub fn run(args: WsArgs) -> u8 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tenax: starting the runtime: {e}");
-            return exit::FAILURE;
-        }
-    };
-    rt.block_on(ws(args))
+    crate::report::run_command(ws(args))
 }
 
 async fn ws(a: WsArgs) -> u8 {

@@ -645,7 +645,7 @@ fn get_through_a_proxy_and_its_exit_codes() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(proxy.forwarded(), before);
     // A proxy URL we cannot use: a usage error.
-    let out = tenax(&["get", &s.url("/bytes/3"), "--proxy", "https://127.0.0.1:1"]);
+    let out = tenax(&["get", &s.url("/bytes/3"), "--proxy", "ftp://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 

@@ -151,12 +151,7 @@ pub(crate) async fn connect(
                         .connect(tls::server_name(host)?, outer)
                         .await
                         .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
-                    let alpn_h2 = inner.get_ref().1.alpn_protocol() == Some(b"h2");
-                    let tls_version = match inner.get_ref().1.protocol_version() {
-                        Some(rustls::ProtocolVersion::TLSv1_3) => Some(tls::TlsVersion::Tls13),
-                        Some(_) => Some(tls::TlsVersion::Tls12),
-                        None => None,
-                    };
+                    let (alpn_h2, tls_version) = agreed(inner.get_ref().1);
                     return Ok(Connected {
                         stream: Stream::TlsInTls(Box::new(inner), None),
                         state,
@@ -205,12 +200,7 @@ pub(crate) async fn connect(
                     .connect(name, io)
                     .await
                     .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
-                let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                let tls_version = match stream.get_ref().1.protocol_version() {
-                    Some(rustls::ProtocolVersion::TLSv1_3) => Some(tls::TlsVersion::Tls13),
-                    Some(_) => Some(tls::TlsVersion::Tls12),
-                    None => None,
-                };
+                let (alpn_h2, tls_version) = agreed(stream.get_ref().1);
                 Ok(Connected {
                     stream: Stream::Tls(Box::new(stream), None),
                     state,
@@ -227,6 +217,16 @@ pub(crate) async fn connect(
     with_timeout(timeout, TimeoutPhase::Connect, "connecting", work)
         .await
         .map_err(|e| e.with_peer(Peer::Host(format!("{host}:{port}"))))
+}
+
+/// What a TLS handshake agreed: HTTP/2 by ALPN, and the protocol version.
+fn agreed(conn: &rustls::ClientConnection) -> (bool, Option<tls::TlsVersion>) {
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => Some(tls::TlsVersion::Tls13),
+        Some(_) => Some(tls::TlsVersion::Tls12),
+        None => None,
+    };
+    (conn.alpn_protocol() == Some(b"h2"), version)
 }
 
 /// One TCP connection attempt, with the socket options.
