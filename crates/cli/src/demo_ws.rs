@@ -37,62 +37,72 @@ pub async fn segments(server: &ChaosServer) -> Vec<Row> {
     ]
 }
 
-async fn heartbeat(server: &ChaosServer) -> Row {
-    let segment = "12 WebSocket heartbeat";
+/// Connects without reconnecting and waits for the close: whether it came for the expected
+/// reason, in under 2 s, and how long it took.
+async fn closes_for(
+    segment: &'static str,
+    builder: ws::WsBuilder,
+    expected: fn(&DisconnectReason) -> bool,
+) -> Result<Duration, Row> {
     let t = Instant::now();
-    let socket = ws::builder(server.ws_url("/ws/silent"))
-        .heartbeat(Some(Duration::from_millis(300)))
-        .pong_timeout(Duration::from_millis(300))
+    let mut socket = builder
         .reconnect(false)
         .connect()
-        .await;
-    let mut socket = match socket {
-        Ok(s) => s,
-        Err(e) => return Row::fail(segment, e),
-    };
+        .await
+        .map_err(|e| Row::fail(segment, e))?;
     let closed = closed_reason(&mut socket.events()).await;
     let took = t.elapsed();
-    let ok = matches!(
-        closed,
-        Some(Closed::NoReconnect(DisconnectReason::HeartbeatTimeout))
-    ) && took < Duration::from_secs(2);
-    Row {
-        segment,
-        status: pass_if(ok),
-        detail: format!(
-            "silent peer declared dead after {:.0} ms (ping 300 ms + pong timeout 300 ms), no close wait",
-            took.as_secs_f64() * 1e3
-        ),
-        ms: ms(took),
+    match closed {
+        Some(Closed::NoReconnect(r)) if expected(&r) && took < Duration::from_secs(2) => Ok(took),
+        other => Err(Row::fail(
+            segment,
+            format!("closed after {took:?} with {other:?}"),
+        )),
+    }
+}
+
+async fn heartbeat(server: &ChaosServer) -> Row {
+    let segment = "12 WebSocket heartbeat";
+    let builder = ws::builder(server.ws_url("/ws/silent"))
+        .heartbeat(Some(Duration::from_millis(300)))
+        .pong_timeout(Duration::from_millis(300));
+    match closes_for(segment, builder, |r| {
+        matches!(r, DisconnectReason::HeartbeatTimeout)
+    })
+    .await
+    {
+        Ok(took) => Row {
+            segment,
+            status: Status::Pass,
+            detail: format!(
+                "silent peer declared dead after {:.0} ms (ping 300 ms + pong timeout 300 ms), no close wait",
+                took.as_secs_f64() * 1e3
+            ),
+            ms: ms(took),
+        },
+        Err(row) => row,
     }
 }
 
 async fn read_deadline(server: &ChaosServer) -> Row {
     let segment = "13 WebSocket read deadline";
-    let t = Instant::now();
-    let socket = ws::builder(server.ws_url("/ws/echo"))
-        .read_deadline(Some(Duration::from_millis(400)))
-        .reconnect(false)
-        .connect()
-        .await;
-    let mut socket = match socket {
-        Ok(s) => s,
-        Err(e) => return Row::fail(segment, e),
-    };
-    let closed = closed_reason(&mut socket.events()).await;
-    let took = t.elapsed();
-    let ok = matches!(
-        closed,
-        Some(Closed::NoReconnect(DisconnectReason::ReadDeadline))
-    ) && took < Duration::from_secs(2);
-    Row {
-        segment,
-        status: pass_if(ok),
-        detail: format!(
-            "no message for {:.0} ms (deadline 400 ms; pongs do not count): connection dropped for a restart",
-            took.as_secs_f64() * 1e3
-        ),
-        ms: ms(took),
+    let builder =
+        ws::builder(server.ws_url("/ws/echo")).read_deadline(Some(Duration::from_millis(400)));
+    match closes_for(segment, builder, |r| {
+        matches!(r, DisconnectReason::ReadDeadline)
+    })
+    .await
+    {
+        Ok(took) => Row {
+            segment,
+            status: Status::Pass,
+            detail: format!(
+                "no message for {:.0} ms (deadline 400 ms; pongs do not count): connection dropped for a restart",
+                took.as_secs_f64() * 1e3
+            ),
+            ms: ms(took),
+        },
+        Err(row) => row,
     }
 }
 
