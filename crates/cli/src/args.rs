@@ -164,4 +164,26 @@ mod tests {
             let _ = url(&s);
         }
     }
+
+    #[test]
+    fn arbitrary_sizes_and_resolve_entries_never_panic() {
+        let alphabet: Vec<char> = "0123456789kKmMgGiBb:[],.x- ".chars().collect();
+        let mut st = 0x0F1E_2D3C_4B5A_6978u64;
+        for _ in 0..50_000 {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            let len = (st % 16) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((st >> (i * 4)) % alphabet.len() as u64) as usize])
+                .collect();
+            if let Ok(n) = size(&s) {
+                // Round trip: a size printed in bytes parses to itself.
+                assert_eq!(size(&n.to_string()), Ok(n), "{s:?}");
+            }
+            if let Ok((h, _, a)) = resolve(&s) {
+                assert!(!h.is_empty() && !a.is_empty(), "{s:?}");
+            }
+        }
+    }
 }

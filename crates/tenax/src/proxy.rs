@@ -334,4 +334,22 @@ mod tests {
         assert!(env.for_target("127.0.0.1", false).is_none());
         assert!(env.for_target("localhost", true).is_none());
     }
+
+    #[test]
+    fn arbitrary_proxy_urls_and_no_proxy_lists_never_panic() {
+        let alphabet: Vec<char> = "htpsock5:/@[]:.,*-u1x ".chars().collect();
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..50_000 {
+            let len = rng.usize(0..24);
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.usize(0..alphabet.len())])
+                .collect();
+            if let Ok(p) = Proxy::all(&s) {
+                assert!(!p.host().is_empty(), "{s:?}");
+            }
+            let np = NoProxy::parse(&s);
+            let _ = np.matches(&s);
+            let _ = np.matches("example.com");
+        }
+    }
 }

@@ -566,3 +566,65 @@ fn handles_are_send_and_sync() {
     is_send_sync::<ws::WsSender>();
     is_send_sync::<ws::WsBuilder>();
 }
+
+/// Malformed or hostile handshake answers from a scripted server: a typed error each, never a
+/// hang or a panic.
+#[tokio::test]
+async fn malformed_handshake_answers_are_typed_errors() {
+    use tenax_chaos::{RawServer, RawStep};
+    let cases: Vec<(&str, Vec<RawStep>)> = vec![
+        (
+            "101 without Sec-WebSocket-Accept",
+            vec![
+                RawStep::write(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+                ),
+                RawStep::Close,
+            ],
+        ),
+        (
+            "101 with a wrong accept key",
+            vec![
+                RawStep::write(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n",
+                ),
+                RawStep::Close,
+            ],
+        ),
+        (
+            "not HTTP",
+            vec![RawStep::write("SSH-2.0-OpenSSH\r\n\r\n"), RawStep::Close],
+        ),
+        (
+            "a head larger than 16 KiB",
+            vec![RawStep::write(format!(
+                "HTTP/1.1 101 Switching Protocols\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(20_000)
+            ))],
+        ),
+        ("closed without answering", vec![RawStep::Close]),
+        ("reset", vec![RawStep::Reset]),
+    ];
+    for (what, script) in cases {
+        let server = RawServer::start(script).await.unwrap();
+        let url = format!("ws://{}/", server.addr());
+        let e = bounded(5, ws::builder(url).reconnect(false).connect())
+            .await
+            .unwrap_err();
+        assert!(e.is_websocket() || e.is_recv(), "{what}: {e}");
+    }
+    // A server that accepts and never answers: the handshake timeout.
+    let server = RawServer::start(vec![RawStep::Sleep(Duration::from_secs(10))])
+        .await
+        .unwrap();
+    let e = bounded(
+        5,
+        ws::builder(format!("ws://{}/", server.addr()))
+            .reconnect(false)
+            .handshake_timeout(Duration::from_millis(300))
+            .connect(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.timeout_phase(), Some(TimeoutPhase::Read), "{e}");
+}
