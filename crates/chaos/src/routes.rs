@@ -1,6 +1,7 @@
 //! The HTTP routes. Each one produces one fault (or none) on request; see the crate README.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -28,6 +29,16 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let route = route_name(&segs);
     shared.stats.hit(route);
+    let now = shared.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+    shared.stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
+    // Counted until the response head is ready, however the handler ends.
+    struct Done<'a>(&'a AtomicU64);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let _done = Done(&shared.stats.in_flight);
     let result = match (route, segs.as_slice()) {
         ("bytes", [_, n]) => bytes(n, &query),
         ("stream", [_, n]) => stream(n, &query),

@@ -300,6 +300,22 @@ impl ChaosServer {
         self.shared.stats.ws_payloads(key)
     }
 
+    /// The most requests the server was handling at once (from arrival to the response
+    /// head), since the start or the last [`reset_max_in_flight`](Self::reset_max_in_flight).
+    pub fn max_in_flight(&self) -> u64 {
+        self.shared.stats.max_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests being handled now.
+    pub fn in_flight(&self) -> u64 {
+        self.shared.stats.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Starts counting [`max_in_flight`](Self::max_in_flight) again.
+    pub fn reset_max_in_flight(&self) {
+        self.shared.stats.max_in_flight.store(0, Ordering::Relaxed);
+    }
+
     /// How many TCP connections the server has accepted.
     pub fn connections_accepted(&self) -> u64 {
         self.shared.stats.accepted.load(Ordering::Relaxed)

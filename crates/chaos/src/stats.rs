@@ -24,6 +24,9 @@ pub(crate) struct Stats {
     ws_payloads: Mutex<HashMap<String, Vec<Vec<u8>>>>,
     calls: Mutex<HashMap<String, u64>>,
     pub(crate) accepted: AtomicU64,
+    /// Requests being handled now (until their response head), and the most at once.
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
     pub(crate) open: AtomicU64,
 }
 

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
+mod batch;
 mod body;
 mod client;
 mod config;
@@ -46,6 +47,7 @@ mod timeouts_phase;
 mod timings;
 pub mod ws;
 
+pub use batch::Batch;
 pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use config::{PoolLimits, Timeouts};

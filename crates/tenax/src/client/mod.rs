@@ -174,6 +174,45 @@ impl Client {
         }
     }
 
+    /// Runs `requests` with bounded concurrency (default 50), yielding `(index, result)` as
+    /// each completes; see [`Batch`](crate::Batch). The responses' bodies are read by the
+    /// caller, outside the bound: use [`batch_with`](Self::batch_with) to read them inside it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tenax::Client) {
+    /// use futures_util::StreamExt;
+    /// let urls = (0..1000).map(|i| format!("http://127.0.0.1:8080/item/{i}"));
+    /// let mut batch = client.batch(urls.map(|u| client.get(u))).concurrency(20);
+    /// while let Some((i, res)) = batch.next().await {
+    ///     println!("{i}: {:?}", res.map(|r| r.status()));
+    /// }
+    /// # }
+    /// ```
+    pub fn batch<I>(
+        &self,
+        requests: I,
+    ) -> crate::Batch<
+        I::IntoIter,
+        crate::batch::SendFn,
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + Send>>,
+    >
+    where
+        I: IntoIterator<Item = RequestBuilder>,
+    {
+        crate::Batch::new(requests.into_iter(), crate::batch::default_work())
+    }
+
+    /// Like [`batch`](Self::batch), running `work` for each request inside its concurrency
+    /// slot (send it, read the body, parse it...), and yielding what `work` returns.
+    pub fn batch_with<I, F, Fut>(&self, requests: I, work: F) -> crate::Batch<I::IntoIter, F, Fut>
+    where
+        I: IntoIterator<Item = RequestBuilder>,
+        F: FnMut(RequestBuilder) -> Fut,
+        Fut: std::future::Future,
+    {
+        crate::Batch::new(requests.into_iter(), work)
+    }
+
     /// A download of `url` to the file `dest`: streamed, verified, resumed after a failure
     /// mid-body, and put in place atomically; see [`DownloadBuilder`](crate::DownloadBuilder).
     pub fn download(

@@ -1,0 +1,147 @@
+//! Batches: many requests with bounded concurrency, results as each completes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use crate::{RequestBuilder, Response, Result};
+
+/// What each request of a batch does by default: send it and return the response (its body
+/// still to read).
+pub type SendFn =
+    fn(RequestBuilder) -> Pin<Box<dyn Future<Output = Result<Response>> + std::marker::Send>>;
+
+fn send(
+    req: RequestBuilder,
+) -> Pin<Box<dyn Future<Output = Result<Response>> + std::marker::Send>> {
+    Box::pin(req.send())
+}
+
+struct Indexed<F> {
+    index: usize,
+    fut: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Indexed<F> {
+    type Output = (usize, F::Output);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let index = self.index;
+        self.fut.as_mut().poll(cx).map(|out| (index, out))
+    }
+}
+
+/// Requests run at most `concurrency` at a time, yielded as `(index, result)` in the order they
+/// complete; from [`Client::batch`](crate::Client::batch) or
+/// [`Client::batch_with`](crate::Client::batch_with).
+///
+/// The requests are taken from the iterator only as slots free up, so a batch of ten million
+/// holds only those in flight. One failure does not stop the others. Dropping the batch
+/// cancels what is in flight.
+#[must_use = "a batch does nothing until it is polled"]
+pub struct Batch<I, F, Fut>
+where
+    Fut: Future,
+{
+    requests: Option<I>,
+    work: F,
+    running: FuturesUnordered<Indexed<Fut>>,
+    next: usize,
+    concurrency: usize,
+    deadline: Option<Instant>,
+}
+
+impl<I, F, Fut> Batch<I, F, Fut>
+where
+    I: Iterator<Item = RequestBuilder>,
+    F: FnMut(RequestBuilder) -> Fut,
+    Fut: Future,
+{
+    pub(crate) fn new(requests: I, work: F) -> Self {
+        Batch {
+            requests: Some(requests),
+            work,
+            running: FuturesUnordered::new(),
+            next: 0,
+            concurrency: 50,
+            deadline: None,
+        }
+    }
+
+    /// How many requests run at once. Default is 50.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// A deadline for the whole batch, `limit` from now: each request gets it as its
+    /// operation deadline (its error then says so). Default is none.
+    pub fn deadline(mut self, limit: Duration) -> Self {
+        self.deadline = Some(Instant::now() + limit);
+        self
+    }
+
+    /// How many requests are running now.
+    pub fn in_flight(&self) -> usize {
+        self.running.len()
+    }
+
+    fn refill(&mut self) {
+        while self.running.len() < self.concurrency {
+            let Some(req) = self.requests.as_mut().and_then(Iterator::next) else {
+                self.requests = None;
+                return;
+            };
+            let req = match self.deadline {
+                Some(at) => req.deadline_at(at),
+                None => req,
+            };
+            let index = self.next;
+            self.next += 1;
+            self.running.push(Indexed {
+                index,
+                fut: Box::pin((self.work)(req)),
+            });
+        }
+    }
+}
+
+impl<I, F, Fut> Stream for Batch<I, F, Fut>
+where
+    I: Iterator<Item = RequestBuilder> + Unpin,
+    F: FnMut(RequestBuilder) -> Fut + Unpin,
+    Fut: Future,
+{
+    type Item = (usize, Fut::Output);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.refill();
+        match this.running.poll_next_unpin(cx) {
+            Poll::Ready(Some(done)) => {
+                // A slot is free: start the next request before handing this one over.
+                this.refill();
+                Poll::Ready(Some(done))
+            }
+            Poll::Ready(None) if this.requests.is_none() => Poll::Ready(None),
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I, F, Fut: Future> std::fmt::Debug for Batch<I, F, Fut> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("in_flight", &self.running.len())
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn default_work() -> SendFn {
+    send
+}

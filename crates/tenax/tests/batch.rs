@@ -1,0 +1,133 @@
+//! Batches against tenax-chaos: the concurrency bound (counted by the server), results as
+//! they complete, failures that stop nothing, lazy consumption and cancellation on drop.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tenax::Client;
+use tenax_chaos::ChaosServer;
+
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("the test finished in time")
+}
+
+#[tokio::test]
+async fn a_thousand_requests_never_run_more_than_twenty_at_once() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let client = Client::new();
+    bounded(async {
+        let reqs = (0..1000).map(|_| client.get(s.url("/delay/10")));
+        let mut batch = client.batch(reqs).concurrency(20);
+        let mut seen = vec![false; 1000];
+        while let Some((i, res)) = batch.next().await {
+            assert_eq!(res.unwrap().status(), 200);
+            assert!(!seen[i], "index {i} twice");
+            seen[i] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
+        let max = s.max_in_flight();
+        assert!(max <= 20 && max >= 10, "the server saw {max} at once");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn results_come_as_they_complete_and_a_failure_stops_nothing() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = Client::builder()
+        .retry(tenax::RetryPolicy::default().max_attempts(1))
+        .build()
+        .unwrap();
+    bounded(async {
+        let urls = vec![
+            s.url("/delay/1500"),
+            format!("http://127.0.0.1:{refused}/"),
+            s.url("/bytes/3"),
+        ];
+        let t0 = Instant::now();
+        let mut batch = client
+            .batch_with(urls.iter().map(|u| client.get(u)), |req| async move {
+                let res = req.send().await?;
+                res.bytes().await
+            })
+            .concurrency(3);
+        let mut order = Vec::new();
+        while let Some((i, res)) = batch.next().await {
+            if order.is_empty() {
+                assert!(
+                    t0.elapsed() < Duration::from_millis(1000),
+                    "the first came before the slowest"
+                );
+            }
+            match i {
+                1 => assert!(res.unwrap_err().is_connect()),
+                _ => assert!(res.is_ok()),
+            }
+            order.push(i);
+        }
+        assert_eq!(order.len(), 3);
+        assert_eq!(*order.last().unwrap(), 0, "the slow one last: {order:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_endless_batch_dropped_after_a_hundred_results_stops() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let client = Client::new();
+    bounded(async {
+        let url = s.url("/delay/20");
+        let mut taken = 0usize;
+        let reqs = std::iter::repeat_with(|| {
+            taken += 1;
+            client.get(&url)
+        });
+        let mut batch = client.batch(reqs).concurrency(10);
+        for _ in 0..100 {
+            batch.next().await.unwrap().1.unwrap();
+        }
+        assert!(batch.in_flight() <= 10);
+        drop(batch);
+        assert!(taken <= 110, "only what ran was taken: {taken}");
+        // Nothing left running on the server shortly after the drop.
+        let t0 = Instant::now();
+        while s.in_flight() > 0 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "requests still in flight"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_deadline_bounds_every_request() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let client = Client::new();
+    bounded(async {
+        let reqs = (0..4).map(|_| client.get(s.url("/delay/3000")));
+        let t0 = Instant::now();
+        let results: Vec<_> = client
+            .batch(reqs)
+            .deadline(Duration::from_millis(300))
+            .collect()
+            .await;
+        assert_eq!(results.len(), 4);
+        for (_, r) in results {
+            assert_eq!(
+                r.unwrap_err().timeout_phase(),
+                Some(tenax::TimeoutPhase::Deadline)
+            );
+        }
+        assert!(t0.elapsed() < Duration::from_secs(2));
+    })
+    .await;
+}
