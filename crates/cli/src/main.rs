@@ -2,6 +2,7 @@
 //! capability against an embedded fault-injecting server.
 
 mod args;
+mod batch;
 mod demo;
 mod demo_body;
 mod demo_connect;
@@ -33,33 +34,19 @@ enum Command {
     /// Stream a download to a file: atomic, verified, resumable.
     Download(Box<download::DownloadArgs>),
     /// Fetch one URL per line, with bounded concurrency; one JSON line per URL.
-    Batch(Pending),
+    Batch(Box<batch::BatchArgs>),
     /// Open a resilient WebSocket: stdin lines are sent, messages received are printed.
     Ws(Box<ws::WsArgs>),
     /// Start an embedded chaos server on 127.0.0.1 and run every capability against it.
     Demo(demo::DemoArgs),
 }
 
-/// The arguments of a command whose capability has not landed yet.
-#[derive(clap::Args, Debug)]
-struct Pending {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
-}
-
-/// curl's exit code for a usage error, which "not built yet" is closest to.
-const EXIT_USAGE: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let pending = |name: &str, issue: &str| {
-        eprintln!("tenax: `{name}` is not built yet (it lands with the {issue} work)");
-        ExitCode::from(EXIT_USAGE)
-    };
     match cli.command {
         Command::Get(args) => ExitCode::from(get::run(*args)),
         Command::Download(args) => ExitCode::from(download::run(*args)),
-        Command::Batch(_) => pending("batch", "batches and observability"),
+        Command::Batch(args) => ExitCode::from(batch::run(*args)),
         Command::Ws(args) => ExitCode::from(ws::run(*args)),
         Command::Demo(args) => match demo::run(args) {
             Ok(()) => ExitCode::SUCCESS,

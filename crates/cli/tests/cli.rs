@@ -54,17 +54,6 @@ fn demo_prints_a_table() {
 }
 
 #[test]
-fn commands_not_built_yet_exit_2_with_a_clear_message() {
-    let out = tenax(&["batch", "http://127.0.0.1:9/", "-H", "x: y"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("tenax: ") && err.contains("not built yet"),
-        "{err}"
-    );
-}
-
-#[test]
 fn version_and_usage_errors() {
     let out = tenax(&["--version"]);
     assert!(out.status.success());
@@ -699,5 +688,50 @@ fn proxy_environment_variables_and_no_proxy() {
         .env_remove("no_proxy")
         .output()
         .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn batch_prints_one_json_line_per_url_in_completion_order() {
+    let s = chaos();
+    let list = format!(
+        "# a comment, then a blank line\n\n{}\n{}\nhttp://127.0.0.1:1/\n",
+        s.url("/delay/600"),
+        s.url("/bytes/5")
+    );
+    let file = temp_file("urls.txt", &list);
+    let out = tenax(&[
+        "batch",
+        file.to_str().unwrap(),
+        "--concurrency",
+        "3",
+        "--retries",
+        "0",
+    ]);
+    // One URL failed (refused): its exit code.
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    // The slow one finishes last; each line says which URL it was.
+    assert_eq!(lines[2]["index"], 0);
+    assert_eq!(lines[2]["status"], 200);
+    let by_index = |i: u64| lines.iter().find(|l| l["index"] == i).unwrap();
+    assert_eq!(by_index(1)["bytes"], 5);
+    assert_eq!(by_index(2)["error"]["kind"], "connect");
+    assert!(by_index(2)["url"].as_str().unwrap().contains(":1/"));
+    let err = stderr(&out);
+    assert!(
+        err.contains("2 ok, 1 failed (connect: 1)") && err.contains("p99"),
+        "{err}"
+    );
+    // From stdin, all good: exit 0.
+    let out = tenax_stdin(
+        &["batch", "-", "--concurrency", "2"],
+        &format!("{}\n", s.url("/bytes/1")),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
