@@ -10,14 +10,17 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::{RequestBuilder, Response, Result};
 
+/// A request sent, as a batch runs it by default.
+pub type Sending = Pin<Box<dyn Future<Output = Result<Response>> + std::marker::Send>>;
+
 /// What each request of a batch does by default: send it and return the response (its body
 /// still to read).
-pub type SendFn =
-    fn(RequestBuilder) -> Pin<Box<dyn Future<Output = Result<Response>> + std::marker::Send>>;
+pub type SendFn = fn(RequestBuilder) -> Sending;
 
-fn send(
-    req: RequestBuilder,
-) -> Pin<Box<dyn Future<Output = Result<Response>> + std::marker::Send>> {
+/// The batch of [`Client::batch`](crate::Client::batch).
+pub type Sends<I> = Batch<I, SendFn, Sending>;
+
+fn send(req: RequestBuilder) -> Sending {
     Box::pin(req.send())
 }
 

@@ -28,7 +28,7 @@ async fn a_thousand_requests_never_run_more_than_twenty_at_once() {
         }
         assert!(seen.iter().all(|&s| s));
         let max = s.max_in_flight();
-        assert!(max <= 20 && max >= 10, "the server saw {max} at once");
+        assert!((10..=20).contains(&max), "the server saw {max} at once");
     })
     .await;
 }
@@ -45,7 +45,7 @@ async fn results_come_as_they_complete_and_a_failure_stops_nothing() {
         .build()
         .unwrap();
     bounded(async {
-        let urls = vec![
+        let urls = [
             s.url("/delay/1500"),
             format!("http://127.0.0.1:{refused}/"),
             s.url("/bytes/3"),

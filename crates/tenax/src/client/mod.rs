@@ -188,14 +188,7 @@ impl Client {
     /// }
     /// # }
     /// ```
-    pub fn batch<I>(
-        &self,
-        requests: I,
-    ) -> crate::Batch<
-        I::IntoIter,
-        crate::batch::SendFn,
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + Send>>,
-    >
+    pub fn batch<I>(&self, requests: I) -> crate::batch::Sends<I::IntoIter>
     where
         I: IntoIterator<Item = RequestBuilder>,
     {
