@@ -45,7 +45,6 @@ pub struct Row {
 
 /// The seed's recipes that have not landed yet, with the work that brings each.
 const PENDING: &[(&str, &str)] = &[
-    ("06 bounded batch, as completed", "batches"),
     ("11 observability hooks", "observability"),
     ("16 structured concurrency", "batches and scope"),
 ];
@@ -90,6 +89,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.push(crate::demo_retry::deadline(&plain).await);
     rows.extend(crate::demo_retry::retries(&plain).await);
     rows.extend(crate::demo_ws::segments(&plain).await);
+    rows.push(crate::demo_batch::segment(&plain).await);
     rows.extend(crate::demo_body::segments(&plain).await);
     rows.extend(crate::demo_connect::segments(&plain, &tls).await);
     for (recipe, work) in PENDING {

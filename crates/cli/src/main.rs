@@ -4,6 +4,7 @@
 mod args;
 mod batch;
 mod demo;
+mod demo_batch;
 mod demo_body;
 mod demo_connect;
 mod demo_http;
