@@ -37,18 +37,7 @@ pub fn run(args: BatchArgs) -> u8 {
 /// Reads the body to its end, counting it; the outcome of one URL.
 async fn fetch(req: tenax::RequestBuilder) -> Outcome {
     let started = Instant::now();
-    let mut out = Outcome {
-        url: String::new(),
-        status: None,
-        version: None,
-        tls_version: None,
-        attempts: 1,
-        bytes: 0,
-        elapsed: Duration::ZERO,
-        timings: None,
-        reused: false,
-        error: None,
-    };
+    let mut out = Outcome::new(String::new());
     match req.send().await {
         Err(e) => {
             out.attempts = e.attempts();

@@ -292,18 +292,7 @@ async fn get(args: GetArgs) -> u8 {
     }
 
     let started = Instant::now();
-    let mut outcome = Outcome {
-        url: url.clone(),
-        status: None,
-        version: None,
-        tls_version: None,
-        attempts: 1,
-        bytes: 0,
-        elapsed: Duration::ZERO,
-        timings: None,
-        reused: false,
-        error: None,
-    };
+    let mut outcome = Outcome::new(url.clone());
     let code = exchange(req, &args, &mut outcome).await;
     outcome.elapsed = started.elapsed();
     if args.timings

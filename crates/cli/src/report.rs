@@ -167,6 +167,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An exchange with `url` that has not happened yet.
+    pub fn new(url: String) -> Outcome {
+        Outcome {
+            url,
+            status: None,
+            version: None,
+            tls_version: None,
+            attempts: 1,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            timings: None,
+            reused: false,
+            error: None,
+        }
+    }
+
     /// The JSON summary of CLI.md.
     pub fn to_json(&self) -> Value {
         json!({
