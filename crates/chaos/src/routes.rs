@@ -246,9 +246,14 @@ fn flaky(key: &str, q: &Query, req: &Request<Incoming>, shared: &Shared) -> Rout
         .headers()
         .get("idempotency-key")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let (call, n) = shared.stats.flaky_call(key, |before| FlakyCall {
         method: req.method().to_string(),
         idempotency_key,
+        request_id,
         status: if before < fail {
             fail_status.as_u16()
         } else {

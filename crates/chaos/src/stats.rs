@@ -14,6 +14,8 @@ pub struct FlakyCall {
     pub idempotency_key: Option<String>,
     /// The status the server answered with.
     pub status: u16,
+    /// The `X-Request-Id` request header, if it was sent.
+    pub request_id: Option<String>,
 }
 
 #[derive(Default)]

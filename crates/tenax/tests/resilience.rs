@@ -317,3 +317,48 @@ async fn the_remaining_time_can_be_sent_to_the_server() {
         .unwrap();
     assert!(echo["headers"].get("x-deadline-ms").is_none());
 }
+
+#[tokio::test]
+async fn a_correlation_id_is_the_same_on_every_attempt() {
+    let s = server();
+    let client = Client::builder()
+        .retry(fast())
+        .correlation_id(true)
+        .build()
+        .unwrap();
+    let r = client
+        .get(s.url("/flaky/corr?fail=2&status=503"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.attempts(), 3);
+    let calls = s.flaky_calls("corr");
+    let id = calls[0].request_id.clone().expect("an id was sent");
+    assert_eq!(id.len(), 32);
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.request_id.as_deref() == Some(id.as_str()))
+    );
+    // The caller's own id is kept; another request gets another id.
+    client
+        .get(s.url("/flaky/own?fail=0"))
+        .header("x-request-id", "mine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.flaky_calls("own")[0].request_id.as_deref(), Some("mine"));
+    client
+        .get(s.url("/flaky/next?fail=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(s.flaky_calls("next")[0].request_id, Some(id));
+    // Off by default.
+    Client::new()
+        .get(s.url("/flaky/none?fail=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.flaky_calls("none")[0].request_id, None);
+}

@@ -73,6 +73,7 @@ pub struct ClientBuilder {
     no_proxy: Option<String>,
     proxy_from_env: bool,
     tcp: crate::connect::TcpOptions,
+    correlation: Option<header::HeaderName>,
     dns: DnsConfig,
     overrides: std::collections::HashMap<(String, Option<u16>), Vec<std::net::IpAddr>>,
     /// The first invalid input given to a setter, reported by `build`.
@@ -100,6 +101,7 @@ impl Default for ClientBuilder {
             no_proxy: None,
             proxy_from_env: true,
             tcp: crate::connect::TcpOptions::default(),
+            correlation: None,
             dns: DnsConfig::default(),
             overrides: std::collections::HashMap::new(),
             invalid: None,
@@ -328,6 +330,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends a correlation id with every request, in `X-Request-Id` (see
+    /// [`correlation_header`](Self::correlation_header)): 32 random hex digits, the same for
+    /// every attempt and redirect of the request, unless the request has one already.
+    /// Default is off.
+    pub fn correlation_id(mut self, on: bool) -> Self {
+        self.correlation = on.then(|| header::HeaderName::from_static("x-request-id"));
+        self
+    }
+
+    /// Like [`correlation_id`](Self::correlation_id), in this header.
+    pub fn correlation_header(mut self, name: header::HeaderName) -> Self {
+        self.correlation = Some(name);
+        self
+    }
+
     /// Turns TCP keepalive on for new connections, first probe after `idle` without traffic
     /// (finds dead peers of long idle connections at the TCP level). Default is off.
     pub fn tcp_keepalive(mut self, idle: Duration) -> Self {
@@ -465,6 +482,7 @@ impl ClientBuilder {
                 redirect: self.redirect,
                 decompress: self.decompress && crate::decode::accept_encoding().is_some(),
                 tcp: self.tcp,
+                correlation: self.correlation,
                 proxies: if !self.proxies.is_empty() {
                     crate::proxy::Proxies::new(self.proxies, self.no_proxy.as_deref())
                 } else if self.proxy_from_env {

@@ -74,6 +74,7 @@ struct ClientInner {
     max_body: Option<u64>,
     proxies: crate::proxy::Proxies,
     tcp: connect::TcpOptions,
+    correlation: Option<header::HeaderName>,
 }
 
 impl Default for Client {
@@ -266,6 +267,13 @@ impl Client {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+
+        // One correlation id for every attempt and redirect of the request.
+        if let Some(name) = &inner.correlation
+            && !headers.contains_key(name)
+        {
+            headers.insert(name.clone(), generated_key());
+        }
 
         // Which requests may be tried again: idempotent methods, and POST/PATCH with a key.
         let mut can_retry = policy.max_attempts > 1;
