@@ -24,8 +24,9 @@ use crate::error::{Error, Kind};
 const OUT_CHUNK: usize = 64 * 1024;
 
 /// The `Accept-Encoding` this build sends, `None` without any decoding feature.
-pub(crate) fn accept_encoding() -> Option<&'static str> {
-    static ACCEPT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+/// Made once: it goes on every request.
+pub(crate) fn accept_encoding() -> Option<&'static http::HeaderValue> {
+    static ACCEPT: std::sync::OnceLock<Option<http::HeaderValue>> = std::sync::OnceLock::new();
     ACCEPT
         .get_or_init(|| {
             let codings = [
@@ -35,9 +36,11 @@ pub(crate) fn accept_encoding() -> Option<&'static str> {
                 (cfg!(feature = "zstd"), "zstd"),
             ];
             let on: Vec<&str> = codings.iter().filter(|c| c.0).map(|c| c.1).collect();
-            (!on.is_empty()).then(|| on.join(", "))
+            (!on.is_empty()).then(|| {
+                http::HeaderValue::from_str(&on.join(", ")).expect("coding names are ASCII")
+            })
         })
-        .as_deref()
+        .as_ref()
 }
 
 #[cfg(any(

@@ -327,14 +327,7 @@ impl DownloadBuilder {
                         }
                         if whole {
                             // The range was ignored or the file changed: start over.
-                            out.flush().await.map_err(|e| io_error(e, "writing"))?;
-                            out.get_mut()
-                                .set_len(0)
-                                .await
-                                .map_err(|e| io_error(e, "truncating"))?;
-                            out.seek(std::io::SeekFrom::Start(0))
-                                .await
-                                .map_err(|e| io_error(e, "truncating"))?;
+                            truncate(&mut out).await?;
                             hasher = hashing.then(Sha256::new);
                             offset = 0;
                             restarts += 1;
@@ -375,14 +368,7 @@ impl DownloadBuilder {
             }
             if offset > 0 && validator.is_none() {
                 // Without a validator a range could splice two versions: start over instead.
-                out.flush().await.map_err(|e| io_error(e, "writing"))?;
-                out.get_mut()
-                    .set_len(0)
-                    .await
-                    .map_err(|e| io_error(e, "truncating"))?;
-                out.seek(std::io::SeekFrom::Start(0))
-                    .await
-                    .map_err(|e| io_error(e, "truncating"))?;
+                truncate(&mut out).await?;
                 hasher = hashing.then(Sha256::new);
                 offset = 0;
                 restarts += 1;
@@ -503,6 +489,19 @@ fn strong_validator(h: &HeaderMap) -> Option<HeaderValue> {
         .filter(|v| !v.as_bytes().starts_with(b"W/"))
         .or_else(|| h.get(header::LAST_MODIFIED))
         .cloned()
+}
+
+/// Empties the temporary file, to write it again from the start.
+async fn truncate(out: &mut BufWriter<tokio::fs::File>) -> Result<()> {
+    out.flush().await.map_err(|e| io_error(e, "writing"))?;
+    out.get_mut()
+        .set_len(0)
+        .await
+        .map_err(|e| io_error(e, "truncating"))?;
+    out.seek(std::io::SeekFrom::Start(0))
+        .await
+        .map_err(|e| io_error(e, "truncating"))?;
+    Ok(())
 }
 
 fn io_error(e: std::io::Error, what: &'static str) -> Error {

@@ -141,6 +141,12 @@ impl Proxy {
         self.auth.as_ref()
     }
 
+    /// Whether plain-HTTP requests go to it in absolute form (an HTTP proxy); SOCKS relays
+    /// bytes, so they go in origin form through it.
+    pub(crate) fn takes_absolute_form(&self) -> bool {
+        matches!(self.kind, ProxyKind::Http | ProxyKind::Https)
+    }
+
     pub(crate) fn kind(&self) -> ProxyKind {
         self.kind
     }

@@ -475,7 +475,7 @@ impl ClientBuilder {
                 close_timeout: self.close_timeout,
                 versions: self.versions,
                 tls,
-                ws_tls: std::sync::OnceLock::new(),
+                h1_tls: std::sync::OnceLock::new(),
                 h2: self.h2,
                 retry: self.retry,
                 deadline_header: self.deadline_header,

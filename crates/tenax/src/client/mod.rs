@@ -64,8 +64,9 @@ struct ClientInner {
     close_timeout: Duration,
     versions: HttpVersions,
     tls: Arc<rustls::ClientConfig>,
-    /// `tls` with HTTP/1.1 as the only ALPN protocol, for WebSockets; made on first use.
-    ws_tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
+    /// `tls` with HTTP/1.1 as the only ALPN protocol (WebSockets, `https://` proxies); made
+    /// on first use.
+    h1_tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     h2: Http2Options,
     retry: RetryPolicy,
     deadline_header: Option<header::HeaderName>,
@@ -151,18 +152,19 @@ impl Client {
         }
     }
 
-    /// What a WebSocket connection needs of the client: its resolver, timeouts, default headers
-    /// and a TLS configuration that offers only HTTP/1.1 (the upgrade is an HTTP/1.1 request).
     /// The client's TLS configuration with HTTP/1.1 as the only ALPN protocol (WebSocket
     /// upgrades, `https://` proxies); made on first use.
     fn h1_tls(&self) -> &Arc<rustls::ClientConfig> {
-        self.inner.ws_tls.get_or_init(|| {
+        self.inner.h1_tls.get_or_init(|| {
             let mut tls = (*self.inner.tls).clone();
             tls.alpn_protocols = vec![b"http/1.1".to_vec()];
             Arc::new(tls)
         })
     }
 
+    /// What a WebSocket connection needs of the client: its resolver, timeouts, default headers,
+    /// proxies and a TLS configuration that offers only HTTP/1.1 (the upgrade is an HTTP/1.1
+    /// request).
     pub(crate) fn ws_parts(&self) -> crate::ws::ClientParts {
         let tls = self.h1_tls();
         crate::ws::ClientParts {
@@ -493,7 +495,7 @@ impl Client {
             && !h.contains_key(header::RANGE)
             && let Some(codings) = crate::decode::accept_encoding()
         {
-            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(codings));
+            h.insert(header::ACCEPT_ENCODING, codings.clone());
         }
         let body_ended = body.end_flag();
         *req.body_mut() = body;
@@ -535,20 +537,18 @@ impl Client {
                 *req.uri_mut() = uri.clone();
                 *req.version_mut() = Version::HTTP_2;
                 req.headers_mut().remove(header::HOST);
-            } else if let Some(auth) = &conn.info().proxy_auth {
-                // Through an HTTP proxy: the whole URL in the request line.
-                *req.uri_mut() = uri.clone();
-                *req.version_mut() = Version::HTTP_11;
-                if let Some(a) = auth {
-                    req.headers_mut()
-                        .insert(header::PROXY_AUTHORIZATION, a.clone());
-                }
-                if !req.headers().contains_key(header::HOST) {
-                    req.headers_mut()
-                        .insert(header::HOST, conn.info().host_header.clone());
-                }
             } else {
-                *req.uri_mut() = origin_form(uri);
+                let info = conn.info();
+                if info.absolute_form {
+                    // Through an HTTP proxy: the whole URL in the request line.
+                    *req.uri_mut() = uri.clone();
+                    if let Some(a) = &info.proxy_auth {
+                        req.headers_mut()
+                            .insert(header::PROXY_AUTHORIZATION, a.clone());
+                    }
+                } else {
+                    *req.uri_mut() = origin_form(uri);
+                }
                 *req.version_mut() = Version::HTTP_11;
                 if !req.headers().contains_key(header::HOST) {
                     req.headers_mut()
@@ -626,17 +626,10 @@ impl Client {
             Some(proxy) => connect::Route::Proxy {
                 proxy,
                 tunnel: origin.is_https(),
-                proxy_tls: Some(self.h1_tls()),
+                proxy_tls: self.h1_tls(),
             },
         };
-        // Only an HTTP(S) proxy takes plain-HTTP requests in absolute form; SOCKS relays bytes.
-        let absolute = via.filter(|p| {
-            !origin.is_https()
-                && matches!(
-                    p.kind(),
-                    crate::proxy::ProxyKind::Http | crate::proxy::ProxyKind::Https
-                )
-        });
+        let absolute = via.filter(|p| !origin.is_https() && p.takes_absolute_form());
         let c = connect::connect(
             &inner.resolver,
             origin.host(),
@@ -666,7 +659,8 @@ impl Client {
             remote: c.remote,
             host_header: origin.host_header(),
             tls_version: c.tls_version,
-            proxy_auth: absolute.map(|p| p.auth().cloned()),
+            absolute_form: absolute.is_some(),
+            proxy_auth: absolute.and_then(|p| p.auth().cloned()),
         };
         let pool = &inner.pool;
         let mut stream = c.stream;

@@ -71,7 +71,7 @@ pub(crate) enum Route<'a> {
         proxy: &'a crate::proxy::Proxy,
         tunnel: bool,
         /// For an `https://` proxy: the TLS configuration to reach it with (HTTP/1.1 only).
-        proxy_tls: Option<&'a std::sync::Arc<rustls::ClientConfig>>,
+        proxy_tls: &'a std::sync::Arc<rustls::ClientConfig>,
     },
 }
 
@@ -116,52 +116,40 @@ pub(crate) async fn connect(
                 let _ = tcp.set_nodelay(true);
                 let tcp_time = t1.elapsed();
                 let (mut io, state) = ConnIo::new(tcp);
+                let done = move |stream, tls, (alpn_h2, tls_version)| Connected {
+                    stream,
+                    state,
+                    remote: addr,
+                    dns,
+                    tcp: tcp_time,
+                    tls,
+                    alpn_h2,
+                    tls_version,
+                };
                 if let Route::Proxy {
                     proxy,
                     tunnel: tunnelled,
-                    proxy_tls: Some(proxy_tls),
+                    proxy_tls,
                 } = route
                     && proxy.kind() == crate::proxy::ProxyKind::Https
                 {
                     // TLS to the proxy, then the tunnel (or absolute-form requests) inside it,
                     // then TLS to the server inside the tunnel.
                     let t2 = Instant::now();
-                    let mut outer = tokio_rustls::TlsConnector::from(proxy_tls.clone())
-                        .connect(tls::server_name(proxy.host())?, io)
-                        .await
-                        .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
+                    let mut outer = handshake(proxy_tls, proxy.host(), io, addr).await?;
                     if tunnelled {
                         tunnel(&mut outer, host, port, proxy.auth())
                             .await
                             .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
                     }
                     let Some(config) = tls else {
-                        return Ok(Connected {
-                            stream: Stream::Tls(Box::new(outer), None),
-                            state,
-                            remote: addr,
-                            dns,
-                            tcp: tcp_time,
-                            tls: Some(t2.elapsed()),
-                            alpn_h2: false,
-                            tls_version: None,
-                        });
+                        let stream = Stream::Tls(Box::new(outer), None);
+                        return Ok(done(stream, Some(t2.elapsed()), (false, None)));
                     };
-                    let inner = tokio_rustls::TlsConnector::from(config.clone())
-                        .connect(tls::server_name(host)?, outer)
-                        .await
-                        .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
-                    let (alpn_h2, tls_version) = agreed(inner.get_ref().1);
-                    return Ok(Connected {
-                        stream: Stream::TlsInTls(Box::new(inner), None),
-                        state,
-                        remote: addr,
-                        dns,
-                        tcp: tcp_time,
-                        tls: Some(t2.elapsed()),
-                        alpn_h2,
-                        tls_version,
-                    });
+                    let inner = handshake(config, host, outer, addr).await?;
+                    let agreed = agreed(inner.get_ref().1);
+                    let stream = Stream::TlsInTls(Box::new(inner), None);
+                    return Ok(done(stream, Some(t2.elapsed()), agreed));
                 }
                 match route {
                     Route::Proxy { proxy, .. }
@@ -183,40 +171,38 @@ pub(crate) async fn connect(
                     _ => {}
                 }
                 let Some(config) = tls else {
-                    return Ok(Connected {
-                        stream: Stream::Plain(io, None),
-                        state,
-                        remote: addr,
-                        dns,
-                        tcp: tcp_time,
-                        tls: None,
-                        alpn_h2: false,
-                        tls_version: None,
-                    });
+                    return Ok(done(Stream::Plain(io, None), None, (false, None)));
                 };
                 let t2 = Instant::now();
-                let name = tls::server_name(host)?;
-                let stream = tokio_rustls::TlsConnector::from(config.clone())
-                    .connect(name, io)
-                    .await
-                    .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))?;
-                let (alpn_h2, tls_version) = agreed(stream.get_ref().1);
-                Ok(Connected {
-                    stream: Stream::Tls(Box::new(stream), None),
-                    state,
-                    remote: addr,
-                    dns,
-                    tcp: tcp_time,
-                    tls: Some(t2.elapsed()),
-                    alpn_h2,
-                    tls_version,
-                })
+                let stream = handshake(config, host, io, addr).await?;
+                let agreed = agreed(stream.get_ref().1);
+                Ok(done(
+                    Stream::Tls(Box::new(stream), None),
+                    Some(t2.elapsed()),
+                    agreed,
+                ))
             }
         }
     };
     with_timeout(timeout, TimeoutPhase::Connect, "connecting", work)
         .await
         .map_err(|e| e.with_peer(Peer::Host(format!("{host}:{port}"))))
+}
+
+/// A TLS handshake with `name` over `io` (the server, or an `https://` proxy).
+async fn handshake<S>(
+    config: &std::sync::Arc<rustls::ClientConfig>,
+    name: &str,
+    io: S,
+    addr: SocketAddr,
+) -> Result<tokio_rustls::client::TlsStream<S>, Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio_rustls::TlsConnector::from(config.clone())
+        .connect(tls::server_name(name)?, io)
+        .await
+        .map_err(|e| tls::handshake_error(e).with_peer(Peer::Addr(addr)))
 }
 
 /// What a TLS handshake agreed: HTTP/2 by ALPN, and the protocol version.

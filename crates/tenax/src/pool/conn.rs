@@ -167,9 +167,10 @@ pub(crate) struct ConnInfo {
     pub(crate) host_header: HeaderValue,
     /// The TLS version agreed, for https.
     pub(crate) tls_version: Option<crate::TlsVersion>,
-    /// `Some` when requests go to an HTTP proxy in absolute form, with the proxy's
-    /// credentials if it has some.
-    pub(crate) proxy_auth: Option<Option<http::HeaderValue>>,
+    /// Requests go to an HTTP proxy, with the whole URL in the request line.
+    pub(crate) absolute_form: bool,
+    /// The proxy's `Proxy-Authorization`, when `absolute_form` and it has credentials.
+    pub(crate) proxy_auth: Option<http::HeaderValue>,
 }
 
 /// A shared HTTP/2 connection: requests take leases on it, one per stream.

@@ -74,7 +74,7 @@ async fn open(
             Some(proxy) => connect::Route::Proxy {
                 proxy,
                 tunnel: true,
-                proxy_tls: Some(&parts.tls),
+                proxy_tls: &parts.tls,
             },
         },
         parts.tcp,

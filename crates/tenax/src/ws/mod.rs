@@ -109,12 +109,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn outbox_closed(&self) -> bool {
-        self.close_requested
-            .load(std::sync::atomic::Ordering::Acquire)
-            || self.outbox.is_closed()
-    }
-
     fn emit(&self, e: WsEvent) {
         // No receiver is fine; a slow one loses the oldest events (the channel is bounded).
         let _ = self.events.send(e);

@@ -131,7 +131,8 @@ impl WsSender {
 
     /// Whether the WebSocket closed for good.
     pub fn is_closed(&self) -> bool {
-        self.shared.outbox_closed()
+        // A requested close and the end of the task both close the outbox.
+        self.shared.outbox.is_closed()
     }
 }
 
