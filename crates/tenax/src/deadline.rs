@@ -51,6 +51,13 @@ pub async fn scope<F: Future>(limit: Duration, fut: F) -> Result<F::Output, Erro
     }
 }
 
+/// Runs `fut` with the deadline `at` for the requests inside it (an outer one, if earlier,
+/// holds), without stopping `fut` itself: the caller does that.
+pub(crate) async fn within<F: Future>(at: Instant, fut: F) -> F::Output {
+    let at = current().map_or(at, |outer| outer.min(at));
+    DEADLINE.scope(at, fut).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

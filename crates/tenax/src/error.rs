@@ -333,6 +333,38 @@ impl Error {
         self.inner.attempts
     }
 
+    /// A short, stable name of the error's kind, fit for a metric label or OpenTelemetry's
+    /// `error.type`: `builder`, `closed`, `dns`, `connect`, `tls`, `certificate`,
+    /// `pin_mismatch`, `timeout`, `status`, `body_too_large`, `protocol`, `send`,
+    /// `empty_reply`, `recv`, `decode`, `redirect`, `write`, `digest`, `proxy`, `proxy_dns`,
+    /// `websocket`, `outbox_full`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.inner.kind {
+            Kind::Builder => "builder",
+            Kind::Closed => "closed",
+            Kind::Dns => "dns",
+            Kind::Connect => "connect",
+            Kind::Tls => "tls",
+            Kind::Certificate => "certificate",
+            Kind::PinMismatch => "pin_mismatch",
+            Kind::Timeout(_) => "timeout",
+            Kind::Status(_) => "status",
+            Kind::BodyTooLarge => "body_too_large",
+            Kind::Protocol => "protocol",
+            Kind::Send => "send",
+            Kind::EmptyReply => "empty_reply",
+            Kind::Recv => "recv",
+            Kind::Decode => "decode",
+            Kind::Redirect => "redirect",
+            Kind::Write => "write",
+            Kind::Digest => "digest",
+            Kind::Proxy => "proxy",
+            Kind::ProxyDns => "proxy_dns",
+            Kind::WebSocket => "websocket",
+            Kind::OutboxFull => "outbox_full",
+        }
+    }
+
     /// The wait the server asked for with `Retry-After`, when the request failed because that
     /// wait would have passed the deadline.
     pub fn retry_after(&self) -> Option<Duration> {

@@ -74,6 +74,7 @@ pub struct ClientBuilder {
     proxy_from_env: bool,
     tcp: crate::connect::TcpOptions,
     correlation: Option<header::HeaderName>,
+    hooks: Vec<crate::events::Hook>,
     dns: DnsConfig,
     overrides: std::collections::HashMap<(String, Option<u16>), Vec<std::net::IpAddr>>,
     /// The first invalid input given to a setter, reported by `build`.
@@ -102,6 +103,7 @@ impl Default for ClientBuilder {
             proxy_from_env: true,
             tcp: crate::connect::TcpOptions::default(),
             correlation: None,
+            hooks: Vec::new(),
             dns: DnsConfig::default(),
             overrides: std::collections::HashMap::new(),
             invalid: None,
@@ -339,6 +341,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `hook` with every [`Event`](crate::events::Event) of the client: request start
+    /// and end, each attempt's response head or error (with its number), retries scheduled
+    /// (reason and delay), pool waits, connections opened and closed, WebSocket state changes.
+    /// Several hooks may be set; each sees every event. Default is none (and then events cost
+    /// nothing).
+    ///
+    /// Hooks run synchronously on the request's task as things happen: they must be cheap and
+    /// must not block. To hand events to a slow consumer, use
+    /// [`events::channel`](crate::events::channel), which drops (and counts) what does not fit.
+    pub fn on_event(
+        mut self,
+        hook: impl Fn(&crate::events::Event) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.push(std::sync::Arc::new(hook));
+        self
+    }
+
     /// Like [`correlation_id`](Self::correlation_id), in this header.
     pub fn correlation_header(mut self, name: header::HeaderName) -> Self {
         self.correlation = Some(name);
@@ -483,6 +502,7 @@ impl ClientBuilder {
                 decompress: self.decompress && crate::decode::accept_encoding().is_some(),
                 tcp: self.tcp,
                 correlation: self.correlation,
+                observer: crate::events::Observer::new(self.hooks),
                 proxies: if !self.proxies.is_empty() {
                     crate::proxy::Proxies::new(self.proxies, self.no_proxy.as_deref())
                 } else if self.proxy_from_env {

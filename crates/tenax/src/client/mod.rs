@@ -13,6 +13,7 @@ use crate::config::Timeouts;
 use crate::connect::tls::HttpVersions;
 use crate::connect::{self, DnsCache};
 use crate::error::{Error, Kind, Peer};
+use crate::events::EventKind;
 use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Pool, Sender, Slot, Want};
 use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::response::Head;
@@ -76,6 +77,8 @@ struct ClientInner {
     proxies: crate::proxy::Proxies,
     tcp: connect::TcpOptions,
     correlation: Option<header::HeaderName>,
+    /// Hooks, metrics and tracing; `None` when nothing observes (the common, free case).
+    observer: Option<Arc<crate::events::Observer>>,
 }
 
 impl Default for Client {
@@ -152,6 +155,15 @@ impl Client {
         }
     }
 
+    /// Closes the client at once: no wait for requests in flight (a scope calls it once its
+    /// tasks are gone, to cut connections their cancelled requests left behind).
+    pub(crate) async fn shutdown(&self) {
+        let tracker = self.inner.pool.tracker.clone();
+        self.inner.pool.close();
+        tracker.abort_all();
+        tracker.wait_empty(Duration::from_secs(1)).await;
+    }
+
     /// The client's TLS configuration with HTTP/1.1 as the only ALPN protocol (WebSocket
     /// upgrades, `https://` proxies); made on first use.
     fn h1_tls(&self) -> &Arc<rustls::ClientConfig> {
@@ -174,6 +186,7 @@ impl Client {
             headers: self.inner.default_headers.clone(),
             proxies: self.inner.proxies.clone(),
             tcp: self.inner.tcp,
+            observer: self.inner.observer.clone(),
         }
     }
 
@@ -241,14 +254,62 @@ impl Client {
         self.inner.pool.tracker.live()
     }
 
+    /// A snapshot of the connection pool, host by host: connections open, idle, active and
+    /// being opened, requests waiting for one.
+    pub fn stats(&self) -> crate::PoolStats {
+        self.inner.pool.stats()
+    }
+
     /// Open connections that no request is using right now.
     pub fn idle_connections(&self) -> usize {
         self.inner.pool.idle()
     }
 
+    /// Runs a request to its response (or final error), telling the observer, if any.
+    pub(crate) async fn execute(&self, parts: &mut Parts) -> Result<Response> {
+        let Some(obs) = &self.inner.observer else {
+            return self.run(parts, 0).await;
+        };
+        let id = obs.next_request();
+        let started = Instant::now();
+        let (method, url) = (parts.method.clone(), parts.uri.clone());
+        obs.emit(
+            Some(id),
+            EventKind::RequestStart {
+                method: method.clone(),
+                url: url.clone(),
+            },
+        );
+        #[cfg(feature = "tracing")]
+        let span = crate::events::trace::request_span(&method, &url);
+        #[cfg(feature = "tracing")]
+        let res = tracing::Instrument::instrument(self.run(parts, id), span.clone()).await;
+        #[cfg(not(feature = "tracing"))]
+        let res = self.run(parts, id).await;
+        let (status, error, attempts) = match &res {
+            Ok(r) => (Some((r.status(), r.version())), None, r.attempts()),
+            Err(e) => (None, Some(e.kind_name()), e.attempts().max(1)),
+        };
+        #[cfg(feature = "tracing")]
+        crate::events::trace::record_end(&span, status, error, attempts);
+        obs.emit(
+            Some(id),
+            EventKind::RequestEnd {
+                method,
+                url,
+                attempts,
+                elapsed: started.elapsed(),
+                status: status.map(|(s, _)| s),
+                error,
+            },
+        );
+        res
+    }
+
     /// Runs a request to its response (or final error). `parts` is borrowed, not owned, so
     /// that the request is held once in the caller's future rather than copied into this one.
-    pub(crate) async fn execute(&self, parts: &mut Parts) -> Result<Response> {
+    /// `id`: the request's number for the observer (0 without one).
+    async fn run(&self, parts: &mut Parts, id: u64) -> Result<Response> {
         let Parts {
             method,
             uri,
@@ -325,13 +386,17 @@ impl Client {
                     },
                     deadline,
                     deposit: deposit.take(),
+                    id,
                 };
                 // One slot for the attempt whether or not there is a deadline (a `match` with
                 // `timeout_at` in one arm would keep two copies of the attempt in this future).
                 let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
+                let attempt = self.attempt(method, uri, &origin, this_headers, this_body, when);
+                #[cfg(feature = "tracing")]
+                let attempt = crate::events::trace::attempt(attempt_no, attempt);
                 let res = tokio::select! {
                     biased;
-                    res = self.attempt(method, uri, &origin, this_headers, this_body, when) => res,
+                    res = attempt => res,
                     () = async {
                         match expiry.as_mut() {
                             Some(s) => s.await,
@@ -343,6 +408,23 @@ impl Client {
                         "for the whole request",
                     )),
                 };
+                if let Some(obs) = inner.observer.as_deref() {
+                    obs.emit(
+                        Some(id),
+                        match &res {
+                            Ok((head, ..)) => EventKind::ResponseHead {
+                                attempt: attempt_no,
+                                status: head.status,
+                                version: head.version,
+                            },
+                            Err(e) => EventKind::AttemptFailed {
+                                attempt: attempt_no,
+                                error: e.kind_name(),
+                                phase: e.timeout_phase(),
+                            },
+                        },
+                    );
+                }
                 // The outcome is final: hand it over (moving what the response keeps).
                 macro_rules! finish {
                     ($res:expr, $exhausted:expr) => {
@@ -433,12 +515,30 @@ impl Client {
                 if let Some(b) = &policy.budget
                     && !inner.pool.budget_withdraw(&origin, b)
                 {
+                    if let Some(obs) = inner.observer.as_deref() {
+                        obs.emit(
+                            Some(id),
+                            EventKind::RetryBudgetExhausted {
+                                attempt: attempt_no,
+                            },
+                        );
+                    }
                     finish!(res, true);
                 }
                 // Dropping a failed response reads a small rest of its body in the background, so
                 // that its connection can serve the next attempt (and nothing big stays alive in
                 // this future across the wait).
                 drop(res);
+                if let Some(obs) = inner.observer.as_deref() {
+                    obs.emit(
+                        Some(id),
+                        EventKind::RetryScheduled {
+                            attempt: attempt_no,
+                            reason: reason.clone(),
+                            delay,
+                        },
+                    );
+                }
                 retries.push(Retry {
                     attempt: attempt_no,
                     reason,
@@ -467,6 +567,7 @@ impl Client {
             attempt_start,
             deadline,
             mut deposit,
+            id,
         } = when;
         let inner = &*self.inner;
         let t = timeouts.apply(inner.timeouts);
@@ -503,7 +604,7 @@ impl Client {
         let mut fresh = false;
         loop {
             let (mut conn, reused) = loop {
-                let checkout = inner
+                let (checkout, queued) = inner
                     .pool
                     .checkout(
                         origin,
@@ -517,6 +618,15 @@ impl Client {
                         &mut timings,
                     )
                     .await?;
+                if queued && let Some(obs) = inner.observer.as_deref() {
+                    obs.emit(
+                        Some(id),
+                        EventKind::PoolWait {
+                            host: format!("{}:{}", origin.host(), origin.port()),
+                            waited: timings.pool_wait,
+                        },
+                    );
+                }
                 match checkout {
                     Checkout::Reuse(mut c) => {
                         // Waits for the connection to be ready for the next request; fails if
@@ -526,7 +636,10 @@ impl Client {
                         }
                     }
                     Checkout::New(slot) => {
-                        break (Box::pin(self.open(slot, &t, &mut timings)).await?, false);
+                        break (
+                            Box::pin(self.open(slot, &t, &mut timings, id)).await?,
+                            false,
+                        );
                     }
                 }
             };
@@ -608,9 +721,37 @@ impl Client {
         }
     }
 
+    /// Tells the observer that a connection opened, and returns a guard that tells it the
+    /// connection closed when dropped (at the end of the connection's task, however it ends).
+    fn watch_connection(
+        &self,
+        origin: &Origin,
+        id: u64,
+        remote: std::net::SocketAddr,
+        version: Version,
+    ) -> Option<ClosedGuard> {
+        let obs = self.inner.observer.clone()?;
+        let host = format!("{}:{}", origin.host(), origin.port());
+        obs.emit(
+            Some(id),
+            EventKind::ConnectionOpened {
+                host: host.clone(),
+                remote,
+                version,
+            },
+        );
+        Some(ClosedGuard { obs, host, remote })
+    }
+
     /// Opens a new connection in `slot` (TLS for https; HTTP/2 by ALPN or prior knowledge),
     /// within the connect timeout.
-    async fn open(&self, mut slot: Slot, t: &Timeouts, timings: &mut Timings) -> Result<Conn> {
+    async fn open(
+        &self,
+        mut slot: Slot,
+        t: &Timeouts,
+        timings: &mut Timings,
+        id: u64,
+    ) -> Result<Conn> {
         let inner = &*self.inner;
         let origin = slot.origin();
         let tls = if origin.is_https() {
@@ -673,8 +814,10 @@ impl Client {
                 .await
                 .map_err(|e| classify_hyper(e, Kind::Connect, "during the HTTP/2 handshake"))?;
             let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+            let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_2);
             pool.tracker.spawn(pool.next_conn_id(), async move {
                 let _ = ended_tx.send(conn.await.err());
+                drop(closed);
             });
             // The server's first SETTINGS carry its stream limit, which the pool needs; a
             // connection that ends first (a TLS alert, a refusal) fails the request.
@@ -706,15 +849,33 @@ impl Client {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| classify_hyper(e, Kind::Connect, "during the handshake"))?;
+        let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_11);
         pool.tracker.spawn(pool.next_conn_id(), async move {
             // The connection's errors reach the request that was using it.
             let _ = conn.await;
+            drop(closed);
         });
         pool.opened_h1(&mut slot);
         Ok(Conn {
             tx: Sender::H1(tx),
             hold: Hold::Exclusive { slot, info },
         })
+    }
+}
+
+/// Tells the observer that a connection closed, when dropped.
+struct ClosedGuard {
+    obs: Arc<crate::events::Observer>,
+    host: String,
+    remote: std::net::SocketAddr,
+}
+
+impl Drop for ClosedGuard {
+    fn drop(&mut self) {
+        let host = std::mem::take(&mut self.host);
+        let remote = self.remote;
+        self.obs
+            .emit(None, EventKind::ConnectionClosed { host, remote });
     }
 }
 

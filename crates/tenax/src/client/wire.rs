@@ -23,6 +23,8 @@ pub(super) struct When {
     pub(super) deadline: Option<Instant>,
     /// Count this attempt in the host's retry budget (a first attempt).
     pub(super) deposit: Option<crate::RetryBudget>,
+    /// The request's number for the observer (0 without one).
+    pub(super) id: u64,
 }
 
 pub(super) const IDEMPOTENCY_KEY: header::HeaderName =

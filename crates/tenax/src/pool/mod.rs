@@ -174,13 +174,13 @@ impl Pool {
     /// Gets a connection (an idle HTTP/1.1 one, or a stream of an HTTP/2 one) or a place to
     /// open one, waiting in FIFO order behind earlier requests when the limits are reached, for
     /// at most `timeout`. `h2`: what a new connection will probably speak. `fresh`: do not
-    /// reuse, open a new connection.
+    /// reuse, open a new connection. Also says whether the request had to queue.
     pub(crate) async fn checkout(
         self: &Arc<Self>,
         origin: &Origin,
         want: Want,
         timings: &mut Timings,
-    ) -> Result<Checkout, Error> {
+    ) -> Result<(Checkout, bool), Error> {
         let start = want.start;
         let res = self
             .checkout_inner(
@@ -204,7 +204,8 @@ impl Pool {
         timeout: Option<Duration>,
         start: Instant,
         mut deposit: Option<crate::RetryBudget>,
-    ) -> Result<Checkout, Error> {
+    ) -> Result<(Checkout, bool), Error> {
+        let mut queued = false;
         loop {
             let mut doomed = Doomed::default();
             let rx = {
@@ -228,7 +229,7 @@ impl Pool {
                     if let Some(conn) = reuse {
                         drop(st);
                         drop(doomed);
-                        return Ok(Checkout::Reuse(conn));
+                        return Ok((Checkout::Reuse(conn), queued));
                     }
                 }
                 // Waiters that could use a free place get it first: the queue is fair. Those
@@ -246,7 +247,7 @@ impl Pool {
                 if !wait_for_h2 && let Some(slot) = self.reserve(&mut st, origin, &mut doomed) {
                     drop(st);
                     drop(doomed);
-                    return Ok(Checkout::New(slot));
+                    return Ok((Checkout::New(slot), queued));
                 }
                 let (tx, rx) = oneshot::channel();
                 st.waiters.push_back(Waiter {
@@ -256,10 +257,11 @@ impl Pool {
                 rx
             };
             drop(doomed);
+            queued = true;
             // Waiting is the rare path: its timer lives on the heap, not in every request.
             match Box::pin(self.wait(rx, timeout, start)).await? {
-                Grant::Permit(slot) => return Ok(Checkout::New(slot)),
-                Grant::Conn(conn) if conn.is_open() => return Ok(Checkout::Reuse(conn)),
+                Grant::Permit(slot) => return Ok((Checkout::New(slot), true)),
+                Grant::Conn(conn) if conn.is_open() => return Ok((Checkout::Reuse(conn), true)),
                 // Closed while it was being handed over: ask again.
                 Grant::Conn(conn) => drop(conn),
             }
@@ -665,6 +667,48 @@ impl Pool {
             .values()
             .map(|h| h.idle.len() + h.h2_conns.iter().filter(|e| e.in_use == 0).count())
             .sum()
+    }
+
+    /// A snapshot of the pool, host by host (sorted by origin).
+    pub(crate) fn stats(&self) -> crate::PoolStats {
+        let st = lock(&self.state);
+        let mut by_origin: HashMap<&Origin, crate::HostStats> = st
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.open > 0)
+            .map(|(origin, h)| {
+                let idle = h.idle.len() + h.h2_conns.iter().filter(|e| e.in_use == 0).count();
+                let open = h.open - h.opening;
+                let stats = crate::HostStats {
+                    open,
+                    opening: h.opening,
+                    idle,
+                    active: open.saturating_sub(idle),
+                    h2_streams: h.h2_conns.iter().map(|e| e.in_use).sum(),
+                    ..crate::HostStats::default()
+                };
+                (origin, stats)
+            })
+            .collect();
+        let mut waiting = 0;
+        for w in st.waiters.iter().filter(|w| !w.tx.is_closed()) {
+            waiting += 1;
+            by_origin.entry(&w.origin).or_default().waiting += 1;
+        }
+        let mut hosts: Vec<crate::HostStats> = by_origin
+            .into_iter()
+            .map(|(o, mut h)| {
+                let scheme = if o.is_https() { "https" } else { "http" };
+                h.origin = format!("{scheme}://{}:{}", o.host(), o.port());
+                h
+            })
+            .collect();
+        hosts.sort_by(|a, b| a.origin.cmp(&b.origin));
+        crate::PoolStats {
+            open: st.total,
+            waiting,
+            hosts,
+        }
     }
 
     /// Refuses new checkouts, fails waiters, and closes idle connections. Busy connections

@@ -40,6 +40,10 @@ pub(crate) async fn start(parts: ClientParts, uri: Uri, cfg: Config) -> Result<W
         reconnects: AtomicU64::new(0),
         possibly_lost: AtomicU64::new(0),
         unsent: AsyncMutex::new(Vec::new()),
+        observer: parts
+            .observer
+            .clone()
+            .map(|o| (o, Arc::from(uri.to_string()))),
     });
     let (first_tx, first_rx) = oneshot::channel();
     let task = tokio::spawn(drive(shared.clone(), parts, uri, cfg, first_tx));

@@ -87,6 +87,7 @@ pub(crate) struct ClientParts {
     pub(crate) headers: HeaderMap,
     pub(crate) proxies: crate::proxy::Proxies,
     pub(crate) tcp: crate::connect::TcpOptions,
+    pub(crate) observer: Option<Arc<crate::events::Observer>>,
 }
 
 /// State shared by the handle, its senders and the connection's task.
@@ -106,11 +107,22 @@ pub(crate) struct Shared {
     pub(crate) possibly_lost: AtomicU64,
     /// Messages left when the WebSocket closed, for the caller of `close`.
     pub(crate) unsent: AsyncMutex<Vec<Message>>,
+    /// The client's observer, and the URL its events name.
+    pub(crate) observer: Option<(Arc<crate::events::Observer>, Arc<str>)>,
 }
 
 impl Shared {
     fn emit(&self, e: WsEvent) {
         // No receiver is fine; a slow one loses the oldest events (the channel is bounded).
+        if let Some((obs, url)) = &self.observer {
+            obs.emit(
+                None,
+                crate::events::EventKind::WebSocket {
+                    url: url.clone(),
+                    event: e.clone(),
+                },
+            );
+        }
         let _ = self.events.send(e);
     }
 }

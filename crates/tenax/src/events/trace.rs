@@ -1,0 +1,85 @@
+//! `tracing` spans (feature `tracing`): one per request and one per attempt, with
+//! OpenTelemetry's HTTP client attribute names, and every event logged at debug level inside
+//! them.
+
+use std::future::Future;
+
+use http::{Method, StatusCode, Uri, Version};
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
+
+use super::{Event, EventKind};
+
+/// The span of a request (a redirect is a new request).
+pub(crate) fn request_span(method: &Method, url: &Uri) -> Span {
+    let https = url.scheme_str() == Some("https");
+    tracing::info_span!(
+        "http.client.request",
+        otel.kind = "client",
+        http.request.method = %method,
+        server.address = url.host().unwrap_or(""),
+        server.port = url.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        url.full = %url,
+        http.response.status_code = Empty,
+        network.protocol.version = Empty,
+        error.type = Empty,
+        http.request.resend_count = Empty,
+    )
+}
+
+/// Runs one attempt inside its span; attempts after the first carry their resend count.
+pub(crate) fn attempt<F: Future>(n: u32, fut: F) -> impl Future<Output = F::Output> {
+    let span = if n > 1 {
+        tracing::debug_span!("http.client.attempt", http.request.resend_count = n - 1)
+    } else {
+        tracing::debug_span!("http.client.attempt")
+    };
+    fut.instrument(span)
+}
+
+/// Records a request's outcome on its span.
+pub(crate) fn record_end(
+    span: &Span,
+    status: Option<(StatusCode, Version)>,
+    error: Option<&'static str>,
+    attempts: u32,
+) {
+    if let Some((status, version)) = status {
+        span.record("http.response.status_code", status.as_u16());
+        span.record("network.protocol.version", protocol(version));
+    }
+    if let Some(e) = error {
+        span.record("error.type", e);
+    }
+    if attempts > 1 {
+        span.record("http.request.resend_count", attempts - 1);
+    }
+}
+
+fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}
+
+/// Logs an event at debug level (inside the current span).
+pub(crate) fn log(event: &Event) {
+    match &event.kind {
+        EventKind::RequestStart { .. } | EventKind::RequestEnd { .. } => {}
+        EventKind::RetryScheduled {
+            attempt,
+            reason,
+            delay,
+        } => tracing::info!(attempt, %reason, ?delay, "retry scheduled"),
+        EventKind::AttemptFailed {
+            attempt,
+            error,
+            phase,
+        } => tracing::debug!(attempt, error.type = error, phase = ?phase, "attempt failed"),
+        kind => tracing::debug!(?kind),
+    }
+}
