@@ -66,12 +66,90 @@ async fn fetch(req: tenax::RequestBuilder) -> Outcome {
     out
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
+/// Latencies in logarithmic buckets (about 2 % wide), so that the summary's percentiles take
+/// the same memory for ten URLs and ten million.
+struct Latencies {
+    buckets: Vec<u64>,
+    count: u64,
+}
+
+/// Bucket growth factor: each bucket is 2 % wider than the one before.
+const GROWTH: f64 = 1.02;
+
+impl Latencies {
+    fn new() -> Self {
+        Latencies {
+            buckets: Vec::new(),
+            count: 0,
+        }
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+
+    fn bucket(d: Duration) -> usize {
+        let us = d.as_secs_f64() * 1e6;
+        if us < 1.0 {
+            0
+        } else {
+            (us.ln() / GROWTH.ln()) as usize + 1
+        }
+    }
+
+    fn record(&mut self, d: Duration) {
+        let b = Self::bucket(d);
+        if self.buckets.len() <= b {
+            self.buckets.resize(b + 1, 0);
+        }
+        self.buckets[b] += 1;
+        self.count += 1;
+    }
+
+    /// The latency below which a share `p` of the samples lie (the bucket's upper edge).
+    fn percentile(&self, p: f64) -> Duration {
+        if self.count == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((self.count as f64 * p).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Duration::from_secs_f64(GROWTH.powi(b as i32) / 1e6);
+            }
+        }
+        Duration::ZERO
+    }
+}
+
+/// Reads URLs on a thread of their own (a slow pipe must not stall the requests in flight)
+/// into a small channel: memory holds only what is read ahead.
+fn read_urls(input: Box<dyn BufRead + Send>) -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    std::thread::spawn(move || {
+        for line in input.lines().map_while(Result::ok) {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if tx.blocking_send(args::url(line)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos} done {msg} ({per_sec}, {elapsed})",
+            )
+            .expect("a valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    })
 }
 
 async fn batch(a: BatchArgs) -> u8 {
@@ -82,15 +160,15 @@ async fn batch(a: BatchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let input: Box<dyn BufRead> = match &a.file {
+    let input: Box<dyn BufRead + Send> = match &a.file {
         Some(p) if p.as_os_str() != "-" => match std::fs::File::open(p) {
-            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Ok(f) => Box::new(std::io::BufReader::with_capacity(64 * 1024, f)),
             Err(e) => {
                 eprintln!("tenax: reading {}: {e}", p.display());
                 return exit::USAGE;
             }
         },
-        _ => Box::new(std::io::stdin().lock()),
+        _ => Box::new(std::io::BufReader::new(std::io::stdin())),
     };
     // The URLs of the requests in flight, by index: memory holds only those.
     let urls: Rc<RefCell<HashMap<usize, String>>> = Rc::default();
@@ -98,43 +176,44 @@ async fn batch(a: BatchArgs) -> u8 {
     let mut index = 0usize;
     let headers = a.headers.clone();
     let c = client.clone();
-    let requests = input
-        .lines()
-        .map_while(Result::ok)
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(move |line| {
-            let url = args::url(&line);
-            taken.borrow_mut().insert(index, url.clone());
-            index += 1;
-            let mut req = c.get(url);
-            for (k, v) in &headers {
-                req = req.header(k.as_str(), v.as_str());
-            }
-            req
-        });
+    let lines = read_urls(input);
+    let requests = futures_util::stream::unfold(lines, |mut rx| async move {
+        rx.recv().await.map(|url| (url, rx))
+    })
+    .map(move |url| {
+        let mut req = c.get(&url);
+        taken.borrow_mut().insert(index, url);
+        index += 1;
+        for (k, v) in &headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req
+    });
     let mut results = client
-        .batch_with(requests, fetch)
+        .batch_stream(Box::pin(requests), fetch)
         .concurrency(a.concurrency);
     if let Some(limit) = a.client.deadline() {
         results = results.deadline(limit);
     }
     let (mut ok, mut first_failure) = (0u64, None);
     let mut failed: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut latencies = Vec::new();
-    let stdout = std::io::stdout();
+    let mut latencies = Latencies::new();
+    let bar = progress_bar();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while let Some((i, mut outcome)) = results.next().await {
         outcome.url = urls.borrow_mut().remove(&i).unwrap_or_default();
         let mut line = outcome.to_json();
         line["index"] = i.into();
         {
             use std::io::Write;
-            let mut out = stdout.lock();
-            if writeln!(out, "{line}").is_err() {
+            // Flushed when the batch waits, so that lines appear as results do.
+            if writeln!(out, "{line}").is_err()
+                || (results.in_flight() < a.concurrency && out.flush().is_err())
+            {
                 return exit::WRITE_OUTPUT;
             }
         }
-        latencies.push(outcome.elapsed);
+        latencies.record(outcome.elapsed);
         match &outcome.error {
             None => ok += 1,
             Some(e) => {
@@ -142,8 +221,19 @@ async fn batch(a: BatchArgs) -> u8 {
                 first_failure.get_or_insert(exit_code(e));
             }
         }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+            if !failed.is_empty() {
+                bar.set_message(format!("({} failed)", failed.values().sum::<u64>()));
+            }
+        }
     }
-    latencies.sort();
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if std::io::Write::flush(&mut out).is_err() {
+        return exit::WRITE_OUTPUT;
+    }
     let failed_total: u64 = failed.values().sum();
     let kinds: Vec<String> = failed.iter().map(|(k, n)| format!("{k}: {n}")).collect();
     eprintln!(
@@ -153,8 +243,29 @@ async fn batch(a: BatchArgs) -> u8 {
         } else {
             format!(" ({})", kinds.join(", "))
         },
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.percentile(0.5).as_secs_f64() * 1e3,
+        latencies.percentile(0.99).as_secs_f64() * 1e3,
     );
     first_failure.unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_within_two_percent() {
+        let mut l = Latencies::new();
+        for ms in 1..=1000u64 {
+            l.record(Duration::from_millis(ms));
+        }
+        let p50 = l.percentile(0.5).as_secs_f64() * 1e3;
+        let p99 = l.percentile(0.99).as_secs_f64() * 1e3;
+        assert!((500.0..=510.0 * 1.02).contains(&p50), "{p50}");
+        assert!((990.0..=990.0 * 1.03).contains(&p99), "{p99}");
+        assert_eq!(Latencies::new().percentile(0.5), Duration::ZERO);
+        let mut one = Latencies::new();
+        one.record(Duration::ZERO);
+        assert!(one.percentile(0.99) <= Duration::from_micros(1));
+    }
 }

@@ -74,6 +74,10 @@ pub struct ClientArgs {
     /// Ask for a compressed body (gzip, deflate, br, zstd) and decode it
     #[arg(long)]
     compressed: bool,
+    /// Tracing output on stderr: a span per request and attempt with OpenTelemetry's
+    /// attribute names, connections, retries and errors as they happen
+    #[arg(short = 'v', long)]
+    verbose: bool,
     /// Proxy for the request, http://[user:password@]host:port (else HTTP_PROXY and co.)
     #[arg(long, value_name = "URL")]
     proxy: Option<String>,
@@ -97,6 +101,9 @@ impl ClientArgs {
 
     /// Builds the client; a file that cannot be read or parsed is a usage error (a message).
     pub fn build(&self) -> Result<tenax::Client, String> {
+        if self.verbose {
+            crate::report::verbose();
+        }
         // As curl: no Accept-Encoding unless asked for.
         let mut b = tenax::Client::builder().decompress(self.compressed);
         if let Some(m) = self.max_size {

@@ -40,6 +40,24 @@ pub fn run_command(f: impl std::future::Future<Output = u8>) -> u8 {
     }
 }
 
+/// Prints Tenax's tracing output (spans of requests and attempts, their events) on stderr.
+/// Other crates' (hyper, h2, rustls) stay quiet: they would drown it.
+pub fn verbose() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+        .with(
+            tracing_subscriber::filter::Targets::new().with_target("tenax", tracing::Level::DEBUG),
+        );
+    // A second call (or another subscriber) leaves the first in place.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
 /// The exit code for a failed request.
 pub fn exit_code(e: &tenax::Error) -> u8 {
     if e.is_proxy() {

@@ -17,8 +17,8 @@ pub type Sending = Pin<Box<dyn Future<Output = Result<Response>> + std::marker::
 /// still to read).
 pub type SendFn = fn(RequestBuilder) -> Sending;
 
-/// The batch of [`Client::batch`](crate::Client::batch).
-pub type Sends<I> = Batch<I, SendFn, Sending>;
+/// The batch of [`Client::batch`](crate::Client::batch): requests from an iterator, sent.
+pub type Sends<I> = Batch<futures_util::stream::Iter<I>, SendFn, Sending>;
 
 fn send(req: RequestBuilder) -> Sending {
     Box::pin(req.send())
@@ -39,18 +39,20 @@ impl<F: Future> Future for Indexed<F> {
 }
 
 /// Requests run at most `concurrency` at a time, yielded as `(index, result)` in the order they
-/// complete; from [`Client::batch`](crate::Client::batch) or
-/// [`Client::batch_with`](crate::Client::batch_with).
+/// complete; from [`Client::batch`](crate::Client::batch),
+/// [`Client::batch_with`](crate::Client::batch_with) or
+/// [`Client::batch_stream`](crate::Client::batch_stream). `S` is the source of requests, a
+/// `Stream` (an iterator is made one).
 ///
-/// The requests are taken from the iterator only as slots free up, so a batch of ten million
+/// The requests are taken from their source only as slots free up, so a batch of ten million
 /// holds only those in flight. One failure does not stop the others. Dropping the batch
 /// cancels what is in flight.
 #[must_use = "a batch does nothing until it is polled"]
-pub struct Batch<I, F, Fut>
+pub struct Batch<S, F, Fut>
 where
     Fut: Future,
 {
-    requests: Option<I>,
+    requests: Option<S>,
     work: F,
     running: FuturesUnordered<Indexed<Fut>>,
     next: usize,
@@ -58,13 +60,13 @@ where
     deadline: Option<Instant>,
 }
 
-impl<I, F, Fut> Batch<I, F, Fut>
+impl<S, F, Fut> Batch<S, F, Fut>
 where
-    I: Iterator<Item = RequestBuilder>,
+    S: Stream<Item = RequestBuilder> + Unpin,
     F: FnMut(RequestBuilder) -> Fut,
     Fut: Future,
 {
-    pub(crate) fn new(requests: I, work: F) -> Self {
+    pub(crate) fn new(requests: S, work: F) -> Self {
         Batch {
             requests: Some(requests),
             work,
@@ -93,11 +95,20 @@ where
         self.running.len()
     }
 
-    fn refill(&mut self) {
+    /// Starts requests from the source while there is room and it has them ready.
+    fn refill(&mut self, cx: &mut Context<'_>) {
         while self.running.len() < self.concurrency {
-            let Some(req) = self.requests.as_mut().and_then(Iterator::next) else {
-                self.requests = None;
+            let Some(source) = self.requests.as_mut() else {
                 return;
+            };
+            let req = match source.poll_next_unpin(cx) {
+                Poll::Ready(Some(req)) => req,
+                Poll::Ready(None) => {
+                    self.requests = None;
+                    return;
+                }
+                // The source wakes the batch when it has more.
+                Poll::Pending => return,
             };
             let req = match self.deadline {
                 Some(at) => req.deadline_at(at),
@@ -113,9 +124,9 @@ where
     }
 }
 
-impl<I, F, Fut> Stream for Batch<I, F, Fut>
+impl<S, F, Fut> Stream for Batch<S, F, Fut>
 where
-    I: Iterator<Item = RequestBuilder> + Unpin,
+    S: Stream<Item = RequestBuilder> + Unpin,
     F: FnMut(RequestBuilder) -> Fut + Unpin,
     Fut: Future,
 {
@@ -123,11 +134,11 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        this.refill();
+        this.refill(cx);
         match this.running.poll_next_unpin(cx) {
             Poll::Ready(Some(done)) => {
                 // A slot is free: start the next request before handing this one over.
-                this.refill();
+                this.refill(cx);
                 Poll::Ready(Some(done))
             }
             Poll::Ready(None) if this.requests.is_none() => Poll::Ready(None),
@@ -136,7 +147,7 @@ where
     }
 }
 
-impl<I, F, Fut: Future> std::fmt::Debug for Batch<I, F, Fut> {
+impl<S, F, Fut: Future> std::fmt::Debug for Batch<S, F, Fut> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batch")
             .field("in_flight", &self.running.len())

@@ -131,3 +131,40 @@ async fn a_batch_deadline_bounds_every_request() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_stream_fed_as_it_goes_is_run_as_requests_arrive() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let client = Client::new();
+    bounded(async {
+        let (tx, rx) = tokio::sync::mpsc::channel::<tenax::RequestBuilder>(4);
+        let source = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|r| (r, rx))
+        }));
+        let mut batch = client
+            .batch_stream(source, |req| async move { req.send().await?.bytes().await })
+            .concurrency(3);
+        // The first request is answered while the producer has sent nothing else.
+        tx.send(client.get(s.url("/bytes/5"))).await.unwrap();
+        let (i, body) = batch.next().await.unwrap();
+        assert_eq!((i, body.unwrap().len()), (0, 5));
+        let producer = {
+            let (client, url) = (client.clone(), s.url("/bytes/7"));
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    tx.send(client.get(&url)).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                // Dropping the sender ends the source, and so the batch.
+            })
+        };
+        let mut n = 0;
+        while let Some((_, body)) = batch.next().await {
+            assert_eq!(body.unwrap().len(), 7);
+            n += 1;
+        }
+        assert_eq!(n, 20);
+        producer.await.unwrap();
+    })
+    .await;
+}

@@ -208,18 +208,37 @@ impl Client {
     where
         I: IntoIterator<Item = RequestBuilder>,
     {
-        crate::Batch::new(requests.into_iter(), crate::batch::default_work())
+        crate::Batch::new(
+            futures_util::stream::iter(requests),
+            crate::batch::default_work(),
+        )
     }
 
     /// Like [`batch`](Self::batch), running `work` for each request inside its concurrency
     /// slot (send it, read the body, parse it...), and yielding what `work` returns.
-    pub fn batch_with<I, F, Fut>(&self, requests: I, work: F) -> crate::Batch<I::IntoIter, F, Fut>
+    pub fn batch_with<I, F, Fut>(
+        &self,
+        requests: I,
+        work: F,
+    ) -> crate::Batch<futures_util::stream::Iter<I::IntoIter>, F, Fut>
     where
         I: IntoIterator<Item = RequestBuilder>,
         F: FnMut(RequestBuilder) -> Fut,
         Fut: std::future::Future,
     {
-        crate::Batch::new(requests.into_iter(), work)
+        crate::Batch::new(futures_util::stream::iter(requests), work)
+    }
+
+    /// Like [`batch_with`](Self::batch_with), taking the requests from a `Stream` (a channel,
+    /// lines read from a file...) as slots free up. A source that is not `Unpin` can be
+    /// boxed with `Box::pin`.
+    pub fn batch_stream<S, F, Fut>(&self, requests: S, work: F) -> crate::Batch<S, F, Fut>
+    where
+        S: futures_core::Stream<Item = RequestBuilder> + Unpin,
+        F: FnMut(RequestBuilder) -> Fut,
+        Fut: std::future::Future,
+    {
+        crate::Batch::new(requests, work)
     }
 
     /// A download of `url` to the file `dest`: streamed, verified, resumed after a failure

@@ -66,20 +66,38 @@ fn protocol(v: Version) -> &'static str {
     }
 }
 
-/// Logs an event at debug level (inside the current span).
+/// Logs an event (inside the current span): retries and exhausted budgets at info level, the
+/// rest at debug.
 pub(crate) fn log(event: &Event) {
     match &event.kind {
         EventKind::RequestStart { .. } | EventKind::RequestEnd { .. } => {}
-        EventKind::RetryScheduled {
-            attempt,
-            reason,
-            delay,
-        } => tracing::info!(attempt, %reason, ?delay, "retry scheduled"),
+        EventKind::PoolWait { host, waited } => {
+            tracing::debug!(server.address = %host, ?waited, "waited for a connection")
+        }
+        EventKind::ConnectionOpened {
+            host,
+            remote,
+            version,
+        } => tracing::debug!(server.address = %host, %remote, ?version, "connection opened"),
+        EventKind::ConnectionClosed { host, remote } => {
+            tracing::debug!(server.address = %host, %remote, "connection closed")
+        }
+        EventKind::ResponseHead {
+            attempt, status, ..
+        } => tracing::debug!(attempt, status = status.as_u16(), "response head"),
         EventKind::AttemptFailed {
             attempt,
             error,
             phase,
         } => tracing::debug!(attempt, error.type = error, phase = ?phase, "attempt failed"),
-        kind => tracing::debug!(?kind),
+        EventKind::RetryScheduled {
+            attempt,
+            reason,
+            delay,
+        } => tracing::info!(attempt, %reason, ?delay, "retry scheduled"),
+        EventKind::RetryBudgetExhausted { attempt } => {
+            tracing::info!(attempt, "retry budget exhausted")
+        }
+        EventKind::WebSocket { url, event } => tracing::info!(url.full = %url, ?event, "websocket"),
     }
 }
