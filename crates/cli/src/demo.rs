@@ -21,8 +21,6 @@ pub struct DemoArgs {
 pub enum Status {
     Pass,
     Fail,
-    /// The capability has not landed yet.
-    Todo,
 }
 
 impl Status {
@@ -30,7 +28,6 @@ impl Status {
         match self {
             Status::Pass => "pass",
             Status::Fail => "FAIL",
-            Status::Todo => "todo",
         }
     }
 }
@@ -42,12 +39,6 @@ pub struct Row {
     pub detail: String,
     pub ms: Option<f64>,
 }
-
-/// The seed's recipes that have not landed yet, with the work that brings each.
-const PENDING: &[(&str, &str)] = &[
-    ("11 observability hooks", "observability"),
-    ("16 structured concurrency", "batches and scope"),
-];
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -90,16 +81,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.extend(crate::demo_retry::retries(&plain).await);
     rows.extend(crate::demo_ws::segments(&plain).await);
     rows.push(crate::demo_batch::segment(&plain).await);
+    rows.push(crate::demo_scope::observability(&plain).await);
+    rows.extend(crate::demo_scope::segments(&plain).await);
     rows.extend(crate::demo_body::segments(&plain).await);
     rows.extend(crate::demo_connect::segments(&plain, &tls).await);
-    for (recipe, work) in PENDING {
-        rows.push(Row {
-            segment: recipe,
-            status: Status::Todo,
-            detail: format!("not built yet (lands with {work})"),
-            ms: None,
-        });
-    }
     // Recipes in their order (the server checks, unnumbered, stay first; the sort is stable).
     rows.sort_by_key(|r| {
         let n = r.segment.get(..2).and_then(|p| p.parse::<u8>().ok());

@@ -9,6 +9,7 @@ mod demo_body;
 mod demo_connect;
 mod demo_http;
 mod demo_retry;
+mod demo_scope;
 mod demo_tls;
 mod demo_ws;
 mod download;

@@ -66,6 +66,11 @@ impl SendError {
     pub fn error(&self) -> &Error {
         &self.error
     }
+
+    /// The reason, owned (the message is dropped).
+    pub fn into_error(self) -> Error {
+        self.error
+    }
 }
 
 impl std::fmt::Display for SendError {
