@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use crate::report::{Outcome, error_kind, exit, exit_code};
 pub struct BatchArgs {
     /// File of URLs, one per line ('-' or none: stdin)
     file: Option<PathBuf>,
-    /// Requests at once
+    /// Requests at once (and connections allowed, unless --max-connections says otherwise)
     #[arg(long, value_name = "N", default_value_t = 50)]
     concurrency: usize,
     /// Header for every request, 'Name: value' (repeatable)
@@ -119,17 +119,34 @@ impl Latencies {
     }
 }
 
+/// URLs handed over at once by the reading thread: one wake-up of the runtime per chunk.
+const CHUNK: usize = 256;
+
 /// Reads URLs on a thread of their own (a slow pipe must not stall the requests in flight)
-/// into a small channel: memory holds only what is read ahead.
-fn read_urls(input: Box<dyn BufRead + Send>) -> tokio::sync::mpsc::Receiver<String> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+/// into a small channel of chunks: memory holds only what is read ahead (at most 8 chunks).
+/// A chunk goes as soon as the input has nothing more buffered, so that URLs typed or piped
+/// slowly start at once.
+fn read_urls(
+    mut input: BufReader<Box<dyn Read + Send>>,
+) -> tokio::sync::mpsc::Receiver<Vec<String>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
     std::thread::spawn(move || {
-        for line in input.lines().map_while(Result::ok) {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let done = !matches!(input.read_line(&mut line), Ok(n) if n > 0);
+            let url = line.trim();
+            if !url.is_empty() && !url.starts_with('#') {
+                chunk.push(args::url(url));
             }
-            if tx.blocking_send(args::url(line)).is_err() {
+            if (done || chunk.len() == CHUNK || input.buffer().is_empty()) && !chunk.is_empty() {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                if tx.blocking_send(full).is_err() {
+                    return;
+                }
+            }
+            if done {
                 return;
             }
         }
@@ -152,7 +169,8 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     })
 }
 
-async fn batch(a: BatchArgs) -> u8 {
+async fn batch(mut a: BatchArgs) -> u8 {
+    a.client.allow_connections(a.concurrency);
     let client = match a.client.build() {
         Ok(c) => c,
         Err(m) => {
@@ -160,15 +178,15 @@ async fn batch(a: BatchArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let input: Box<dyn BufRead + Send> = match &a.file {
+    let input: Box<dyn Read + Send> = match &a.file {
         Some(p) if p.as_os_str() != "-" => match std::fs::File::open(p) {
-            Ok(f) => Box::new(std::io::BufReader::with_capacity(64 * 1024, f)),
+            Ok(f) => Box::new(f),
             Err(e) => {
                 eprintln!("tenax: reading {}: {e}", p.display());
                 return exit::USAGE;
             }
         },
-        _ => Box::new(std::io::BufReader::new(std::io::stdin())),
+        _ => Box::new(std::io::stdin()),
     };
     // The URLs of the requests in flight, by index: memory holds only those.
     let urls: Rc<RefCell<HashMap<usize, String>>> = Rc::default();
@@ -176,10 +194,11 @@ async fn batch(a: BatchArgs) -> u8 {
     let mut index = 0usize;
     let headers = a.headers.clone();
     let c = client.clone();
-    let lines = read_urls(input);
-    let requests = futures_util::stream::unfold(lines, |mut rx| async move {
-        rx.recv().await.map(|url| (url, rx))
+    let chunks = read_urls(BufReader::with_capacity(64 * 1024, input));
+    let requests = futures_util::stream::unfold(chunks, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
     })
+    .flat_map(futures_util::stream::iter)
     .map(move |url| {
         let mut req = c.get(&url);
         taken.borrow_mut().insert(index, url);
@@ -199,19 +218,18 @@ async fn batch(a: BatchArgs) -> u8 {
     let mut failed: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut latencies = Latencies::new();
     let bar = progress_bar();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::stdout().lock();
+    let mut lines: Vec<u8> = Vec::with_capacity(64 * 1024);
     while let Some((i, mut outcome)) = results.next().await {
         outcome.url = urls.borrow_mut().remove(&i).unwrap_or_default();
-        let mut line = outcome.to_json();
-        line["index"] = i.into();
-        {
-            use std::io::Write;
-            // Flushed when the batch waits, so that lines appear as results do.
-            if writeln!(out, "{line}").is_err()
-                || (results.in_flight() < a.concurrency && out.flush().is_err())
-            {
+        outcome.write_json_line(Some(i), &mut lines);
+        // Written when the buffer is full or the batch is not at full speed (fewer requests in
+        // flight than allowed: the input is slow or ending), so that lines appear as results do.
+        if lines.len() >= 60 * 1024 || results.in_flight() < a.concurrency {
+            if out.write_all(&lines).and_then(|()| out.flush()).is_err() {
                 return exit::WRITE_OUTPUT;
             }
+            lines.clear();
         }
         latencies.record(outcome.elapsed);
         match &outcome.error {
@@ -231,7 +249,7 @@ async fn batch(a: BatchArgs) -> u8 {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if std::io::Write::flush(&mut out).is_err() {
+    if out.write_all(&lines).and_then(|()| out.flush()).is_err() {
         return exit::WRITE_OUTPUT;
     }
     let failed_total: u64 = failed.values().sum();

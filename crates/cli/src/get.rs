@@ -28,6 +28,9 @@ pub struct ClientArgs {
     /// Open connections per host [default: unlimited]
     #[arg(long, value_name = "N")]
     max_connections_per_host: Option<usize>,
+    /// Idle connections kept per host (not an option: `batch` sets it).
+    #[arg(skip)]
+    max_idle_per_host: Option<usize>,
     /// Trust only the CA certificates in this PEM file (instead of the built-in roots)
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
@@ -94,6 +97,16 @@ fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
 }
 
 impl ClientArgs {
+    /// Allows `n` connections in all unless `--max-connections` was given: `batch` runs that
+    /// many requests at once, and they should not queue for the pool's default of 100.
+    /// Keeps as many idle too: a connection whose request ended waits for the next request
+    /// rather than being closed over the default of 32 idle per host.
+    pub fn allow_connections(&mut self, n: usize) {
+        let n = n.max(1);
+        self.max_connections.get_or_insert(n);
+        self.max_idle_per_host = Some(n);
+    }
+
     /// The operation deadline, if one was given.
     pub fn deadline(&self) -> Option<Duration> {
         self.deadline.and_then(|l| l.0)
@@ -185,6 +198,9 @@ impl ClientArgs {
         }
         if let Some(n) = self.max_connections {
             b = b.max_connections(n);
+        }
+        if let Some(n) = self.max_idle_per_host {
+            b = b.max_idle_per_host(n);
         }
         if let Some(n) = self.max_connections_per_host {
             b = b.max_connections_per_host(n);

@@ -201,6 +201,71 @@ impl Outcome {
         }
     }
 
+    /// The JSON summary of CLI.md as one line, with `"index"` when given, appended to `out`:
+    /// the same document as [`to_json`](Self::to_json) (keys in the same, sorted order),
+    /// written without building it first — `tenax batch` writes one per URL.
+    pub fn write_json_line(&self, index: Option<usize>, out: &mut Vec<u8>) {
+        let mut o = Obj::new(out);
+        o.key("attempts").num(self.attempts);
+        o.key("bytes").num(self.bytes);
+        o.key("elapsed_ms").num(ms(self.elapsed));
+        match &self.error {
+            None => o.key("error").null(),
+            Some(e) => {
+                let mut inner = o.key("error").obj();
+                inner.key("kind").str(error_kind(e));
+                inner.key("message").str(&e.to_string());
+                match e.timeout_phase() {
+                    Some(p) => inner.key("phase").str(p.as_str()),
+                    None => inner.key("phase").null(),
+                }
+                inner.end();
+            }
+        }
+        match self.version {
+            Some(v) => o.key("http_version").str(version_str(v)),
+            None => o.key("http_version").null(),
+        }
+        if let Some(i) = index {
+            o.key("index").num(i);
+        }
+        o.key("reused")
+            .raw(if self.reused { "true" } else { "false" });
+        match self.status {
+            Some(s) => o.key("status").num(s),
+            None => o.key("status").null(),
+        }
+        match &self.timings {
+            None => o.key("timings").null(),
+            Some(t) => {
+                let mut inner = o.key("timings").obj();
+                for (k, v) in [
+                    ("connect_ms", t.connect),
+                    ("dns_ms", t.dns),
+                    ("pool_wait_ms", Some(t.pool_wait)),
+                    ("tls_ms", t.tls),
+                    ("total_ms", t.total),
+                    ("ttfb_ms", Some(t.ttfb)),
+                    ("write_ms", t.write),
+                ] {
+                    match v {
+                        Some(d) => inner.key(k).num(ms(d)),
+                        None => inner.key(k).null(),
+                    }
+                }
+                inner.end();
+            }
+        }
+        match self.tls_version {
+            Some(tenax::TlsVersion::Tls13) => o.key("tls_version").str("TLSv1.3"),
+            Some(_) => o.key("tls_version").str("TLSv1.2"),
+            None => o.key("tls_version").null(),
+        }
+        o.key("url").str(&self.url);
+        o.end();
+        out.push(b'\n');
+    }
+
     /// The JSON summary of CLI.md.
     pub fn to_json(&self) -> Value {
         json!({
@@ -236,4 +301,100 @@ pub fn timings_text(t: &tenax::Timings, reused: bool) -> String {
         show(t.total),
         if reused { "yes" } else { "no" },
     )
+}
+
+/// A JSON object written as it goes (keys in the caller's order).
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+/// The value slot after a key.
+struct Slot<'a, 'b>(&'b mut Obj<'a>);
+
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    fn key<'b>(&'b mut self, k: &str) -> Slot<'a, 'b> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        Slot(self)
+    }
+
+    fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+impl<'a, 'b> Slot<'a, 'b> {
+    fn raw(self, v: &str) {
+        self.0.out.extend_from_slice(v.as_bytes());
+    }
+
+    fn null(self) {
+        self.raw("null");
+    }
+
+    fn num(self, v: impl serde::Serialize) {
+        serde_json::to_writer(&mut *self.0.out, &v).expect("numbers serialize");
+    }
+
+    fn str(self, v: &str) {
+        serde_json::to_writer(&mut *self.0.out, v).expect("strings serialize");
+    }
+
+    fn obj(self) -> Obj<'b> {
+        Obj::new(self.0.out)
+    }
+}
+
+#[cfg(test)]
+mod json_line_tests {
+    use super::*;
+
+    #[test]
+    fn the_json_line_is_the_json_summary() {
+        let mut ok = Outcome::new("http://127.0.0.1:1/a\"b".into());
+        ok.status = Some(200);
+        ok.version = Some(tenax::Version::HTTP_11);
+        ok.attempts = 2;
+        ok.bytes = 13;
+        ok.elapsed = Duration::from_micros(1500);
+        ok.reused = true;
+        ok.timings = Some(tenax::Timings::default());
+        let mut line = Vec::new();
+        ok.write_json_line(Some(7), &mut line);
+        assert_eq!(line.last(), Some(&b'\n'));
+        let parsed: Value = serde_json::from_slice(&line).unwrap();
+        let mut expected = ok.to_json();
+        expected["index"] = 7.into();
+        assert_eq!(parsed, expected);
+        // Same text as serde_json's own rendering, key order included.
+        assert_eq!(
+            String::from_utf8(line).unwrap().trim_end(),
+            expected.to_string()
+        );
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(tenax::Client::new().get("http://127.0.0.1:1/").send())
+            .unwrap_err();
+        let mut failed = Outcome::new("http://127.0.0.1:1/".into());
+        failed.error = Some(err);
+        let mut line = Vec::new();
+        failed.write_json_line(None, &mut line);
+        let parsed: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed, failed.to_json());
+    }
 }

@@ -50,7 +50,9 @@ fn demo_prints_a_table() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("tenax demo: chaos server on http://127.0.0.1:"));
     assert!(text.contains("black hole"));
-    assert!(text.contains("16 structured concurrency"));
+    assert!(text.contains("11 hooks, stats, correlation id"));
+    assert!(text.contains("16 one failure cancels the rest"));
+    assert!(!text.contains("todo"), "every recipe has landed:\n{text}");
 }
 
 #[test]

@@ -286,7 +286,7 @@ impl Client {
 
     /// Runs a request to its response (or final error), telling the observer, if any.
     pub(crate) async fn execute(&self, parts: &mut Parts) -> Result<Response> {
-        let Some(obs) = &self.inner.observer else {
+        let Some(obs) = self.inner.observer.as_deref().filter(|o| o.active()) else {
             return self.run(parts, 0).await;
         };
         let id = obs.next_request();
@@ -412,7 +412,7 @@ impl Client {
                 let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
                 let attempt = self.attempt(method, uri, &origin, this_headers, this_body, when);
                 #[cfg(feature = "tracing")]
-                let attempt = crate::events::trace::attempt(attempt_no, attempt);
+                let attempt = crate::events::trace::attempt(attempt_no, id != 0, attempt);
                 let res = tokio::select! {
                     biased;
                     res = attempt => res,
@@ -427,7 +427,7 @@ impl Client {
                         "for the whole request",
                     )),
                 };
-                if let Some(obs) = inner.observer.as_deref() {
+                if let Some(obs) = self.observer(id) {
                     obs.emit(
                         Some(id),
                         match &res {
@@ -534,7 +534,7 @@ impl Client {
                 if let Some(b) = &policy.budget
                     && !inner.pool.budget_withdraw(&origin, b)
                 {
-                    if let Some(obs) = inner.observer.as_deref() {
+                    if let Some(obs) = self.observer(id) {
                         obs.emit(
                             Some(id),
                             EventKind::RetryBudgetExhausted {
@@ -548,7 +548,7 @@ impl Client {
                 // that its connection can serve the next attempt (and nothing big stays alive in
                 // this future across the wait).
                 drop(res);
-                if let Some(obs) = inner.observer.as_deref() {
+                if let Some(obs) = self.observer(id) {
                     obs.emit(
                         Some(id),
                         EventKind::RetryScheduled {
@@ -637,7 +637,7 @@ impl Client {
                         &mut timings,
                     )
                     .await?;
-                if queued && let Some(obs) = inner.observer.as_deref() {
+                if queued && let Some(obs) = self.observer(id) {
                     obs.emit(
                         Some(id),
                         EventKind::PoolWait {
@@ -740,6 +740,11 @@ impl Client {
         }
     }
 
+    /// The observer, for a request that is observed (`id` is not 0).
+    fn observer(&self, id: u64) -> Option<&crate::events::Observer> {
+        self.inner.observer.as_deref().filter(|_| id != 0)
+    }
+
     /// Tells the observer that a connection opened, and returns a guard that tells it the
     /// connection closed when dropped (at the end of the connection's task, however it ends).
     fn watch_connection(
@@ -749,7 +754,7 @@ impl Client {
         remote: std::net::SocketAddr,
         version: Version,
     ) -> Option<ClosedGuard> {
-        let obs = self.inner.observer.clone()?;
+        let obs = self.inner.observer.clone().filter(|_| id != 0)?;
         let host = format!("{}:{}", origin.host(), origin.port());
         obs.emit(
             Some(id),

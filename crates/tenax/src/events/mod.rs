@@ -147,6 +147,17 @@ impl Observer {
         })
     }
 
+    /// Whether a request should be observed now: there are hooks, metrics are compiled in,
+    /// or a `tracing` subscriber has been installed (without one, spans and events would cost
+    /// time for no one).
+    pub(crate) fn active(&self) -> bool {
+        #[cfg(feature = "tracing")]
+        if tracing::dispatcher::has_been_set() {
+            return true;
+        }
+        cfg!(feature = "metrics") || !self.hooks.is_empty()
+    }
+
     /// A new request's number.
     pub(crate) fn next_request(&self) -> u64 {
         self.next_request.fetch_add(1, Ordering::Relaxed)

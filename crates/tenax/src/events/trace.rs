@@ -27,9 +27,12 @@ pub(crate) fn request_span(method: &Method, url: &Uri) -> Span {
     )
 }
 
-/// Runs one attempt inside its span; attempts after the first carry their resend count.
-pub(crate) fn attempt<F: Future>(n: u32, fut: F) -> impl Future<Output = F::Output> {
-    let span = if n > 1 {
+/// Runs one attempt inside its span (when `traced`); attempts after the first carry their
+/// resend count.
+pub(crate) fn attempt<F: Future>(n: u32, traced: bool, fut: F) -> impl Future<Output = F::Output> {
+    let span = if !traced {
+        Span::none()
+    } else if n > 1 {
         tracing::debug_span!("http.client.attempt", http.request.resend_count = n - 1)
     } else {
         tracing::debug_span!("http.client.attempt")
