@@ -23,6 +23,10 @@ pub struct BatchArgs {
     /// Requests at once (and connections allowed, unless --max-connections says otherwise)
     #[arg(long, value_name = "N", default_value_t = 50)]
     concurrency: usize,
+    /// Requests at once to one host (scheme, host, port), within --concurrency [default: no
+    /// limit]
+    #[arg(long, value_name = "N")]
+    concurrency_per_host: Option<usize>,
     /// Header for every request, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = args::header)]
     headers: Vec<(String, String)>,
@@ -213,6 +217,9 @@ async fn batch(mut a: BatchArgs) -> u8 {
         .concurrency(a.concurrency);
     if let Some(limit) = a.client.deadline() {
         results = results.deadline(limit);
+    }
+    if let Some(n) = a.concurrency_per_host {
+        results = results.concurrency_per_host(n);
     }
     let (mut ok, mut first_failure) = (0u64, None);
     let mut failed: BTreeMap<&'static str, u64> = BTreeMap::new();

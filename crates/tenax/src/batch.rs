@@ -1,13 +1,15 @@
 //! Batches: many requests with bounded concurrency, results as each completes.
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use crate::pool::Origin;
 use crate::{RequestBuilder, Response, Result};
 
 /// A request sent, as a batch runs it by default.
@@ -26,15 +28,18 @@ fn send(req: RequestBuilder) -> Sending {
 
 struct Indexed<F> {
     index: usize,
+    /// The request's origin, when the batch counts requests per host.
+    origin: Option<Origin>,
     fut: Pin<Box<F>>,
 }
 
 impl<F: Future> Future for Indexed<F> {
-    type Output = (usize, F::Output);
+    type Output = (usize, Option<Origin>, F::Output);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let index = self.index;
-        self.fut.as_mut().poll(cx).map(|out| (index, out))
+        let out = ready!(self.fut.as_mut().poll(cx));
+        Poll::Ready((index, self.origin.take(), out))
     }
 }
 
@@ -58,6 +63,12 @@ where
     next: usize,
     concurrency: usize,
     deadline: Option<Instant>,
+    per_host: Option<usize>,
+    /// Requests running per host (with `per_host`).
+    hosts: HashMap<Origin, usize>,
+    /// Requests taken from the source whose host was at its limit, with their index: at most
+    /// `concurrency` of them.
+    deferred: VecDeque<(usize, Origin, RequestBuilder)>,
 }
 
 impl<S, F, Fut> Batch<S, F, Fut>
@@ -74,7 +85,19 @@ where
             next: 0,
             concurrency: 50,
             deadline: None,
+            per_host: None,
+            hosts: HashMap::new(),
+            deferred: VecDeque::new(),
         }
+    }
+
+    /// How many requests to one host (scheme, host and port) run at once, within
+    /// `concurrency`. Requests for a host at its limit wait while later ones for other hosts
+    /// start; at most `concurrency` requests are read ahead that way. Default is no limit
+    /// per host.
+    pub fn concurrency_per_host(mut self, n: usize) -> Self {
+        self.per_host = Some(n.max(1));
+        self
     }
 
     /// How many requests run at once. Default is 50.
@@ -95,9 +118,26 @@ where
         self.running.len()
     }
 
-    /// Starts requests from the source while there is room and it has them ready.
+    /// Starts requests while there is room: deferred ones whose host has room first, then
+    /// from the source while it has them ready.
     fn refill(&mut self, cx: &mut Context<'_>) {
         while self.running.len() < self.concurrency {
+            if let Some(limit) = self.per_host {
+                let hosts = &self.hosts;
+                let ready = self
+                    .deferred
+                    .iter()
+                    .position(|(_, o, _)| hosts.get(o).copied().unwrap_or(0) < limit);
+                if let Some(i) = ready {
+                    let (index, origin, req) = self.deferred.remove(i).expect("found above");
+                    self.start(index, Some(origin), req);
+                    continue;
+                }
+                if self.deferred.len() >= self.concurrency {
+                    // Read no further ahead: wait for a host to have room.
+                    return;
+                }
+            }
             let Some(source) = self.requests.as_mut() else {
                 return;
             };
@@ -110,16 +150,44 @@ where
                 // The source wakes the batch when it has more.
                 Poll::Pending => return,
             };
-            let req = match self.deadline {
-                Some(at) => req.deadline_at(at),
-                None => req,
-            };
             let index = self.next;
             self.next += 1;
-            self.running.push(Indexed {
-                index,
-                fut: Box::pin((self.work)(req)),
-            });
+            let origin = self.per_host.and_then(|_| req.origin());
+            if let (Some(limit), Some(o)) = (self.per_host, &origin)
+                && self.hosts.get(o).copied().unwrap_or(0) >= limit
+            {
+                let o = origin.expect("checked");
+                self.deferred.push_back((index, o, req));
+                continue;
+            }
+            self.start(index, origin, req);
+        }
+    }
+
+    fn start(&mut self, index: usize, origin: Option<Origin>, req: RequestBuilder) {
+        let req = match self.deadline {
+            Some(at) => req.deadline_at(at),
+            None => req,
+        };
+        if let Some(o) = &origin {
+            *self.hosts.entry(o.clone()).or_default() += 1;
+        }
+        self.running.push(Indexed {
+            index,
+            origin,
+            fut: Box::pin((self.work)(req)),
+        });
+    }
+
+    /// Counts a finished request out of its host.
+    fn finished(&mut self, origin: Option<Origin>) {
+        if let Some(o) = origin
+            && let Some(n) = self.hosts.get_mut(&o)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.hosts.remove(&o);
+            }
         }
     }
 }
@@ -136,12 +204,15 @@ where
         let this = self.get_mut();
         this.refill(cx);
         match this.running.poll_next_unpin(cx) {
-            Poll::Ready(Some(done)) => {
+            Poll::Ready(Some((index, origin, out))) => {
                 // A slot is free: start the next request before handing this one over.
+                this.finished(origin);
                 this.refill(cx);
-                Poll::Ready(Some(done))
+                Poll::Ready(Some((index, out)))
             }
-            Poll::Ready(None) if this.requests.is_none() => Poll::Ready(None),
+            Poll::Ready(None) if this.requests.is_none() && this.deferred.is_empty() => {
+                Poll::Ready(None)
+            }
             Poll::Ready(None) | Poll::Pending => Poll::Pending,
         }
     }

@@ -298,6 +298,14 @@ impl RequestBuilder {
         })
     }
 
+    /// The origin the request goes to, if its URL is valid.
+    pub(crate) fn origin(&self) -> Option<crate::pool::Origin> {
+        self.parts
+            .as_ref()
+            .ok()
+            .and_then(|p| crate::pool::Origin::of(&p.uri))
+    }
+
     /// Sends the request and waits for the response head.
     pub fn send(self) -> impl std::future::Future<Output = Result<Response>> + Send + 'static {
         // Taken apart before the future is made, so that the future holds each piece once.

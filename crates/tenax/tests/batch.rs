@@ -168,3 +168,50 @@ async fn a_stream_fed_as_it_goes_is_run_as_requests_arrive() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_per_host_limit_holds_while_other_hosts_go_ahead() {
+    let a = ChaosServer::builder().start_in_thread().unwrap();
+    let b = ChaosServer::builder().start_in_thread().unwrap();
+    let client = Client::new();
+    bounded(async {
+        // 15 of A's requests come first in the input (within the read-ahead of 20): B's must
+        // not wait behind them.
+        let urls: Vec<String> = (0..15)
+            .map(|_| a.url("/delay/20"))
+            .chain((0..40).map(|_| b.url("/delay/20")))
+            .chain((0..45).map(|_| a.url("/delay/20")))
+            .collect();
+        let mut batch = client
+            .batch(urls.iter().map(|u| client.get(u)))
+            .concurrency(20)
+            .concurrency_per_host(5);
+        let mut seen = [false; 100];
+        let mut first_b = None;
+        let mut n = 0;
+        while let Some((i, res)) = batch.next().await {
+            assert_eq!(res.unwrap().status(), 200);
+            seen[i] = true;
+            n += 1;
+            if (15..55).contains(&i) && first_b.is_none() {
+                first_b = Some(n);
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+        assert!(
+            (3..=5).contains(&a.max_in_flight()),
+            "A saw {}",
+            a.max_in_flight()
+        );
+        assert!(
+            (3..=5).contains(&b.max_in_flight()),
+            "B saw {}",
+            b.max_in_flight()
+        );
+        assert!(
+            first_b.unwrap() <= 10,
+            "B's first result was number {first_b:?}: it waited behind A"
+        );
+    })
+    .await;
+}
