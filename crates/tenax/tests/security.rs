@@ -1,0 +1,169 @@
+//! Hostile input, each test named after what it guards. Other guards live beside the feature
+//! they protect: credentials across origins and https → http (`redirects.rs`), CR/LF in header
+//! names and values (`http_core.rs`), oversized response heads (`http_core.rs`), certificates,
+//! pins and TLS versions (`tls_h2.rs`), decompression bombs and size caps (`bodies.rs`), the
+//! WebSocket handshake's checks (`websocket.rs`).
+
+use std::time::{Duration, Instant};
+
+use tenax::{Client, RetryPolicy};
+use tenax_chaos::{ChaosServer, RawServer, RawStep};
+
+fn client() -> Client {
+    Client::builder()
+        .retry(RetryPolicy::none())
+        .read_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("the test finished in time")
+}
+
+fn encoded(url: &str) -> String {
+    url.replace(':', "%3A").replace('/', "%2F")
+}
+
+#[tokio::test]
+async fn proxy_authorization_set_by_the_caller_is_dropped_across_origins() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let other = format!("http://localhost:{}/headers", s.addr().port());
+    let echo: serde_json::Value = bounded(async {
+        Client::new()
+            .get(s.url(&format!("/redirect-to?url={}", encoded(&other))))
+            .header("proxy-authorization", "Basic c2VjcmV0")
+            .header("authorization", "Bearer secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+    .await;
+    let h = &echo["headers"];
+    assert!(h.get("proxy-authorization").is_none(), "{echo}");
+    assert!(h.get("authorization").is_none(), "{echo}");
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_scheme_than_http_is_refused() {
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    for target in [
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x",
+        "javascript:alert(1)",
+    ] {
+        let e = bounded(
+            Client::new()
+                .get(s.url(&format!("/redirect-to?url={}", encoded(target))))
+                .send(),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.is_redirect(), "{target}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn crlf_or_spaces_in_a_url_never_reach_the_server() {
+    let raw = RawServer::reply(&b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"[..])
+        .await
+        .unwrap();
+    let c = client();
+    for path in [
+        "/a\r\nX-Injected: 1",
+        "/a HTTP/1.1\r\nHost: evil",
+        "/a\nb",
+        "/a b",
+    ] {
+        let e = bounded(c.get(raw.url(path)).send()).await.unwrap_err();
+        assert!(e.is_builder(), "{path:?}: {e}");
+    }
+    let e = bounded(c.get(raw.url("/")).header("host", "a\r\nb").send())
+        .await
+        .unwrap_err();
+    assert!(e.is_builder(), "{e}");
+    assert_eq!(raw.connections(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_malformed_content_length_is_a_protocol_error() {
+    for value in ["-1", "18446744073709551616", "12, 13", "0x10", ""] {
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {value}\r\n\r\nhello");
+        let raw = RawServer::reply(head).await.unwrap();
+        let res = bounded(client().get(raw.url("/")).send()).await;
+        let e = match res {
+            Err(e) => e,
+            Ok(r) => bounded(r.bytes()).await.unwrap_err(),
+        };
+        assert!(e.is_protocol() || e.is_recv(), "{value:?}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_chunk_size_is_an_error_and_not_a_hang() {
+    for body in [
+        "zz\r\nhello\r\n0\r\n\r\n",
+        "ffffffffffffffffff\r\nhello",
+        "5\r\nhelloXX0\r\n\r\n",
+    ] {
+        let head = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{body}");
+        let raw = RawServer::start(vec![RawStep::write(head)]).await.unwrap();
+        let t = Instant::now();
+        let res = bounded(client().get(raw.url("/")).send()).await;
+        let e = match res {
+            Err(e) => e,
+            Ok(r) => bounded(r.bytes()).await.unwrap_err(),
+        };
+        assert!(e.is_protocol() || e.is_recv(), "{body:?}: {e}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{body:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_endless_stream_of_headers_is_cut_not_buffered_forever() {
+    // Header lines dripped forever: the read timeout (or the head limit) ends it.
+    let mut script = vec![RawStep::write(&b"HTTP/1.1 200 OK\r\n"[..])];
+    for i in 0..2000 {
+        script.push(RawStep::write(format!(
+            "x-drip-{i}: {}\r\n",
+            "v".repeat(100)
+        )));
+    }
+    let raw = RawServer::start(script).await.unwrap();
+    let t = Instant::now();
+    let e = bounded(client().get(raw.url("/")).send())
+        .await
+        .unwrap_err();
+    assert!(e.is_protocol() || e.is_timeout(), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn a_server_that_answers_before_the_request_cannot_smuggle_a_second_response() {
+    // Two responses at once for one request: the first is the answer, the second must not
+    // be handed to the next request on the connection.
+    let raw = RawServer::start(vec![
+        RawStep::write(
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nsmuggle"[..],
+        ),
+        RawStep::Sleep(Duration::from_secs(10)),
+    ])
+    .await
+    .unwrap();
+    let c = client();
+    let first = bounded(async { c.get(raw.url("/1")).send().await?.text().await })
+        .await
+        .unwrap();
+    assert_eq!(first, "first");
+    let second = bounded(async { c.get(raw.url("/2")).send().await?.text().await }).await;
+    assert_ne!(
+        second.as_deref().ok(),
+        Some("smuggle"),
+        "the unsolicited response answered the next request"
+    );
+}
