@@ -167,3 +167,46 @@ async fn a_server_that_answers_before_the_request_cannot_smuggle_a_second_respon
         "the unsolicited response answered the next request"
     );
 }
+
+#[tokio::test]
+async fn a_huge_retry_after_on_a_websocket_handshake_does_not_panic() {
+    // The wait is at least the server's Retry-After, whatever its size; added to the time
+    // spent reconnecting it overflowed once a series had lasted a second (unit test
+    // `a_huge_retry_after_late_in_a_series_does_not_overflow` in ws/driver.rs).
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    for value in ["18446744073709551615", "99999999999999999999999"] {
+        let res = bounded(
+            Client::new()
+                .websocket(s.ws_url(&format!("/ws/reject/503?retry_after={value}")))
+                .reconnect_deadline(Some(Duration::from_secs(5)))
+                .connect(),
+        )
+        .await;
+        let e = res.unwrap_err();
+        assert!(e.is_status() || e.is_websocket(), "{value}: {e}");
+    }
+}
+
+#[test]
+fn hostile_retry_after_values_never_overflow_a_deadline() {
+    // The HTTP path: the wait is capped (60 s by default) before it meets any clock.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    rt.block_on(async {
+        let e = bounded(
+            Client::new()
+                .get(s.url("/status/503?retry_after=18446744073709551615"))
+                .deadline(Duration::from_secs(2))
+                .send(),
+        )
+        .await;
+        // Either the 503 (no time left to wait) or a deadline error: never a panic.
+        match e {
+            Ok(r) => assert_eq!(r.status(), 503),
+            Err(e) => assert!(e.is_timeout(), "{e}"),
+        }
+    });
+}

@@ -266,7 +266,7 @@ async fn drive(
         let delay =
             full_jitter(cfg.backoff_base, cfg.backoff_max, failures - 1, &mut rng).max(floor);
         if let Some(limit) = cfg.reconnect_deadline
-            && start.elapsed() + delay > limit
+            && passes_deadline(start.elapsed(), delay, limit)
         {
             break Closed::DeadlineExceeded(reason);
         }
@@ -288,4 +288,30 @@ async fn drive(
         let _ = f.send(Err(closed_error(&closed, &uri, total_attempts, &cfg)));
     }
     shared.emit(WsEvent::Closed(closed));
+}
+
+/// Whether waiting `delay` after `elapsed` passes `limit`. Saturating: a server's
+/// `Retry-After` can be as large as `u64::MAX` seconds.
+fn passes_deadline(elapsed: Duration, delay: Duration, limit: Duration) -> bool {
+    elapsed.saturating_add(delay) > limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_retry_after_late_in_a_series_does_not_overflow() {
+        let huge = Duration::from_secs(u64::MAX);
+        assert!(passes_deadline(
+            Duration::from_millis(1500),
+            huge,
+            Duration::from_secs(5)
+        ));
+        assert!(!passes_deadline(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_secs(5)
+        ));
+    }
 }
