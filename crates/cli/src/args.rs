@@ -187,3 +187,32 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_argument_parses_or_is_refused_without_panicking(v in "\\PC{0,30}") {
+            let _ = duration(&v);
+            let _ = size(&v);
+            let _ = resolve(&v);
+            let _ = header(&v);
+        }
+
+        #[test]
+        fn durations_round_trip_to_the_millisecond(ms in 1u64..1_000_000_000) {
+            let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+            prop_assert_eq!(duration(&s), Ok(Some(Duration::from_millis(ms))));
+        }
+
+        #[test]
+        fn sizes_round_trip_with_every_unit(n in 0u64..1_000_000, unit in 0usize..4) {
+            let (suffix, mult) = [("", 1u64), ("k", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)][unit];
+            let want = usize::try_from(n * mult).ok();
+            prop_assert_eq!(size(&format!("{n}{suffix}")).ok(), want);
+        }
+    }
+}

@@ -553,3 +553,39 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn with(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = http::HeaderValue::from_str(v) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        h
+    }
+
+    proptest! {
+        #[test]
+        fn any_value_parses_or_not_without_panicking(v in "\\PC{0,40}") {
+            let _ = content_range(&with(&v));
+        }
+
+        #[test]
+        fn ranges_round_trip(a in any::<u64>(), len in any::<u64>(), total in proptest::option::of(any::<u64>())) {
+            let b = a.saturating_add(len);
+            let t = total.map_or("*".to_string(), |t| t.to_string());
+            let v = format!("bytes {a}-{b}/{t}");
+            prop_assert_eq!(content_range(&with(&v)), Some((a, total)));
+        }
+
+        #[test]
+        fn backwards_ranges_are_refused(a in 1u64.., back in 1u64..) {
+            let b = a.saturating_sub(back);
+            prop_assume!(b < a);
+            prop_assert_eq!(content_range(&with(&format!("bytes {a}-{b}/*"))), None);
+        }
+    }
+}

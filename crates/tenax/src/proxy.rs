@@ -359,3 +359,51 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_proxy_value_or_no_proxy_list_is_handled(v in "\\PC{0,60}", host in "\\PC{0,30}") {
+            if let Ok(p) = Proxy::all(&v) {
+                prop_assert!(!p.host().is_empty());
+            }
+            let np = NoProxy::parse(&v);
+            let _ = np.matches(&host);
+        }
+
+        #[test]
+        fn host_port_and_credentials_round_trip(
+            host in "[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,10}){0,3}",
+            port in 1u16..,
+            user in "[a-zA-Z0-9]{1,10}",
+            scheme in prop::sample::select(vec!["http", "https", "socks5", "socks5h"]),
+        ) {
+            let p = Proxy::all(&format!("{scheme}://{user}:pw@{host}:{port}")).unwrap();
+            prop_assert_eq!(p.host(), host.as_str());
+            prop_assert_eq!(p.port(), port);
+            if scheme.starts_with("socks") {
+                let creds = p.credentials().cloned();
+                prop_assert_eq!(creds, Some((user.clone(), "pw".to_string())));
+            } else {
+                prop_assert!(p.auth().is_some());
+            }
+        }
+
+        #[test]
+        fn a_listed_domain_matches_itself_and_its_subdomains(
+            domain in "[a-z]{1,10}\\.[a-z]{2,5}",
+            sub in "[a-z]{1,10}",
+        ) {
+            let np = NoProxy::parse(&format!("other.example, {domain}"));
+            prop_assert!(np.matches(&domain));
+            let subdomain = format!("{sub}.{domain}");
+            prop_assert!(np.matches(&subdomain));
+            let suffix_only = format!("x{domain}");
+            prop_assert!(!np.matches(&suffix_only));
+        }
+    }
+}

@@ -211,3 +211,36 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn with(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(header::HeaderName::from_static("keep-alive"), v);
+        }
+        h
+    }
+
+    proptest! {
+        #[test]
+        fn any_keep_alive_parses_or_not_without_panicking(v in "\\PC{0,60}", idle in proptest::option::of(any::<u64>())) {
+            let idle = idle.map(Duration::from_millis);
+            if let Some(limit) = keep_alive_limit(&with(&v), idle) {
+                prop_assert!(idle.is_none_or(|i| limit <= i));
+            }
+        }
+
+        #[test]
+        fn timeouts_are_read_among_other_parameters(n in any::<u64>(), max in any::<u32>(), idle_s in 1u64..1_000_000) {
+            let idle = Duration::from_secs(idle_s);
+            for v in [format!("timeout={n}"), format!("max={max}, timeout={n}"), format!(" Timeout = {n} ,max={max}")] {
+                let limit = keep_alive_limit(&with(&v), Some(idle));
+                prop_assert_eq!(limit, Some(Duration::from_secs(n.saturating_sub(1)).min(idle)), "{}", v);
+            }
+        }
+    }
+}

@@ -57,3 +57,32 @@ mod fuzz {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_value_parses_or_not_without_panicking(v in "\\PC{0,40}") {
+            let _ = parse_retry_after(&v, SystemTime::now());
+        }
+
+        #[test]
+        fn seconds_round_trip(n in any::<u64>(), pad in " {0,3}") {
+            let v = format!("{pad}{n}{pad}");
+            prop_assert_eq!(parse_retry_after(&v, SystemTime::now()), Some(Duration::from_secs(n)));
+        }
+
+        #[test]
+        fn http_dates_round_trip_to_the_second(secs in 0u64..10_000_000) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            let date = httpdate::fmt_http_date(now + Duration::from_secs(secs));
+            prop_assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(secs)));
+            // A date in the past means now.
+            let past = httpdate::fmt_http_date(now - Duration::from_secs(secs + 1));
+            prop_assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        }
+    }
+}
