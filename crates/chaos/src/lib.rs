@@ -40,4 +40,4 @@ pub use proxy::ProxyServer;
 pub use raw::{RawServer, RawStep};
 pub use server::{Builder, ChaosServer};
 pub use stats::FlakyCall;
-pub use tls::TlsVersions;
+pub use tls::{TestCertificates, TlsVersions};

@@ -33,6 +33,34 @@ pub(crate) struct TlsMaterial {
     /// A client certificate and key (PEM) signed by the CA, for mutual TLS.
     pub(crate) client_cert_pem: String,
     pub(crate) client_key_pem: String,
+    /// The server's certificate chain (leaf, then CA) and key, PEM, for other servers.
+    pub(crate) chain_pem: String,
+    pub(crate) key_pem: String,
+}
+
+/// A CA made now and a server certificate it signed for `localhost`, `127.0.0.1` and `::1`,
+/// in PEM: to run another server (nginx, a Python server...) that Tenax trusts through the CA.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TestCertificates {
+    /// The CA's certificate.
+    pub ca_pem: String,
+    /// The server's certificate followed by the CA's.
+    pub chain_pem: String,
+    /// The server's private key (PKCS#8).
+    pub key_pem: String,
+}
+
+impl TestCertificates {
+    /// Generates a fresh set.
+    pub fn generate() -> Result<TestCertificates, Error> {
+        let m = generate(TlsVersions::Both, false)?;
+        Ok(TestCertificates {
+            ca_pem: m.ca_pem,
+            chain_pem: m.chain_pem,
+            key_pem: m.key_pem,
+        })
+    }
 }
 
 /// Generates a fresh CA, a leaf certificate for `localhost`, `127.0.0.1` and `::1`, and a
@@ -111,5 +139,7 @@ pub(crate) fn generate(
         config: Arc::new(config),
         client_cert_pem: client.pem(),
         client_key_pem: client_key.serialize_pem(),
+        chain_pem: format!("{}{}", leaf.pem(), ca.pem()),
+        key_pem: leaf_key.serialize_pem(),
     })
 }
