@@ -488,3 +488,41 @@ async fn an_oversized_response_head_is_a_protocol_error() {
     assert!(e.is_protocol() || e.is_recv(), "{e}");
     assert!(t.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn no_task_of_the_client_outlives_close() {
+    // Regression: the idle reaper slept until the next idle timeout (90 s) after close.
+    let s = server();
+    let before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let c = Client::new();
+    c.get(s.url("/bytes/10"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+            > before
+    );
+    // Let the reaper run once and go to sleep until the connection's idle timeout.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.close().await;
+    let t = Instant::now();
+    while tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+        > before
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "a task outlived close"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

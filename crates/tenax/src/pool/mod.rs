@@ -119,6 +119,9 @@ pub(crate) struct Pool {
     limits: PoolLimits,
     next_id: AtomicU64,
     pub(crate) tracker: Arc<Tracker>,
+    /// Wakes the idle reaper when the pool closes, so that no task of the client outlives
+    /// `close` (the reaper may otherwise sleep until the next idle timeout, 90 s by default).
+    closing: Arc<tokio::sync::Notify>,
 }
 
 /// A place in the pool's counts, held by an open (or opening) connection.
@@ -164,6 +167,7 @@ impl Pool {
             limits,
             next_id: AtomicU64::new(1),
             tracker: Arc::new(Tracker::default()),
+            closing: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -597,14 +601,20 @@ impl Pool {
             return;
         };
         let weak = Arc::downgrade(self);
+        let closing = self.closing.clone();
         rt.spawn(async move {
             loop {
+                // Listening before looking at the pool: a close in between is not missed.
+                let closed = closing.notified();
+                tokio::pin!(closed);
+                closed.as_mut().enable();
                 let Some(pool) = weak.upgrade() else { return };
                 let next = pool.reap();
                 drop(pool);
-                match next {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => return,
+                let Some(at) = next else { return };
+                tokio::select! {
+                    () = tokio::time::sleep_until(at.into()) => {}
+                    () = closed => return,
                 }
             }
         });
@@ -724,6 +734,7 @@ impl Pool {
             }
             std::mem::take(&mut st.waiters)
         };
+        self.closing.notify_waiters();
         drop(waiters);
         drop(doomed);
     }
