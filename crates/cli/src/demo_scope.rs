@@ -133,23 +133,34 @@ fn outcome(o: &Outcome<usize>) -> String {
     }
 }
 
-/// Recipe 16: the happy path under one deadline, then shared fate.
-pub async fn segments(server: &ChaosServer) -> Vec<Row> {
-    let mut rows = Vec::new();
-
-    let t = Instant::now();
+/// A client, and a scope of 3 s that owns it running two tasks: "http batch", `n` requests
+/// to `path` (10 at a time), and "websocket", a session of `m` messages on `ws_path`.
+fn batch_and_socket(
+    server: &ChaosServer,
+    (path, n): (&str, usize),
+    (ws_path, m): (&str, usize),
+) -> (Client, Scope<usize>) {
     let client = Client::new();
     let mut scope = Scope::new()
         .deadline(Duration::from_secs(3))
         .owns(client.clone());
     scope.spawn(
         "http batch",
-        http_batch(client.clone(), server.url("/delay/10"), 100),
+        http_batch(client.clone(), server.url(path), n),
     );
     scope.spawn(
         "websocket",
-        ws_session(client.clone(), server.ws_url("/ws/echo"), 20),
+        ws_session(client.clone(), server.ws_url(ws_path), m),
     );
+    (client, scope)
+}
+
+/// Recipe 16: the happy path under one deadline, then shared fate.
+pub async fn segments(server: &ChaosServer) -> Vec<Row> {
+    let mut rows = Vec::new();
+
+    let t = Instant::now();
+    let (client, scope) = batch_and_socket(server, ("/delay/10", 100), ("/ws/echo", 20));
     let report = scope.join().await;
     let [batch, ws] = [&report.tasks()[0], &report.tasks()[1]];
     rows.push(Row {
@@ -170,18 +181,7 @@ pub async fn segments(server: &ChaosServer) -> Vec<Row> {
     });
 
     let t = Instant::now();
-    let client = Client::new();
-    let mut scope = Scope::new()
-        .deadline(Duration::from_secs(3))
-        .owns(client.clone());
-    scope.spawn(
-        "slow batch",
-        http_batch(client.clone(), server.url("/delay/2000"), 20),
-    );
-    scope.spawn(
-        "websocket",
-        ws_session(client.clone(), server.ws_url("/ws/silent"), 1),
-    );
+    let (client, mut scope) = batch_and_socket(server, ("/delay/2000", 20), ("/ws/silent", 1));
     let c = client.clone();
     let failing = server.url("/status/500");
     scope.spawn("failing", async move {
