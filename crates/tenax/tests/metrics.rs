@@ -17,6 +17,8 @@ use tenax_chaos::ChaosServer;
 struct Store {
     sums: Mutex<HashMap<String, f64>>,
     samples: Mutex<HashMap<String, Vec<f64>>>,
+    /// Gauges' `set` values, in order.
+    sets: Mutex<HashMap<String, Vec<f64>>>,
 }
 
 struct Handle {
@@ -59,7 +61,10 @@ impl metrics::GaugeFn for Handle {
     fn decrement(&self, value: f64) {
         self.add(-value);
     }
-    fn set(&self, _: f64) {}
+    fn set(&self, value: f64) {
+        let mut s = self.store.sets.lock().unwrap();
+        s.entry(self.key.clone()).or_default().push(value);
+    }
 }
 
 impl metrics::HistogramFn for Handle {
@@ -117,6 +122,16 @@ async fn requests_retries_and_connections_are_measured() {
                 .await
                 .unwrap();
         }
+        // A WebSocket: ten messages through the outbox.
+        let ws = client
+            .websocket(s.ws_url("/ws/echo"))
+            .connect()
+            .await
+            .unwrap();
+        for i in 0..10 {
+            ws.send(format!("m{i}")).await.unwrap();
+        }
+        ws.close(Duration::from_secs(2)).await;
         client.close().await;
     })
     .await
@@ -125,6 +140,9 @@ async fn requests_retries_and_connections_are_measured() {
     let sums = store.sums.lock().unwrap().clone();
     let samples = store.samples.lock().unwrap().clone();
     let get = |k: &str| sums.get(k).copied().unwrap_or(f64::NAN);
+    let sets = store.sets.lock().unwrap().clone();
+    let set_values = |k: &str| sets.get(k).cloned().unwrap_or_default();
+    let last = |k: &str| set_values(k).last().copied().unwrap_or(f64::NAN);
     assert_eq!(get("tenax.retries{}"), 1.0, "{sums:?}");
     assert_eq!(
         get(&format!(
@@ -133,14 +151,25 @@ async fn requests_retries_and_connections_are_measured() {
         0.0,
         "every request that started ended: {sums:?}"
     );
-    assert_eq!(
-        get(&format!(
-            "http.client.open_connections{{{host}:{}}}",
+    let conns = |state: &str| {
+        format!(
+            "http.client.open_connections{{http.connection.state={state},{host}:{}}}",
             s.addr().port()
-        )),
-        0.0,
-        "the connection opened was closed: {sums:?}"
-    );
+        )
+    };
+    for state in ["active", "idle"] {
+        assert_eq!(last(&conns(state)), 0.0, "{state} after close: {sets:?}");
+    }
+    let most_idle = set_values(&conns("idle")).into_iter().fold(0.0, f64::max);
+    assert_eq!(most_idle, 1.0, "idle between requests: {sets:?}");
+    // The WebSocket outbox's depth rose with the messages sent, and fell to 0 once written.
+    let depth: Vec<f64> = sets
+        .iter()
+        .filter(|(k, _)| k.starts_with("tenax.websocket.outbox.messages{url.full=ws://"))
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
+    assert!(depth.iter().any(|d| *d >= 1.0), "{depth:?}");
+    assert_eq!(depth.last(), Some(&0.0), "{depth:?}");
     let ok = format!(
         "http.client.request.duration{{error.type=,http.request.method=GET,http.response.status_code=200,{host}}}"
     );

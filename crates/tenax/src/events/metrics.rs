@@ -46,12 +46,6 @@ pub(super) fn record(event: &Event) {
             histogram!("tenax.pool.wait.duration", "server.address" => host.clone())
                 .record(waited.as_secs_f64());
         }
-        EventKind::ConnectionOpened { host, .. } => {
-            gauge!("http.client.open_connections", "server.address" => host.clone()).increment(1.0);
-        }
-        EventKind::ConnectionClosed { host, .. } => {
-            gauge!("http.client.open_connections", "server.address" => host.clone()).decrement(1.0);
-        }
         EventKind::RetryScheduled { .. } => counter!("tenax.retries").increment(1),
         EventKind::RetryBudgetExhausted { .. } => {
             counter!("tenax.retry_budget.exhausted").increment(1)
@@ -61,7 +55,11 @@ pub(super) fn record(event: &Event) {
                 counter!("tenax.websocket.reconnects", "url.full" => url.to_string()).increment(1);
             }
         }
-        EventKind::ResponseHead { .. } | EventKind::AttemptFailed { .. } => {}
+        // Connections are counted by the pool, idle and active (`http.client.open_connections`).
+        EventKind::ConnectionOpened { .. }
+        | EventKind::ConnectionClosed { .. }
+        | EventKind::ResponseHead { .. }
+        | EventKind::AttemptFailed { .. } => {}
     }
 }
 

@@ -231,6 +231,7 @@ impl Pool {
                     let reuse =
                         lease_h2(host, &mut doomed).or_else(|| self.take_idle(host, &mut doomed));
                     if let Some(conn) = reuse {
+                        gauge(&st, origin);
                         drop(st);
                         drop(doomed);
                         return Ok((Checkout::Reuse(conn), queued));
@@ -367,6 +368,7 @@ impl Pool {
         host.open -= 1;
         st.total -= 1;
         doomed.conns.push(idle.conn);
+        gauge(st, &victim);
         true
     }
 
@@ -391,6 +393,7 @@ impl Pool {
                     st.hosts.remove(origin);
                 }
             }
+            gauge(&st, origin);
             self.grant_permits(&mut st, &mut doomed);
         }
         drop(doomed);
@@ -445,6 +448,7 @@ impl Pool {
                 // Dropping the lease takes the lock: do it later.
                 doomed.conns.push(conn);
             }
+            gauge(st, origin);
         }
     }
 
@@ -470,6 +474,7 @@ impl Pool {
                 h.known = true;
             }
             slot.opening = false;
+            gauge(&st, &slot.origin);
             self.grant_permits(&mut st, &mut doomed);
         }
         drop(doomed);
@@ -498,6 +503,7 @@ impl Pool {
                 idle_since: None,
             });
             self.grant_leases(&mut st, &origin, &mut doomed);
+            gauge(&st, &origin);
             // Waiters beyond the server's stream limit may open another connection.
             self.grant_permits(&mut st, &mut doomed);
         }
@@ -526,6 +532,7 @@ impl Pool {
             }
             let origin = origin.clone();
             self.grant_leases(&mut st, &origin, &mut doomed);
+            gauge(&st, &origin);
         }
         drop(doomed);
         if start_reaper {
@@ -565,7 +572,7 @@ impl Pool {
                     }
                 }
                 let origin = conn.slot().origin().clone();
-                let host = st.hosts.entry(origin).or_default();
+                let host = st.hosts.entry(origin.clone()).or_default();
                 if host.idle.len() >= self.limits.max_idle_per_host || limit == Some(Duration::ZERO)
                 {
                     doomed.conns.push(conn);
@@ -579,6 +586,7 @@ impl Pool {
                     self.grant_permits(&mut st, &mut doomed);
                     start_reaper = self.want_reaper(&mut st);
                 }
+                gauge(&st, &origin);
             }
         }
         drop(doomed);
@@ -664,6 +672,7 @@ impl Pool {
             if next.is_none() {
                 st.reaper_running = false;
             }
+            gauge_all(&st);
             next
         };
         drop(doomed);
@@ -732,11 +741,49 @@ impl Pool {
                 doomed.conns.extend(h.idle.drain(..).map(|i| i.conn));
                 doomed.h2.extend(h.h2_conns.drain(..).map(|e| e.conn));
             }
+            gauge_all(&st);
             std::mem::take(&mut st.waiters)
         };
         self.closing.notify_waiters();
         drop(waiters);
         drop(doomed);
+    }
+}
+
+/// Sets `origin`'s connection gauges (feature `metrics`): OpenTelemetry's
+/// `http.client.open_connections`, by `http.connection.state` (idle, active). Called where
+/// a host's counts change, under the pool's lock.
+#[cfg(feature = "metrics")]
+fn gauge(st: &State, origin: &Origin) {
+    let (idle, active) = st.hosts.get(origin).map_or((0, 0), |h| {
+        let idle = h.idle.len() + h.h2_conns.iter().filter(|e| e.in_use == 0).count();
+        (idle, (h.open - h.opening).saturating_sub(idle))
+    });
+    let host = format!("{}:{}", origin.host(), origin.port());
+    metrics::gauge!(
+        "http.client.open_connections",
+        "server.address" => host.clone(),
+        "http.connection.state" => "idle",
+    )
+    .set(idle as f64);
+    metrics::gauge!(
+        "http.client.open_connections",
+        "server.address" => host,
+        "http.connection.state" => "active",
+    )
+    .set(active as f64);
+}
+
+#[cfg(not(feature = "metrics"))]
+#[inline(always)]
+fn gauge(_: &State, _: &Origin) {}
+
+/// [`gauge`] for every host.
+fn gauge_all(st: &State) {
+    if cfg!(feature = "metrics") {
+        for origin in st.hosts.keys() {
+            gauge(st, origin);
+        }
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) async fn start(parts: ClientParts, uri: Uri, cfg: Config) -> Result<W
             .map(|o| (o, Arc::from(uri.to_string()))),
     });
     let (first_tx, first_rx) = oneshot::channel();
+    shared.outbox.measure_as(&uri, cfg.outbox_messages);
     let task = tokio::spawn(drive(shared.clone(), parts, uri, cfg, first_tx));
     match first_rx.await {
         Ok(Ok(())) => Ok(WebSocket::new(shared, task, rx)),

@@ -47,6 +47,10 @@ pub(crate) struct Outbox {
     closed: AtomicBool,
     /// The connection's task, woken when something is queued.
     pub(crate) writer: AtomicWaker,
+    /// Messages held against the limit (queued or being written), as a gauge (feature
+    /// `metrics`: `tenax.websocket.outbox.messages`).
+    #[cfg(feature = "metrics")]
+    depth: std::sync::OnceLock<(metrics::Gauge, usize)>,
 }
 
 /// Why a message could not be queued; it comes back with the error.
@@ -106,6 +110,27 @@ impl Outbox {
             max_bytes,
             closed: AtomicBool::new(false),
             writer: AtomicWaker::new(),
+            #[cfg(feature = "metrics")]
+            depth: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Reports the outbox's depth under `url` (feature `metrics`; otherwise nothing).
+    pub(crate) fn measure_as(&self, _url: &http::Uri, _max_messages: usize) {
+        #[cfg(feature = "metrics")]
+        {
+            let g =
+                metrics::gauge!("tenax.websocket.outbox.messages", "url.full" => _url.to_string());
+            let _ = self
+                .depth
+                .set((g, _max_messages.clamp(1, Semaphore::MAX_PERMITS)));
+        }
+    }
+
+    fn record_depth(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some((g, max)) = self.depth.get() {
+            g.set(max.saturating_sub(self.messages.available_permits()) as f64);
         }
     }
 
@@ -234,6 +259,7 @@ impl Outbox {
             .expect("outbox lock")
             .data
             .push_back(item);
+        self.record_depth();
         self.writer.wake();
     }
 
@@ -279,6 +305,7 @@ impl Outbox {
         if n > 0 {
             self.messages.add_permits(n);
             self.bytes.add_permits(bytes);
+            self.record_depth();
         }
     }
 
