@@ -143,6 +143,33 @@ fn get_json_summarises_the_exchange() {
 }
 
 #[test]
+fn verbose_prints_spans_with_opentelemetry_attributes_and_retries() {
+    let s = chaos();
+    let url = s.url("/flaky/verbose?fail=1&status=503");
+    let out = tenax(&["get", "-v", &url]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "http.client.request",
+        "http.request.method=GET",
+        "server.address=",
+        "http.response.status_code=200",
+        "http.request.resend_count=1",
+        "retry scheduled",
+        "connection opened",
+    ] {
+        assert!(err.contains(want), "{want:?} missing from:\n{err}");
+    }
+    // Without -v, nothing of it.
+    let out = tenax(&["get", &s.url("/bytes/3")]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn get_timings_go_to_stderr() {
     let s = chaos();
     let out = tenax(&["get", &s.url("/bytes/1"), "--timings"]);

@@ -376,6 +376,20 @@ mod props {
         }
 
         #[test]
+        fn any_environment_values_choose_a_proxy_or_none_without_panicking(
+            proxy in "\\PC{0,40}",
+            no_proxy in "\\PC{0,40}",
+            host in "\\PC{0,30}",
+            https in any::<bool>(),
+        ) {
+            let list: Vec<Proxy> = Proxy::all(&proxy).into_iter().collect();
+            let proxies = Proxies::new(list, Some(&no_proxy));
+            if let Some(p) = proxies.for_target(&host, https) {
+                prop_assert!(!p.host().is_empty());
+            }
+        }
+
+        #[test]
         fn host_port_and_credentials_round_trip(
             host in "[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,10}){0,3}",
             port in 1u16..,
