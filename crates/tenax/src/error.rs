@@ -557,6 +557,23 @@ pub(crate) fn chain<'a>(
     })
 }
 
+/// `err`'s message followed by its causes', joined by ": ".
+pub(crate) fn message_chain(err: &Error) -> String {
+    let mut out = String::new();
+    for e in chain(err) {
+        let text = e.to_string();
+        if !out.is_empty() {
+            // A cause already quoted by its wrapper is not repeated.
+            if out.ends_with(&text) {
+                continue;
+            }
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Finds a [`WriteStalled`] marker anywhere in an error's chain.
 pub(crate) fn find_write_stall(err: &(dyn std::error::Error + 'static)) -> Option<Duration> {
     chain(err).find_map(|e| e.downcast_ref::<WriteStalled>().map(|w| w.0))

@@ -111,14 +111,19 @@ async fn failed_attempts_carry_their_kind_and_phase() {
         .unwrap_err();
     assert_eq!(err.kind_name(), "timeout");
     let events = seen.lock().unwrap().clone();
-    assert!(events.iter().any(|e| matches!(
-        e.kind,
-        EventKind::AttemptFailed {
-            attempt: 1,
-            error: "timeout",
-            phase: Some(tenax::TimeoutPhase::Read)
-        }
-    )));
+    let failed = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::AttemptFailed {
+                attempt: 1,
+                error: "timeout",
+                phase: Some(tenax::TimeoutPhase::Read),
+                message,
+            } => Some(message.clone()),
+            _ => None,
+        })
+        .expect("the failed attempt was seen");
+    assert!(failed.contains("read timed out"), "{failed}");
     assert!(events.iter().any(|e| matches!(
         e.kind,
         EventKind::RequestEnd {

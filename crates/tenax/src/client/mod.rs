@@ -440,6 +440,7 @@ impl Client {
                                 attempt: attempt_no,
                                 error: e.kind_name(),
                                 phase: e.timeout_phase(),
+                                message: crate::error::message_chain(e),
                             },
                         },
                     );

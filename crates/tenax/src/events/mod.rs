@@ -86,6 +86,8 @@ pub enum EventKind {
         error: &'static str,
         /// The timeout phase, when a timeout ended it.
         phase: Option<TimeoutPhase>,
+        /// The error's message and its causes, joined by ": ".
+        message: String,
     },
     /// Another attempt will follow after a wait.
     RetryScheduled {

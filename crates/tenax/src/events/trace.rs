@@ -92,7 +92,10 @@ pub(crate) fn log(event: &Event) {
             attempt,
             error,
             phase,
-        } => tracing::debug!(attempt, error.type = error, phase = ?phase, "attempt failed"),
+            message,
+        } => {
+            tracing::debug!(attempt, error.type = error, phase = ?phase, %message, "attempt failed")
+        }
         EventKind::RetryScheduled {
             attempt,
             reason,
