@@ -7,11 +7,8 @@ use futures_util::StreamExt;
 use tenax::Client;
 use tenax_chaos::ChaosServer;
 
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("the test finished in time")
-}
+mod support;
+use support::bounded;
 
 #[tokio::test]
 async fn a_thousand_requests_never_run_more_than_twenty_at_once() {

@@ -1,20 +1,15 @@
 //! Response bodies: size caps (announced and streamed, counted after decoding) and content
 //! decoding, against tenax-chaos.
 
-use std::time::Duration;
-
 use futures_util::StreamExt;
 use tenax::Client;
 use tenax_chaos::ChaosServer;
 
+mod support;
+use support::bounded;
+
 fn server() -> ChaosServer {
     ChaosServer::builder().start_in_thread().unwrap()
-}
-
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("the test finished in time")
 }
 
 #[tokio::test]

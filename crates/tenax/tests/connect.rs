@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use tenax::{Client, Resolve, Resolving};
 use tenax_chaos::{Blackhole, ChaosServer};
 
+mod support;
+use support::bounded;
+
 /// Answers with fixed addresses after an optional delay, counting calls; fails after
 /// `fail_after` calls.
 #[derive(Clone)]
@@ -50,12 +53,6 @@ impl Resolve for Counting {
 /// A client that opens a new connection for every request, so every request resolves.
 fn no_reuse(r: &Counting) -> tenax::ClientBuilder {
     Client::builder().resolver(r.clone()).max_idle_per_host(0)
-}
-
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("the test finished in time")
 }
 
 #[tokio::test]

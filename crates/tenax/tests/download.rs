@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use tenax::{Client, TimeoutPhase};
 use tenax_chaos::ChaosServer;
 
+mod support;
+use support::bounded;
+
 fn server() -> ChaosServer {
     ChaosServer::builder().start_in_thread().unwrap()
 }
@@ -36,12 +39,6 @@ fn entries(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("the test finished in time")
 }
 
 #[tokio::test]

@@ -18,6 +18,12 @@ use tenax::ws::{DisconnectReason, Message, WsEvent};
 use tenax::{Certificate, Client, TlsVersion, Version};
 use tenax_chaos::TestCertificates;
 
+mod support;
+
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    support::bounded_for(Duration::from_secs(60), f).await
+}
+
 /// A child process killed when dropped.
 struct Peer {
     child: Child,
@@ -152,12 +158,6 @@ fn nginx() -> Nginx {
         https,
         ca_pem: certs.ca_pem,
     }
-}
-
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .expect("the test finished in time")
 }
 
 // ===== nginx =====

@@ -8,11 +8,8 @@ use tenax::events::{Event, EventKind};
 use tenax::{Client, RetryPolicy};
 use tenax_chaos::ChaosServer;
 
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("the test finished in time")
-}
+mod support;
+use support::bounded;
 
 /// A hook that keeps every event.
 fn recorder() -> (

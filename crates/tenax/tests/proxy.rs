@@ -6,11 +6,8 @@ use std::time::Duration;
 use tenax::{Client, Proxy, Resolve, Resolving};
 use tenax_chaos::{ChaosServer, ProxyServer};
 
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("the test finished in time")
-}
+mod support;
+use support::bounded;
 
 #[tokio::test]
 async fn http_goes_in_absolute_form_and_https_through_connect() {

@@ -7,11 +7,8 @@ use tenax::scope::{Cancel, Outcome, Scope};
 use tenax::{Client, TimeoutPhase};
 use tenax_chaos::ChaosServer;
 
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("the test finished in time")
-}
+mod support;
+use support::bounded;
 
 /// Waits until the server has no open connection, for at most `limit`.
 async fn server_sockets_close(s: &ChaosServer, limit: Duration) -> u64 {

@@ -9,18 +9,15 @@ use std::time::{Duration, Instant};
 use tenax::{Client, RetryPolicy};
 use tenax_chaos::{ChaosServer, RawServer, RawStep};
 
+mod support;
+use support::bounded;
+
 fn client() -> Client {
     Client::builder()
         .retry(RetryPolicy::none())
         .read_timeout(Duration::from_secs(5))
         .build()
         .unwrap()
-}
-
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("the test finished in time")
 }
 
 fn encoded(url: &str) -> String {

@@ -8,6 +8,12 @@ use tenax::ws::{self, Closed, DisconnectReason, Message, WsEvent};
 use tenax::{Client, TimeoutPhase};
 use tenax_chaos::ChaosServer;
 
+mod support;
+
+async fn bounded<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
+    support::bounded_for(Duration::from_secs(secs), f).await
+}
+
 fn server() -> ChaosServer {
     ChaosServer::builder().start_in_thread().unwrap()
 }
@@ -17,12 +23,6 @@ fn fast(url: String) -> ws::WsBuilder {
     ws::builder(url)
         .backoff(Duration::from_millis(20), Duration::from_millis(100))
         .healthy_after(Duration::from_secs(60))
-}
-
-async fn bounded<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .expect("the test finished in time")
 }
 
 #[tokio::test]
