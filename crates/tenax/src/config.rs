@@ -87,7 +87,8 @@ pub struct PoolLimits {
     /// Open connections to one host (scheme, host, port). Default is unlimited
     /// (`usize::MAX`), i.e. only `max_connections` applies.
     pub max_connections_per_host: usize,
-    /// Idle connections kept per host; more are closed when they fall idle. Default is 32.
+    /// Idle connections kept per host; more are closed after 1 s idle (so that a burst does
+    /// not close and reopen them). `0`: none are kept. Default is 32.
     pub max_idle_per_host: usize,
     /// An idle connection is closed after this long unused, by a timer. `None` keeps idle
     /// connections until the server closes them. Default is 90 s.

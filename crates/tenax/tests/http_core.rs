@@ -526,3 +526,37 @@ async fn no_task_of_the_client_outlives_close() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn a_burst_above_the_idle_cap_reuses_its_connections() {
+    // Regression (found by the batch bench): connections coming back over max_idle_per_host
+    // were closed at once, and the burst's next requests opened new ones (4x the CPU).
+    let s = server();
+    let c = Client::builder().max_idle_per_host(4).build().unwrap();
+    let burst = || {
+        let reqs = (0..40).map(|_| c.get(s.url("/delay/50")));
+        c.batch_with(reqs, |r| async move { r.send().await?.bytes().await })
+            .concurrency(40)
+    };
+    use futures_util::StreamExt;
+    let mut first = burst();
+    while let Some((_, r)) = first.next().await {
+        r.unwrap();
+    }
+    let opened = s.connections_accepted();
+    assert_eq!(opened, 40);
+    let mut second = burst();
+    while let Some((_, r)) = second.next().await {
+        r.unwrap();
+    }
+    assert_eq!(
+        s.connections_accepted(),
+        opened,
+        "the second burst reused the first's"
+    );
+    // Past the grace, only the cap stays.
+    wait_until("idle connections fall back to the cap", || {
+        c.idle_connections() <= 4
+    })
+    .await;
+}

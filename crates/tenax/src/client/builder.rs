@@ -162,7 +162,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Idle connections kept per host. Default is 32.
+    /// Idle connections kept per host. Default is 32. A connection that comes back while
+    /// that many are idle is kept for at most 1 s more, so that in a burst the next requests
+    /// reuse it rather than open new connections; `0` keeps none (every request gets a new
+    /// connection).
     pub fn max_idle_per_host(mut self, n: usize) -> Self {
         self.limits.max_idle_per_host = n;
         self

@@ -23,6 +23,9 @@ use crate::{TimeoutPhase, Timings};
 use conn::PassHasher;
 pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Origin, Sender, Tracker};
 
+/// How long a connection that comes back while `max_idle_per_host` are idle is kept.
+const OVER_CAP_GRACE: Duration = Duration::from_secs(1);
+
 /// What a new connection to an origin will speak, as far as the request knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum H2 {
@@ -105,6 +108,8 @@ struct State {
     waiters: VecDeque<Waiter>,
     closed: bool,
     reaper_running: bool,
+    /// When the running reaper will next look (none: it is not sleeping on a time).
+    reaper_next: Option<Instant>,
 }
 
 /// What to drop once the lock is released.
@@ -122,6 +127,9 @@ pub(crate) struct Pool {
     /// Wakes the idle reaper when the pool closes, so that no task of the client outlives
     /// `close` (the reaper may otherwise sleep until the next idle timeout, 90 s by default).
     closing: Arc<tokio::sync::Notify>,
+    /// Wakes the idle reaper when a connection falls idle with an earlier expiry than the one
+    /// it sleeps for (one kept over the cap, or one with a short `Keep-Alive`).
+    reschedule: Arc<tokio::sync::Notify>,
 }
 
 /// A place in the pool's counts, held by an open (or opening) connection.
@@ -168,6 +176,7 @@ impl Pool {
             next_id: AtomicU64::new(1),
             tracker: Arc::new(Tracker::default()),
             closing: Arc::new(tokio::sync::Notify::new()),
+            reschedule: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -573,18 +582,34 @@ impl Pool {
                 }
                 let origin = conn.slot().origin().clone();
                 let host = st.hosts.entry(origin.clone()).or_default();
-                if host.idle.len() >= self.limits.max_idle_per_host || limit == Some(Duration::ZERO)
-                {
+                if self.limits.max_idle_per_host == 0 || limit == Some(Duration::ZERO) {
                     doomed.conns.push(conn);
                 } else {
+                    // Over the cap, a connection is kept only briefly: in a burst, responses
+                    // that land in the same instant would otherwise close connections that
+                    // the next requests, a moment later, open again.
+                    let limit = if host.idle.len() >= self.limits.max_idle_per_host {
+                        Some(limit.map_or(OVER_CAP_GRACE, |l| l.min(OVER_CAP_GRACE)))
+                    } else {
+                        limit
+                    };
+                    let now = Instant::now();
                     host.idle.push(Idle {
                         conn,
-                        since: Instant::now(),
+                        since: now,
                         limit,
                     });
+                    let due = limit.or(self.limits.idle_timeout).map(|l| now + l);
                     // Waiters for other hosts blocked by the global limit may take its place.
                     self.grant_permits(&mut st, &mut doomed);
                     start_reaper = self.want_reaper(&mut st);
+                    if !start_reaper
+                        && let Some(due) = due
+                        && st.reaper_next.is_none_or(|next| due < next)
+                    {
+                        st.reaper_next = Some(due);
+                        self.reschedule.notify_one();
+                    }
                 }
                 gauge(&st, &origin);
             }
@@ -609,10 +634,11 @@ impl Pool {
             return;
         };
         let weak = Arc::downgrade(self);
-        let closing = self.closing.clone();
+        let (closing, reschedule) = (self.closing.clone(), self.reschedule.clone());
         rt.spawn(async move {
             loop {
-                // Listening before looking at the pool: a close in between is not missed.
+                // Listening before looking at the pool: a close in between is not missed (an
+                // earlier expiry leaves a permit in `reschedule`).
                 let closed = closing.notified();
                 tokio::pin!(closed);
                 closed.as_mut().enable();
@@ -622,6 +648,7 @@ impl Pool {
                 let Some(at) = next else { return };
                 tokio::select! {
                     () = tokio::time::sleep_until(at.into()) => {}
+                    () = reschedule.notified() => {}
                     () = closed => return,
                 }
             }
@@ -672,6 +699,7 @@ impl Pool {
             if next.is_none() {
                 st.reaper_running = false;
             }
+            st.reaper_next = next;
             gauge_all(&st);
             next
         };
