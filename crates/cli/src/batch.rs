@@ -136,11 +136,19 @@ fn read_urls(
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     std::thread::spawn(move || {
         let mut chunk = Vec::with_capacity(CHUNK);
-        let mut line = String::new();
+        let mut line = Vec::new();
         loop {
             line.clear();
-            let done = !matches!(input.read_line(&mut line), Ok(n) if n > 0);
-            let url = line.trim();
+            let done = match input.read_until(b'\n', &mut line) {
+                Ok(n) => n == 0,
+                Err(e) => {
+                    eprintln!("tenax: reading the URLs: {e}");
+                    true
+                }
+            };
+            // A line that is not UTF-8 still gets its result (an invalid URL), in its place.
+            let text = String::from_utf8_lossy(&line);
+            let url = text.trim();
             if !url.is_empty() && !url.starts_with('#') {
                 chunk.push(args::url(url));
             }

@@ -246,18 +246,7 @@ fn usage(msg: impl std::fmt::Display) -> u8 {
 
 /// The error and its causes, on one line: `tenax: what: why: deeper why`.
 pub fn print_error(e: &dyn std::error::Error) {
-    let mut line = format!("tenax: {e}");
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        // hyper repeats its cause's message in its own; say each thing once.
-        if !line.ends_with(&s) {
-            line.push_str(": ");
-            line.push_str(&s);
-        }
-        cause = c.source();
-    }
-    eprintln!("{line}");
+    eprintln!("tenax: {}", crate::report::error_chain(e));
 }
 
 pub fn run(args: GetArgs) -> u8 {

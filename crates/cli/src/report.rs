@@ -129,12 +129,28 @@ pub fn error_kind(e: &tenax::Error) -> &'static str {
     }
 }
 
+/// The error and its causes on one line: `what: why: deeper why`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        // hyper repeats its cause's message in its own; say each thing once.
+        if !line.ends_with(&s) {
+            line.push_str(": ");
+            line.push_str(&s);
+        }
+        cause = c.source();
+    }
+    line
+}
+
 /// The error object of a JSON summary.
 pub fn error_json(e: &tenax::Error) -> Value {
     json!({
         "kind": error_kind(e),
         "phase": e.timeout_phase().map(|p| p.as_str()),
-        "message": e.to_string(),
+        "message": error_chain(e),
     })
 }
 
@@ -214,7 +230,7 @@ impl Outcome {
             Some(e) => {
                 let mut inner = o.key("error").obj();
                 inner.key("kind").str(error_kind(e));
-                inner.key("message").str(&e.to_string());
+                inner.key("message").str(&error_chain(e));
                 match e.timeout_phase() {
                     Some(p) => inner.key("phase").str(p.as_str()),
                     None => inner.key("phase").null(),
