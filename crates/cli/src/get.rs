@@ -313,7 +313,9 @@ async fn get(args: GetArgs) -> u8 {
         eprint!("{}", timings_text(t, outcome.reused));
     }
     if args.json {
-        println!("{}", outcome.to_json());
+        let mut line = Vec::new();
+        outcome.write_json_line(None, &mut line);
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), &line);
     }
     client.close().await;
     code

@@ -158,12 +158,15 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
+#[cfg(test)]
 fn opt_ms(d: Option<Duration>) -> Value {
     d.map_or(Value::Null, |d| ms(d).into())
 }
 
-/// The `timings` object of a JSON summary.
-pub fn timings_json(t: &tenax::Timings) -> Value {
+/// The `timings` object of a JSON summary, built as a document: the reference
+/// [`Outcome::write_json_line`] is tested against.
+#[cfg(test)]
+fn timings_json(t: &tenax::Timings) -> Value {
     json!({
         "pool_wait_ms": ms(t.pool_wait),
         "dns_ms": opt_ms(t.dns),
@@ -217,9 +220,9 @@ impl Outcome {
         }
     }
 
-    /// The JSON summary of CLI.md as one line, with `"index"` when given, appended to `out`:
-    /// the same document as [`to_json`](Self::to_json) (keys in the same, sorted order),
-    /// written without building it first — `tenax batch` writes one per URL.
+    /// The JSON summary of CLI.md as one line, with `"index"` when given (`batch`), appended
+    /// to `out`; keys sorted. Written without building a document first: `tenax batch` writes
+    /// one per URL.
     pub fn write_json_line(&self, index: Option<usize>, out: &mut Vec<u8>) {
         let mut o = Obj::new(out);
         o.key("attempts").num(self.attempts);
@@ -282,7 +285,9 @@ impl Outcome {
         out.push(b'\n');
     }
 
-    /// The JSON summary of CLI.md.
+    /// The JSON summary of CLI.md, built as a document: the reference
+    /// [`write_json_line`](Self::write_json_line) is tested against.
+    #[cfg(test)]
     pub fn to_json(&self) -> Value {
         json!({
             "url": self.url,

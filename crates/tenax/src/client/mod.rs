@@ -147,21 +147,23 @@ impl Client {
     /// flight may finish for the close timeout (default 10 s) before their connections are cut,
     /// and idle connections close. When it returns, no connection of this client is open.
     pub async fn close(&self) {
-        let tracker = self.inner.pool.tracker.clone();
-        self.inner.pool.close();
-        if !tracker.wait_empty(self.inner.close_timeout).await {
-            tracker.abort_all();
-            tracker.wait_empty(Duration::from_secs(1)).await;
-        }
+        self.close_within(self.inner.close_timeout).await;
     }
 
     /// Closes the client at once: no wait for requests in flight (a scope calls it once its
     /// tasks are gone, to cut connections their cancelled requests left behind).
     pub(crate) async fn shutdown(&self) {
+        self.close_within(Duration::ZERO).await;
+    }
+
+    /// Closes the pool, lets requests in flight finish for `grace`, then cuts what is left.
+    async fn close_within(&self, grace: Duration) {
         let tracker = self.inner.pool.tracker.clone();
         self.inner.pool.close();
-        tracker.abort_all();
-        tracker.wait_empty(Duration::from_secs(1)).await;
+        if !tracker.wait_empty(grace).await {
+            tracker.abort_all();
+            tracker.wait_empty(Duration::from_secs(1)).await;
+        }
     }
 
     /// The client's TLS configuration with HTTP/1.1 as the only ALPN protocol (WebSocket
@@ -642,7 +644,7 @@ impl Client {
                     obs.emit(
                         Some(id),
                         EventKind::PoolWait {
-                            host: format!("{}:{}", origin.host(), origin.port()),
+                            host: origin.host_port(),
                             waited: timings.pool_wait,
                         },
                     );
@@ -742,8 +744,8 @@ impl Client {
     }
 
     /// The observer, for a request that is observed (`id` is not 0).
-    fn observer(&self, id: u64) -> Option<&crate::events::Observer> {
-        self.inner.observer.as_deref().filter(|_| id != 0)
+    fn observer(&self, id: u64) -> Option<&Arc<crate::events::Observer>> {
+        self.inner.observer.as_ref().filter(|_| id != 0)
     }
 
     /// Tells the observer that a connection opened, and returns a guard that tells it the
@@ -755,8 +757,8 @@ impl Client {
         remote: std::net::SocketAddr,
         version: Version,
     ) -> Option<ClosedGuard> {
-        let obs = self.inner.observer.clone().filter(|_| id != 0)?;
-        let host = format!("{}:{}", origin.host(), origin.port());
+        let obs = self.observer(id)?.clone();
+        let host = origin.host_port();
         obs.emit(
             Some(id),
             EventKind::ConnectionOpened {

@@ -77,6 +77,11 @@ impl Origin {
         self.port
     }
 
+    /// `host:port`, the port always written (event and metric labels).
+    pub(crate) fn host_port(&self) -> String {
+        format!("{}:{}", self.host(), self.port)
+    }
+
     /// The `Host` header for this origin: the URL's authority without user information.
     pub(crate) fn host_header(&self) -> HeaderValue {
         let s = match self.authority.port_u16() {

@@ -73,8 +73,16 @@ struct Waiter {
 struct Idle {
     conn: Conn,
     since: Instant,
-    /// The server's `Keep-Alive: timeout`, less a margin, when it sent one.
+    /// The server's `Keep-Alive: timeout`, less a margin, when it sent one (or the short
+    /// grace of a connection kept over the idle cap).
     limit: Option<Duration>,
+}
+
+impl Idle {
+    /// When it expires: its own limit, else the pool's idle timeout.
+    fn due(&self, idle_timeout: Option<Duration>) -> Option<Instant> {
+        self.limit.or(idle_timeout).map(|l| self.since + l)
+    }
 }
 
 struct H2Entry {
@@ -99,6 +107,14 @@ struct Host {
     h2_conns: Vec<H2Entry>,
     /// The retry budget of this host, once it has been used.
     budget: Option<crate::retry::Budget>,
+}
+
+impl Host {
+    /// Open connections that no request is using: idle HTTP/1.1 ones, HTTP/2 ones without
+    /// streams.
+    fn idle_count(&self) -> usize {
+        self.idle.len() + self.h2_conns.iter().filter(|e| e.in_use == 0).count()
+    }
 }
 
 #[derive(Default)]
@@ -321,10 +337,7 @@ impl Pool {
         }
         let now = Instant::now();
         while let Some(idle) = host.idle.pop() {
-            let expired = idle
-                .limit
-                .or(self.limits.idle_timeout)
-                .is_some_and(|t| now.duration_since(idle.since) >= t);
+            let expired = idle.due(self.limits.idle_timeout).is_some_and(|d| d <= now);
             if idle.conn.is_open() && !expired {
                 return Some(idle.conn);
             }
@@ -593,13 +606,13 @@ impl Pool {
                     } else {
                         limit
                     };
-                    let now = Instant::now();
-                    host.idle.push(Idle {
+                    let idle = Idle {
                         conn,
-                        since: now,
+                        since: Instant::now(),
                         limit,
-                    });
-                    let due = limit.or(self.limits.idle_timeout).map(|l| now + l);
+                    };
+                    let due = idle.due(self.limits.idle_timeout);
+                    host.idle.push(idle);
                     // Waiters for other hosts blocked by the global limit may take its place.
                     self.grant_permits(&mut st, &mut doomed);
                     start_reaper = self.want_reaper(&mut st);
@@ -669,8 +682,7 @@ impl Pool {
                 let mut i = 0;
                 while i < host.idle.len() {
                     let idle = &host.idle[i];
-                    let limit = idle.limit.or(self.limits.idle_timeout);
-                    let due = limit.map(|l| idle.since + l);
+                    let due = idle.due(self.limits.idle_timeout);
                     if due.is_some_and(|d| d <= now) || !idle.conn.is_open() {
                         doomed.conns.push(host.idle.remove(i).conn);
                     } else {
@@ -710,10 +722,7 @@ impl Pool {
     /// Connections open and unused: idle HTTP/1.1 ones, HTTP/2 ones without streams.
     pub(crate) fn idle(&self) -> usize {
         let st = lock(&self.state);
-        st.hosts
-            .values()
-            .map(|h| h.idle.len() + h.h2_conns.iter().filter(|e| e.in_use == 0).count())
-            .sum()
+        st.hosts.values().map(Host::idle_count).sum()
     }
 
     /// A snapshot of the pool, host by host (sorted by origin).
@@ -724,7 +733,7 @@ impl Pool {
             .iter()
             .filter(|(_, h)| h.open > 0)
             .map(|(origin, h)| {
-                let idle = h.idle.len() + h.h2_conns.iter().filter(|e| e.in_use == 0).count();
+                let idle = h.idle_count();
                 let open = h.open - h.opening;
                 let stats = crate::HostStats {
                     open,
@@ -746,7 +755,7 @@ impl Pool {
             .into_iter()
             .map(|(o, mut h)| {
                 let scheme = if o.is_https() { "https" } else { "http" };
-                h.origin = format!("{scheme}://{}:{}", o.host(), o.port());
+                h.origin = format!("{scheme}://{}", o.host_port());
                 h
             })
             .collect();
@@ -784,10 +793,10 @@ impl Pool {
 #[cfg(feature = "metrics")]
 fn gauge(st: &State, origin: &Origin) {
     let (idle, active) = st.hosts.get(origin).map_or((0, 0), |h| {
-        let idle = h.idle.len() + h.h2_conns.iter().filter(|e| e.in_use == 0).count();
+        let idle = h.idle_count();
         (idle, (h.open - h.opening).saturating_sub(idle))
     });
-    let host = format!("{}:{}", origin.host(), origin.port());
+    let host = origin.host_port();
     metrics::gauge!(
         "http.client.open_connections",
         "server.address" => host.clone(),
