@@ -1,12 +1,14 @@
 //! WebSocket echo, side by side: 64-byte text messages, 100 in flight on one connection,
 //! against one echo server (tokio-tungstenite, reading all that is available then flushing
 //! once, on a thread of its own); clients on a current_thread runtime on the main thread,
-//! whose CPU time is measured. Then the memory of 10,000 idle connections with heartbeats
-//! (the server in a child process, so only the client's memory is counted).
+//! whose CPU time is measured. Then the memory of 10,000 idle connections with heartbeats,
+//! each client in a fresh process of its own (the server in another child process, so only
+//! the client's memory is counted).
 //!
 //! Run: `cargo bench -p tenax-bench --bench ws_echo`. `TENAX_BENCH_ROUNDS` rounds (default
 //! 3), medians reported; `TENAX_BENCH_IDLE` connections for the memory figure (default 10000,
-//! 0 skips it).
+//! 0 skips it); `TENAX_BENCH_ONLY=idle-tenax` or `idle-tungstenite` measures only that
+//! (e.g. under `valgrind --tool=massif`).
 
 use std::time::{Duration, Instant};
 
@@ -190,6 +192,16 @@ fn main() {
         "tenax outbox",
     ];
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); names.len()];
+    // TENAX_BENCH_ONLY=idle-tenax|idle-tungstenite: only one client's idle memory (for massif).
+    let only = std::env::var("TENAX_BENCH_ONLY").unwrap_or_default();
+    if let Some(which) = only.strip_prefix("idle-") {
+        let n = std::env::var("TENAX_BENCH_IDLE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10_000);
+        idle_memory(&rt, n, which);
+        return;
+    }
     for _ in 0..rounds() {
         for (i, runs) in runs.iter_mut().enumerate() {
             // TENAX_BENCH_ONLY=send|batched|tenax runs one client alone (for profiling).
@@ -243,7 +255,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
     if idle > 0 {
-        idle_memory(&rt, idle);
+        idle_memory_apart(idle);
     }
 }
 
@@ -253,7 +265,24 @@ fn median_of(runs: &[Run], f: fn(&Run) -> f64) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn idle_memory(rt: &tokio::runtime::Runtime, n: usize) {
+/// Each client's idle memory in a fresh process of its own: measured in one process, the
+/// second client reused what the first had freed and the echo runs had grown, and looked
+/// smaller than it is.
+fn idle_memory_apart(n: usize) {
+    println!("{n} idle connections, heartbeat every 1 s (client process RSS growth):");
+    for which in ["tenax", "tungstenite"] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--bench")
+            .env("TENAX_BENCH_ONLY", format!("idle-{which}"))
+            .env("TENAX_BENCH_IDLE", n.to_string())
+            .output()
+            .expect("the bench runs itself");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        assert!(out.status.success(), "idle-{which} failed");
+    }
+}
+
+fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, which: &str) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .env("TENAX_BENCH_SERVE", "1")
@@ -266,8 +295,11 @@ fn idle_memory(rt: &tokio::runtime::Runtime, n: usize) {
         .read_line(&mut line)
         .unwrap();
     let url = format!("ws://{}/", line.trim());
-    println!("{n} idle connections, heartbeat every 1 s (client process RSS growth):");
-    for which in ["tenax (heartbeat on)", "tungstenite (no heartbeat)"] {
+    let which = match which {
+        "tenax" => "tenax (heartbeat on)",
+        _ => "tungstenite (no heartbeat)",
+    };
+    {
         let before = rss_kib();
         rt.block_on(async {
             if which.starts_with("tenax") {

@@ -26,6 +26,25 @@ const EVENTS: usize = 16;
 
 /// Spawns the task and waits for the first connection (or the end).
 pub(crate) async fn start(parts: ClientParts, uri: Uri, cfg: Config) -> Result<WebSocket> {
+    let (shared, rx) = shared(&parts, &uri, &cfg);
+    let (first_tx, first_rx) = oneshot::channel();
+    let task = tokio::spawn(drive(shared.clone(), parts, uri, cfg, first_tx));
+    match first_rx.await {
+        Ok(Ok(())) => Ok(WebSocket::new(shared, task, rx)),
+        Ok(Err(e)) => {
+            let _ = task.await;
+            Err(e)
+        }
+        Err(_) => Err(Error::new(Kind::Closed).with_what("(the WebSocket task ended)")),
+    }
+}
+
+/// The state the handle and the task share, and the handle's event receiver.
+fn shared(
+    parts: &ClientParts,
+    uri: &Uri,
+    cfg: &Config,
+) -> (Arc<Shared>, broadcast::Receiver<WsEvent>) {
     let (events, rx) = broadcast::channel(EVENTS);
     let shared = Arc::new(Shared {
         outbox: Outbox::new(cfg.outbox_messages, cfg.outbox_bytes),
@@ -45,17 +64,8 @@ pub(crate) async fn start(parts: ClientParts, uri: Uri, cfg: Config) -> Result<W
             .clone()
             .map(|o| (o, Arc::from(uri.to_string()))),
     });
-    let (first_tx, first_rx) = oneshot::channel();
-    shared.outbox.measure_as(&uri, cfg.outbox_messages);
-    let task = tokio::spawn(drive(shared.clone(), parts, uri, cfg, first_tx));
-    match first_rx.await {
-        Ok(Ok(())) => Ok(WebSocket::new(shared, task, rx)),
-        Ok(Err(e)) => {
-            let _ = task.await;
-            Err(e)
-        }
-        Err(_) => Err(Error::new(Kind::Closed).with_what("(the WebSocket task ended)")),
-    }
+    shared.outbox.measure_as(uri, cfg.outbox_messages);
+    (shared, rx)
 }
 
 async fn open(
@@ -142,153 +152,172 @@ fn closed_error(closed: &Closed, uri: &Uri, attempts: u32, cfg: &Config) -> Erro
     }
 }
 
-async fn drive(
+// A plain function returning an `async move` block, not an `async fn`: an async fn's
+// arguments are kept twice in its state (rust-lang/rust#62958), and this state is what
+// every idle connection costs (`the_connection_task_stays_small`).
+#[allow(clippy::manual_async_fn)]
+fn drive(
     shared: Arc<Shared>,
     parts: ClientParts,
     uri: Uri,
     cfg: Config,
     first: oneshot::Sender<Result<()>>,
-) {
-    let mut first = Some(first);
-    // Failed attempts in the current series.
-    let mut failures: u32 = 0;
-    let mut series_start: Option<Instant> = None;
-    let mut ever_connected = false;
-    let mut total_attempts: u32 = 0;
-    let mut rng = fastrand::Rng::new();
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let mut first = Some(first);
+        // Failed attempts in the current series.
+        let mut failures: u32 = 0;
+        let mut series_start: Option<Instant> = None;
+        let mut ever_connected = false;
+        let mut total_attempts: u32 = 0;
+        let mut rng = fastrand::Rng::new();
 
-    let closed = loop {
-        if shared.close_requested.load(Ordering::Acquire) {
-            break Closed::ByUser;
-        }
-        let attempt = failures + 1;
-        total_attempts += 1;
-        shared.emit(WsEvent::Connecting { attempt });
-        let opened = tokio::select! {
-            // Boxed: the connect and handshake state lives only while connecting, not for
-            // the whole life of the task (memory per idle connection).
-            r = Box::pin(open(&parts, &uri, &cfg)) => r,
-            _ = shared.close_notify.notified() => break Closed::ByUser,
-        };
-        let (reason, connected_for, lost) = match opened {
-            Err(reason) => (reason, Duration::ZERO, 0),
-            Ok((ws, protocol)) => {
+        let closed = 'run: loop {
+            if shared.close_requested.load(Ordering::Acquire) {
+                break Closed::ByUser;
+            }
+            let attempt = failures + 1;
+            total_attempts += 1;
+            shared.emit(WsEvent::Connecting { attempt });
+            // Written so that no value holding the codec outlives its move into the session:
+            // a partly moved `Result` would keep a second copy of it in the task's state for
+            // as long as the connection lives (memory per idle connection).
+            let (reason, connected_for, lost) = 'attempt: {
+                let (ws, protocol) = match tokio::select! {
+                    // Boxed: the connect and handshake state lives only while connecting, not
+                    // for the whole life of the task.
+                    r = Box::pin(open(&parts, &uri, &cfg)) => r,
+                    _ = shared.close_notify.notified() => break 'run Closed::ByUser,
+                } {
+                    Err(reason) => break 'attempt (reason, Duration::ZERO, 0),
+                    Ok(opened) => opened,
+                };
                 let info = ConnectInfo {
                     attempt,
                     reconnect: ever_connected,
                     protocol: protocol.clone(),
                 };
                 let hello = match &cfg.on_connect {
-                    None => Ok(Vec::new()),
-                    Some(hook) => tokio::time::timeout(cfg.handshake_timeout, hook(info))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(Error::timeout(
-                                TimeoutPhase::Read,
-                                cfg.handshake_timeout,
-                                "waiting for the on-connect hook",
-                            ))
-                        }),
-                };
-                match hello {
-                    Err(e) => (DisconnectReason::Failed(Arc::new(e)), Duration::ZERO, 0),
-                    Ok(hello) => {
-                        let hello = hello
-                            .into_iter()
-                            .map(|m| Item {
-                                msg: m.into(),
-                                bytes: 0,
-                                counted: false,
-                                hello: true,
-                                confirm: None,
-                                seq: 0,
-                            })
-                            .collect();
-                        if ever_connected {
-                            shared.reconnects.fetch_add(1, Ordering::Relaxed);
-                        }
-                        ever_connected = true;
-                        shared.connected.store(true, Ordering::Release);
-                        shared.emit(WsEvent::Connected { attempt, protocol });
-                        if let Some(f) = first.take() {
-                            let _ = f.send(Ok(()));
-                        }
-                        let t0 = Instant::now();
-                        let mut session = Session::new(ws, &shared, &cfg, hello);
-                        let end = std::future::poll_fn(|cx| session.poll(cx)).await;
-                        shared.connected.store(false, Ordering::Release);
-                        let lost = session.possibly_lost();
-                        // Whatever was taken but not written goes back first, in order.
-                        let unconfirmed = std::mem::take(&mut session.unconfirmed);
-                        let unflushed = std::mem::take(&mut session.unflushed);
-                        let pending = std::mem::take(&mut session.pending);
-                        drop(session);
-                        shared
-                            .outbox
-                            .requeue_front(unconfirmed.into_iter().chain(unflushed).chain(pending));
-                        match end {
-                            End::User => break Closed::ByUser,
-                            End::Lost(r) => (r, t0.elapsed(), lost),
+                    None => Vec::new(),
+                    Some(hook) => {
+                        match tokio::time::timeout(cfg.handshake_timeout, hook(info)).await {
+                            Ok(Ok(hello)) => hello,
+                            Ok(Err(e)) => {
+                                break 'attempt (
+                                    DisconnectReason::Failed(Arc::new(e)),
+                                    Duration::ZERO,
+                                    0,
+                                );
+                            }
+                            Err(_) => {
+                                let e = Error::timeout(
+                                    TimeoutPhase::Read,
+                                    cfg.handshake_timeout,
+                                    "waiting for the on-connect hook",
+                                );
+                                break 'attempt (
+                                    DisconnectReason::Failed(Arc::new(e)),
+                                    Duration::ZERO,
+                                    0,
+                                );
+                            }
                         }
                     }
+                };
+                let hello = hello
+                    .into_iter()
+                    .map(|m| Item {
+                        msg: m.into(),
+                        bytes: 0,
+                        counted: false,
+                        hello: true,
+                        confirm: None,
+                        seq: 0,
+                    })
+                    .collect();
+                if ever_connected {
+                    shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
+                ever_connected = true;
+                shared.connected.store(true, Ordering::Release);
+                shared.emit(WsEvent::Connected { attempt, protocol });
+                if let Some(f) = first.take() {
+                    let _ = f.send(Ok(()));
+                }
+                let t0 = Instant::now();
+                let mut session = Session::new(ws, &shared, &cfg, hello);
+                let end = std::future::poll_fn(|cx| session.poll(cx)).await;
+                shared.connected.store(false, Ordering::Release);
+                let lost = session.possibly_lost();
+                // Whatever was taken but not written goes back first, in order.
+                let unconfirmed = std::mem::take(&mut session.unconfirmed);
+                let unflushed = std::mem::take(&mut session.unflushed);
+                let pending = std::mem::take(&mut session.pending);
+                drop(session);
+                shared
+                    .outbox
+                    .requeue_front(unconfirmed.into_iter().chain(unflushed).chain(pending));
+                match end {
+                    End::User => break 'run Closed::ByUser,
+                    End::Lost(r) => (r, t0.elapsed(), lost),
+                }
+            };
+            if connected_for >= cfg.healthy_after {
+                failures = 0;
+                series_start = None;
+            }
+            shared.possibly_lost.fetch_add(lost, Ordering::Relaxed);
+            shared.emit(WsEvent::Disconnected(Disconnect {
+                reason: reason.clone(),
+                possibly_lost: lost,
+                connected_for,
+            }));
+            if shared.close_requested.load(Ordering::Acquire) {
+                break Closed::ByUser;
+            }
+            let decision = match &cfg.classify {
+                Some(f) => f(&reason),
+                None => default_decision(&reason),
+            };
+            let floor = match decision {
+                Decision::Fatal => break Closed::Fatal(reason),
+                Decision::RetryAfter(d) => d,
+                _ => Duration::ZERO,
+            };
+            if !cfg.reconnect {
+                break Closed::NoReconnect(reason);
+            }
+            failures += 1;
+            if cfg.max_attempts.is_some_and(|max| failures >= max) {
+                break Closed::AttemptsExhausted(reason);
+            }
+            let start = *series_start.get_or_insert_with(Instant::now);
+            let delay =
+                full_jitter(cfg.backoff_base, cfg.backoff_max, failures - 1, &mut rng).max(floor);
+            if let Some(limit) = cfg.reconnect_deadline
+                && passes_deadline(start.elapsed(), delay, limit)
+            {
+                break Closed::DeadlineExceeded(reason);
+            }
+            shared.emit(WsEvent::Reconnecting {
+                attempt: failures + 1,
+                delay,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shared.close_notify.notified() => break Closed::ByUser,
             }
         };
-        if connected_for >= cfg.healthy_after {
-            failures = 0;
-            series_start = None;
-        }
-        shared.possibly_lost.fetch_add(lost, Ordering::Relaxed);
-        shared.emit(WsEvent::Disconnected(Disconnect {
-            reason: reason.clone(),
-            possibly_lost: lost,
-            connected_for,
-        }));
-        if shared.close_requested.load(Ordering::Acquire) {
-            break Closed::ByUser;
-        }
-        let decision = match &cfg.classify {
-            Some(f) => f(&reason),
-            None => default_decision(&reason),
-        };
-        let floor = match decision {
-            Decision::Fatal => break Closed::Fatal(reason),
-            Decision::RetryAfter(d) => d,
-            _ => Duration::ZERO,
-        };
-        if !cfg.reconnect {
-            break Closed::NoReconnect(reason);
-        }
-        failures += 1;
-        if cfg.max_attempts.is_some_and(|max| failures >= max) {
-            break Closed::AttemptsExhausted(reason);
-        }
-        let start = *series_start.get_or_insert_with(Instant::now);
-        let delay =
-            full_jitter(cfg.backoff_base, cfg.backoff_max, failures - 1, &mut rng).max(floor);
-        if let Some(limit) = cfg.reconnect_deadline
-            && passes_deadline(start.elapsed(), delay, limit)
-        {
-            break Closed::DeadlineExceeded(reason);
-        }
-        shared.emit(WsEvent::Reconnecting {
-            attempt: failures + 1,
-            delay,
-        });
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shared.close_notify.notified() => break Closed::ByUser,
-        }
-    };
 
-    shared.connected.store(false, Ordering::Release);
-    shared.outbox.close();
-    *shared.unsent.lock().await = shared.outbox.drain();
-    shared.inbox.close();
-    if let Some(f) = first.take() {
-        let _ = f.send(Err(closed_error(&closed, &uri, total_attempts, &cfg)));
+        shared.connected.store(false, Ordering::Release);
+        shared.outbox.close();
+        *shared.unsent.lock().await = shared.outbox.drain();
+        shared.inbox.close();
+        if let Some(f) = first.take() {
+            let _ = f.send(Err(closed_error(&closed, &uri, total_attempts, &cfg)));
+        }
+        shared.emit(WsEvent::Closed(closed));
     }
-    shared.emit(WsEvent::Closed(closed));
 }
 
 /// Whether waiting `delay` after `elapsed` passes `limit`. Saturating: a server's
@@ -300,6 +329,22 @@ fn passes_deadline(elapsed: Duration, delay: Duration, limit: Duration) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every idle connection holds one of these tasks: 2,848 bytes as an `async fn` with a
+    /// partly moved `Result` (arguments kept twice, the codec twice), 1,664 now (debug
+    /// build). A regression would show here before it shows in the idle-memory bench.
+    #[test]
+    fn the_connection_task_stays_small() {
+        let client = crate::Client::new();
+        let parts = client.ws_parts();
+        let uri: Uri = "ws://127.0.0.1/".parse().unwrap();
+        let cfg = Config::default();
+        let (shared, _rx) = shared(&parts, &uri, &cfg);
+        let (first, _) = oneshot::channel();
+        let task = drive(shared, parts, uri, cfg, first);
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 2048, "the connection task is {size} bytes");
+    }
 
     #[test]
     fn a_huge_retry_after_late_in_a_series_does_not_overflow() {

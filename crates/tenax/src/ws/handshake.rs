@@ -167,8 +167,11 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             "the server chose the subprotocol {p:?}, which was not offered"
         )));
     }
-    buf.advance(head_len);
-    Ok((Prefixed::new(buf.freeze(), io), protocol))
+    // Bytes that came after the head belong to the first frames. They are copied out so that
+    // the 1 KiB read buffer is not kept for the life of the connection (memory per idle
+    // connection); usually there are none.
+    let pre = Bytes::copy_from_slice(&buf[head_len..]);
+    Ok((Prefixed::new(pre, io), protocol))
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
@@ -248,6 +251,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
             let n = self.pre.len().min(buf.remaining());
             buf.put_slice(&self.pre[..n]);
             self.pre.advance(n);
+            if self.pre.is_empty() {
+                // Release the allocation (an advanced `Bytes` keeps it).
+                self.pre = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.io).poll_read(cx, buf)
