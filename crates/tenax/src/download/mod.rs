@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Uri};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::error::{Error, Kind};
 use crate::request::IntoUrl;
 use crate::{Client, Result, TimeoutPhase};
+
+mod sink;
+
+use sink::FileSink;
 
 /// How far a download has come, for [`DownloadBuilder::on_progress`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,10 +284,9 @@ impl DownloadBuilder {
         expected: Option<[u8; 32]>,
         started: Instant,
     ) -> Result<Download> {
-        let file = tokio::fs::File::create(part)
+        let mut out = FileSink::create(part)
             .await
             .map_err(|e| io_error(e, "creating the temporary file"))?;
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
         let hashing = expected.is_some() || self.compute_sha256;
         let mut hasher = hashing.then(Sha256::new);
         let mut offset = 0u64;
@@ -327,7 +329,9 @@ impl DownloadBuilder {
                         }
                         if whole {
                             // The range was ignored or the file changed: start over.
-                            truncate(&mut out).await?;
+                            out.truncate()
+                                .await
+                                .map_err(|e| io_error(e, "truncating"))?;
                             hasher = hashing.then(Sha256::new);
                             offset = 0;
                             restarts += 1;
@@ -368,7 +372,9 @@ impl DownloadBuilder {
             }
             if offset > 0 && validator.is_none() {
                 // Without a validator a range could splice two versions: start over instead.
-                truncate(&mut out).await?;
+                out.truncate()
+                    .await
+                    .map_err(|e| io_error(e, "truncating"))?;
                 hasher = hashing.then(Sha256::new);
                 offset = 0;
                 restarts += 1;
@@ -384,12 +390,10 @@ impl DownloadBuilder {
             return Err(e);
         }
 
-        out.flush().await.map_err(|e| io_error(e, "writing"))?;
-        let file = out.into_inner();
-        file.sync_all()
+        out.sync()
             .await
-            .map_err(|e| io_error(e, "syncing the file"))?;
-        drop(file);
+            .map_err(|e| io_error(e, "writing and syncing the file"))?;
+        drop(out);
         let digest: Option<[u8; 32]> = hasher.map(|h| h.finalize().into());
         if let (Some(want), Some(digest)) = (expected, digest)
             && want != digest
@@ -415,7 +419,7 @@ impl DownloadBuilder {
     async fn copy_body(
         &self,
         res: &mut crate::Response,
-        out: &mut BufWriter<tokio::fs::File>,
+        out: &mut FileSink,
         hasher: &mut Option<Sha256>,
         offset: &mut u64,
         total: Option<u64>,
@@ -454,16 +458,15 @@ impl DownloadBuilder {
             let Some(b) = chunk else {
                 return Ok(());
             };
-            out.write_all(&b)
-                .await
-                .map_err(|e| io_error(e, "writing"))?;
+            let n = b.len() as u64;
             if let Some(h) = hasher {
                 h.update(&b);
             }
-            *offset += b.len() as u64;
-            *received += b.len() as u64;
+            out.write(b).await.map_err(|e| io_error(e, "writing"))?;
+            *offset += n;
+            *received += n;
             if let Some((_, got)) = &mut window {
-                *got += b.len() as u64;
+                *got += n;
             }
             if let Some(p) = &self.progress {
                 p(&Progress {
@@ -489,19 +492,6 @@ fn strong_validator(h: &HeaderMap) -> Option<HeaderValue> {
         .filter(|v| !v.as_bytes().starts_with(b"W/"))
         .or_else(|| h.get(header::LAST_MODIFIED))
         .cloned()
-}
-
-/// Empties the temporary file, to write it again from the start.
-async fn truncate(out: &mut BufWriter<tokio::fs::File>) -> Result<()> {
-    out.flush().await.map_err(|e| io_error(e, "writing"))?;
-    out.get_mut()
-        .set_len(0)
-        .await
-        .map_err(|e| io_error(e, "truncating"))?;
-    out.seek(std::io::SeekFrom::Start(0))
-        .await
-        .map_err(|e| io_error(e, "truncating"))?;
-    Ok(())
 }
 
 fn io_error(e: std::io::Error, what: &'static str) -> Error {
