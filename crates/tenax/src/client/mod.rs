@@ -4,33 +4,28 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::Method;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Uri, Version};
-use hyper_util::rt::TokioIo;
 
-use crate::body::{Body, RecvBody};
 use crate::config::Timeouts;
 use crate::connect::tls::HttpVersions;
 use crate::connect::{self, DnsCache};
-use crate::error::{Error, Kind, Peer};
+use crate::error::Error;
 use crate::events::EventKind;
-use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Pool, Sender, Slot, Want};
+use crate::pool::{Origin, Pool};
 use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::response::Head;
 use crate::retry::{self, Retry, RetryPolicy, Verdict};
-use crate::timeouts_phase::with_timeout;
-use crate::{Response, Result, TimeoutPhase, Timings};
+use crate::{Response, Result, TimeoutPhase};
 
+mod attempt;
 mod builder;
 mod wire;
 
 pub use builder::ClientBuilder;
 use builder::Http2Options;
 pub(crate) use wire::classify_hyper;
-use wire::{
-    Attempted, IDEMPOTENCY_KEY, SendError, When, copy_request, generated_key, is_refused,
-    keep_alive_limit, origin_form, send,
-};
+use wire::{IDEMPOTENCY_KEY, When, generated_key};
 
 /// An HTTP client: one pool of connections, shared by every clone.
 ///
@@ -284,6 +279,11 @@ impl Client {
     /// Open connections that no request is using right now.
     pub fn idle_connections(&self) -> usize {
         self.inner.pool.idle()
+    }
+
+    /// The observer, for a request that is observed (`id` is not 0).
+    fn observer(&self, id: u64) -> Option<&Arc<crate::events::Observer>> {
+        self.inner.observer.as_ref().filter(|_| id != 0)
     }
 
     /// Runs a request to its response (or final error), telling the observer, if any.
@@ -571,339 +571,6 @@ impl Client {
             tokio::time::sleep(delay).await;
         }
     }
-
-    /// One attempt: a connection from the pool (or a new one), the request written, the
-    /// response head read. A request that never left (the reused connection had closed) or
-    /// that an HTTP/2 server refused unprocessed is sent once more on a fresh connection.
-    async fn attempt(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        origin: &Origin,
-        headers: HeaderMap,
-        mut body: Body,
-        when: When,
-    ) -> Result<Attempted> {
-        let When {
-            timeouts,
-            attempt_start,
-            deadline,
-            mut deposit,
-            id,
-        } = when;
-        let inner = &*self.inner;
-        let t = timeouts.apply(inner.timeouts);
-        let mut timings = Timings::default();
-        // HTTP/2 over cleartext is by prior knowledge only; over TLS it is likely (ALPN).
-        let h2 = match inner.versions {
-            HttpVersions::Http1 => H2::No,
-            HttpVersions::Http2 => H2::Certain,
-            HttpVersions::Auto if origin.is_https() => H2::Likely,
-            HttpVersions::Auto => H2::No,
-        };
-
-        let mut req = http::Request::new(Body::empty());
-        *req.method_mut() = method.clone();
-        let h = req.headers_mut();
-        *h = headers;
-        for (name, value) in &inner.default_headers {
-            if !h.contains_key(name) {
-                h.insert(name.clone(), value.clone());
-            }
-        }
-        // Ask for what we can decode — except for ranges, whose offsets are in the encoded
-        // representation and which resumed downloads want as stored.
-        if inner.decompress
-            && !h.contains_key(header::ACCEPT_ENCODING)
-            && !h.contains_key(header::RANGE)
-            && let Some(codings) = crate::decode::accept_encoding()
-        {
-            h.insert(header::ACCEPT_ENCODING, codings.clone());
-        }
-        let body_ended = body.end_flag();
-        *req.body_mut() = body;
-
-        let mut fresh = false;
-        loop {
-            let (mut conn, reused) = loop {
-                let (checkout, queued) = inner
-                    .pool
-                    .checkout(
-                        origin,
-                        Want {
-                            h2,
-                            fresh,
-                            timeout: t.pool,
-                            start: attempt_start,
-                            deposit: deposit.take(),
-                        },
-                        &mut timings,
-                    )
-                    .await?;
-                if queued && let Some(obs) = self.observer(id) {
-                    obs.emit(
-                        Some(id),
-                        EventKind::PoolWait {
-                            host: origin.host_port(),
-                            waited: timings.pool_wait,
-                        },
-                    );
-                }
-                match checkout {
-                    Checkout::Reuse(mut c) => {
-                        // Waits for the connection to be ready for the next request; fails if
-                        // the server closed it while it was idle. Then take another.
-                        if c.tx.ready().await.is_ok() {
-                            break (c, true);
-                        }
-                    }
-                    Checkout::New(slot) => {
-                        break (
-                            Box::pin(self.open(slot, &t, &mut timings, id)).await?,
-                            false,
-                        );
-                    }
-                }
-            };
-
-            let h2 = conn.is_h2();
-            if h2 {
-                // HTTP/2 carries scheme and authority in pseudo-headers, from the full URI.
-                *req.uri_mut() = uri.clone();
-                *req.version_mut() = Version::HTTP_2;
-                req.headers_mut().remove(header::HOST);
-            } else {
-                let info = conn.info();
-                if info.absolute_form {
-                    // Through an HTTP proxy: the whole URL in the request line.
-                    *req.uri_mut() = uri.clone();
-                    if let Some(a) = &info.proxy_auth {
-                        req.headers_mut()
-                            .insert(header::PROXY_AUTHORIZATION, a.clone());
-                    }
-                } else {
-                    *req.uri_mut() = origin_form(uri);
-                }
-                *req.version_mut() = Version::HTTP_11;
-                if !req.headers().contains_key(header::HOST) {
-                    req.headers_mut()
-                        .insert(header::HOST, conn.info().host_header.clone());
-                }
-            }
-            // An HTTP/2 server may refuse a stream it did not process; keep what it takes to
-            // send the request again (bodies that are whole only).
-            let replay = if h2 && !fresh {
-                copy_request(&req).map(Box::new)
-            } else {
-                None
-            };
-
-            let info = conn.info();
-            info.io.set_write_timeout(t.write);
-            let remote = info.remote;
-            // A reused connection starts sending when the checkout ended; a new one after
-            // connecting.
-            let send_start = if reused {
-                attempt_start + timings.pool_wait
-            } else {
-                Instant::now()
-            };
-            match send(&mut conn, req, t.read, body_ended.as_deref(), send_start).await {
-                Ok(res) => {
-                    let head_at = Instant::now();
-                    timings.ttfb = head_at - send_start;
-                    let last_write = conn.info().io.last_write();
-                    timings.write = (last_write > send_start).then(|| last_write - send_start);
-                    let (head, incoming) = res.into_parts();
-                    let keep_alive = keep_alive_limit(&head.headers, inner.pool_idle_timeout);
-                    let tls_version = conn.info().tls_version;
-                    let body = RecvBody::new(incoming, conn, t.read, keep_alive, deadline);
-                    return Ok((head, body, timings, reused, head_at, tls_version));
-                }
-                Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
-                Err(SendError::Failed(mut e)) => {
-                    drop(conn);
-                    if !fresh {
-                        if let Some(unsent) = e.take_message().filter(|_| reused) {
-                            fresh = true;
-                            req = unsent;
-                            continue;
-                        }
-                        if let Some(copy) = replay.filter(|_| is_refused(e.error())) {
-                            fresh = true;
-                            req = *copy;
-                            continue;
-                        }
-                    }
-                    let err =
-                        classify_hyper(e.into_error(), Kind::Recv, "waiting for the response head");
-                    return Err(err.with_peer(Peer::Addr(remote)));
-                }
-            }
-        }
-    }
-
-    /// The observer, for a request that is observed (`id` is not 0).
-    fn observer(&self, id: u64) -> Option<&Arc<crate::events::Observer>> {
-        self.inner.observer.as_ref().filter(|_| id != 0)
-    }
-
-    /// Tells the observer that a connection opened, and returns a guard that tells it the
-    /// connection closed when dropped (at the end of the connection's task, however it ends).
-    fn watch_connection(
-        &self,
-        origin: &Origin,
-        id: u64,
-        remote: std::net::SocketAddr,
-        version: Version,
-    ) -> Option<ClosedGuard> {
-        let obs = self.observer(id)?.clone();
-        let host = origin.host_port();
-        obs.emit(
-            Some(id),
-            EventKind::ConnectionOpened {
-                host: host.clone(),
-                remote,
-                version,
-            },
-        );
-        Some(ClosedGuard { obs, host, remote })
-    }
-
-    /// Opens a new connection in `slot` (TLS for https; HTTP/2 by ALPN or prior knowledge),
-    /// within the connect timeout.
-    async fn open(
-        &self,
-        mut slot: Slot,
-        t: &Timeouts,
-        timings: &mut Timings,
-        id: u64,
-    ) -> Result<Conn> {
-        let inner = &*self.inner;
-        let origin = slot.origin();
-        let tls = if origin.is_https() {
-            Some(&inner.tls)
-        } else {
-            None
-        };
-        let via = inner.proxies.for_target(origin.host(), origin.is_https());
-        let route = match via {
-            None => connect::Route::Direct,
-            // https goes through a CONNECT tunnel; http requests go to the proxy in absolute
-            // form.
-            Some(proxy) => connect::Route::Proxy {
-                proxy,
-                tunnel: origin.is_https(),
-                proxy_tls: self.h1_tls(),
-            },
-        };
-        let absolute = via.filter(|p| !origin.is_https() && p.takes_absolute_form());
-        let c = connect::connect(
-            &inner.resolver,
-            origin.host(),
-            origin.port(),
-            tls,
-            t.connect,
-            route,
-            inner.tcp,
-        )
-        .await?;
-        timings.dns = c.dns;
-        timings.connect = Some(c.tcp);
-        timings.tls = c.tls;
-        let use_h2 = if origin.is_https() {
-            c.alpn_h2
-        } else {
-            // A proxy speaks HTTP/1.1 to us for http:// targets.
-            inner.versions == HttpVersions::Http2 && absolute.is_none()
-        };
-        if origin.is_https() && inner.versions == HttpVersions::Http2 && !c.alpn_h2 {
-            return Err(Error::new(Kind::Protocol)
-                .with_peer(Peer::Addr(c.remote))
-                .with_source("the server did not agree to HTTP/2 (ALPN)"));
-        }
-        let info = ConnInfo {
-            io: c.state,
-            remote: c.remote,
-            host_header: origin.host_header(),
-            tls_version: c.tls_version,
-            absolute_form: absolute.is_some(),
-            proxy_auth: absolute.and_then(|p| p.auth().cloned()),
-        };
-        let pool = &inner.pool;
-        let mut stream = c.stream;
-        if use_h2 {
-            let settings = stream.sniff_settings();
-            let (tx, conn) = inner
-                .h2
-                .builder()
-                .handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| classify_hyper(e, Kind::Connect, "during the HTTP/2 handshake"))?;
-            let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
-            let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_2);
-            pool.tracker.spawn(pool.next_conn_id(), async move {
-                let _ = ended_tx.send(conn.await.err());
-                drop(closed);
-            });
-            // The server's first SETTINGS carry its stream limit, which the pool needs; a
-            // connection that ends first (a TLS alert, a refusal) fails the request.
-            let first_settings = async {
-                tokio::select! {
-                    () = settings.wait_first() => Ok(()),
-                    ended = ended_rx => Err(match ended {
-                        Ok(Some(e)) => classify_hyper(e, Kind::Connect, "during the HTTP/2 handshake"),
-                        _ => Error::new(Kind::EmptyReply).with_what("during the HTTP/2 handshake"),
-                    }),
-                }
-            };
-            with_timeout(
-                t.connect,
-                TimeoutPhase::Connect,
-                "waiting for the server's HTTP/2 settings",
-                first_settings,
-            )
-            .await
-            .map_err(|e| e.with_peer(Peer::Addr(info.remote)))?;
-            return Ok(pool.opened_h2(H2Conn {
-                tx,
-                info,
-                settings,
-                slot,
-            }));
-        }
-        let (tx, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| classify_hyper(e, Kind::Connect, "during the handshake"))?;
-        let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_11);
-        pool.tracker.spawn(pool.next_conn_id(), async move {
-            // The connection's errors reach the request that was using it.
-            let _ = conn.await;
-            drop(closed);
-        });
-        pool.opened_h1(&mut slot);
-        Ok(Conn {
-            tx: Sender::H1(tx),
-            hold: Hold::Exclusive { slot, info },
-        })
-    }
-}
-
-/// Tells the observer that a connection closed, when dropped.
-struct ClosedGuard {
-    obs: Arc<crate::events::Observer>,
-    host: String,
-    remote: std::net::SocketAddr,
-}
-
-impl Drop for ClosedGuard {
-    fn drop(&mut self) {
-        let host = std::mem::take(&mut self.host);
-        let remote = self.remote;
-        self.obs
-            .emit(None, EventKind::ConnectionClosed { host, remote });
-    }
 }
 
 #[cfg(test)]
@@ -918,14 +585,6 @@ mod tests {
         is_send::<Response>();
         is_send::<RequestBuilder>();
         is_send::<crate::Chunks>();
-    }
-
-    #[test]
-    fn origin_form_keeps_path_and_query() {
-        let u: Uri = "http://h:1/a/b?c=d".parse().unwrap();
-        assert_eq!(origin_form(&u), "/a/b?c=d");
-        let u: Uri = "http://h".parse().unwrap();
-        assert_eq!(origin_form(&u), "/");
     }
 
     #[test]

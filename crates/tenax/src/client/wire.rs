@@ -180,6 +180,14 @@ pub(super) fn origin_form(uri: &Uri) -> Uri {
 mod tests {
     use super::*;
 
+    #[test]
+    fn origin_form_keeps_path_and_query() {
+        let u: Uri = "http://h:1/a/b?c=d".parse().unwrap();
+        assert_eq!(origin_form(&u), "/a/b?c=d");
+        let u: Uri = "http://h".parse().unwrap();
+        assert_eq!(origin_form(&u), "/");
+    }
+
     fn ka(v: &str) -> Option<Duration> {
         let mut h = HeaderMap::new();
         h.insert("keep-alive", HeaderValue::from_str(v).unwrap());
