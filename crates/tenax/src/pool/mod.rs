@@ -7,6 +7,8 @@
 //! leases are dropped outside the pool's lock: their drops take the lock themselves.
 
 mod conn;
+mod reaper;
+mod stats;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
@@ -22,6 +24,7 @@ use crate::{TimeoutPhase, Timings};
 
 use conn::PassHasher;
 pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Origin, Sender, Tracker};
+use stats::{gauge, gauge_all};
 
 /// How long a connection that comes back while `max_idle_per_host` are idle is kept.
 const OVER_CAP_GRACE: Duration = Duration::from_secs(1);
@@ -633,140 +636,6 @@ impl Pool {
         }
     }
 
-    fn want_reaper(&self, st: &mut State) -> bool {
-        if st.reaper_running {
-            return false;
-        }
-        st.reaper_running = true;
-        true
-    }
-
-    fn start_reaper(self: &Arc<Self>) {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            lock(&self.state).reaper_running = false;
-            return;
-        };
-        let weak = Arc::downgrade(self);
-        let (closing, reschedule) = (self.closing.clone(), self.reschedule.clone());
-        rt.spawn(async move {
-            loop {
-                // Listening before looking at the pool: a close in between is not missed (an
-                // earlier expiry leaves a permit in `reschedule`).
-                let closed = closing.notified();
-                tokio::pin!(closed);
-                closed.as_mut().enable();
-                let Some(pool) = weak.upgrade() else { return };
-                let next = pool.reap();
-                drop(pool);
-                let Some(at) = next else { return };
-                tokio::select! {
-                    () = tokio::time::sleep_until(at.into()) => {}
-                    () = reschedule.notified() => {}
-                    () = closed => return,
-                }
-            }
-        });
-    }
-
-    /// Closes expired idle connections (HTTP/1.1 idle ones, HTTP/2 ones without streams);
-    /// returns when the next one expires, or `None` (and marks the reaper stopped) when
-    /// nothing is idle.
-    fn reap(&self) -> Option<Instant> {
-        let now = Instant::now();
-        let mut doomed = Doomed::default();
-        let next = {
-            let mut st = lock(&self.state);
-            let mut next: Option<Instant> = None;
-            let mut note = |due: Instant| next = Some(next.map_or(due, |n: Instant| n.min(due)));
-            for host in st.hosts.values_mut() {
-                let mut i = 0;
-                while i < host.idle.len() {
-                    let idle = &host.idle[i];
-                    let due = idle.due(self.limits.idle_timeout);
-                    if due.is_some_and(|d| d <= now) || !idle.conn.is_open() {
-                        doomed.conns.push(host.idle.remove(i).conn);
-                    } else {
-                        if let Some(d) = due {
-                            note(d);
-                        }
-                        i += 1;
-                    }
-                }
-                let mut i = 0;
-                while i < host.h2_conns.len() {
-                    let e = &host.h2_conns[i];
-                    let due = e
-                        .idle_since
-                        .and_then(|s| self.limits.idle_timeout.map(|l| s + l));
-                    if due.is_some_and(|d| d <= now) || e.conn.tx.is_closed() {
-                        doomed.h2.push(host.h2_conns.swap_remove(i).conn);
-                    } else {
-                        if let Some(d) = due {
-                            note(d);
-                        }
-                        i += 1;
-                    }
-                }
-            }
-            if next.is_none() {
-                st.reaper_running = false;
-            }
-            st.reaper_next = next;
-            gauge_all(&st);
-            next
-        };
-        drop(doomed);
-        next
-    }
-
-    /// Connections open and unused: idle HTTP/1.1 ones, HTTP/2 ones without streams.
-    pub(crate) fn idle(&self) -> usize {
-        let st = lock(&self.state);
-        st.hosts.values().map(Host::idle_count).sum()
-    }
-
-    /// A snapshot of the pool, host by host (sorted by origin).
-    pub(crate) fn stats(&self) -> crate::PoolStats {
-        let st = lock(&self.state);
-        let mut by_origin: HashMap<&Origin, crate::HostStats> = st
-            .hosts
-            .iter()
-            .filter(|(_, h)| h.open > 0)
-            .map(|(origin, h)| {
-                let idle = h.idle_count();
-                let open = h.open - h.opening;
-                let stats = crate::HostStats {
-                    open,
-                    opening: h.opening,
-                    idle,
-                    active: open.saturating_sub(idle),
-                    h2_streams: h.h2_conns.iter().map(|e| e.in_use).sum(),
-                    ..crate::HostStats::default()
-                };
-                (origin, stats)
-            })
-            .collect();
-        let mut waiting = 0;
-        for w in st.waiters.iter().filter(|w| !w.tx.is_closed()) {
-            waiting += 1;
-            by_origin.entry(&w.origin).or_default().waiting += 1;
-        }
-        let mut hosts: Vec<crate::HostStats> = by_origin
-            .into_iter()
-            .map(|(o, mut h)| {
-                let scheme = if o.is_https() { "https" } else { "http" };
-                h.origin = format!("{scheme}://{}", o.host_port());
-                h
-            })
-            .collect();
-        hosts.sort_by(|a, b| a.origin.cmp(&b.origin));
-        crate::PoolStats {
-            open: st.total,
-            waiting,
-            hosts,
-        }
-    }
-
     /// Refuses new checkouts, fails waiters, and closes idle connections. Busy connections
     /// close when their responses end (see [`put`](Self::put)).
     pub(crate) fn close(&self) {
@@ -784,43 +653,6 @@ impl Pool {
         self.closing.notify_waiters();
         drop(waiters);
         drop(doomed);
-    }
-}
-
-/// Sets `origin`'s connection gauges (feature `metrics`): OpenTelemetry's
-/// `http.client.open_connections`, by `http.connection.state` (idle, active). Called where
-/// a host's counts change, under the pool's lock.
-#[cfg(feature = "metrics")]
-fn gauge(st: &State, origin: &Origin) {
-    let (idle, active) = st.hosts.get(origin).map_or((0, 0), |h| {
-        let idle = h.idle_count();
-        (idle, (h.open - h.opening).saturating_sub(idle))
-    });
-    let host = origin.host_port();
-    metrics::gauge!(
-        "http.client.open_connections",
-        "server.address" => host.clone(),
-        "http.connection.state" => "idle",
-    )
-    .set(idle as f64);
-    metrics::gauge!(
-        "http.client.open_connections",
-        "server.address" => host,
-        "http.connection.state" => "active",
-    )
-    .set(active as f64);
-}
-
-#[cfg(not(feature = "metrics"))]
-#[inline(always)]
-fn gauge(_: &State, _: &Origin) {}
-
-/// [`gauge`] for every host.
-fn gauge_all(st: &State) {
-    if cfg!(feature = "metrics") {
-        for origin in st.hosts.keys() {
-            gauge(st, origin);
-        }
     }
 }
 
