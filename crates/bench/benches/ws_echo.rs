@@ -7,7 +7,8 @@
 //!
 //! Run: `cargo bench -p tenax-bench --bench ws_echo`. `TENAX_BENCH_ROUNDS` rounds (default
 //! 3), medians reported; `TENAX_BENCH_IDLE` connections for the memory figure (default 10000,
-//! 0 skips it); `TENAX_BENCH_ONLY=idle-tenax` or `idle-tungstenite` measures only that
+//! 0 skips it); `TENAX_BENCH_MSG` the message size (default 64);
+//! `TENAX_BENCH_ONLY=idle-tenax` or `idle-tungstenite` measures only that
 //! (e.g. under `valgrind --tool=massif`).
 
 use std::time::{Duration, Instant};
@@ -74,8 +75,14 @@ async fn tungstenite(url: &str) -> tokio_tungstenite::WebSocketStream<TcpStream>
     tokio_tungstenite::client_async(url, tcp).await.unwrap().0
 }
 
+/// The message: 64 bytes, or `TENAX_BENCH_MSG` bytes.
 fn payload() -> String {
-    "x".repeat(64)
+    "x".repeat(
+        std::env::var("TENAX_BENCH_MSG")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(64),
+    )
 }
 
 /// tokio-tungstenite, `send` per message (a flush each).
@@ -227,7 +234,10 @@ fn main() {
             });
         }
     }
-    println!("WebSocket echo, 64 B text, {IN_FLIGHT} in flight, 1 connection, {MESSAGES} messages");
+    println!(
+        "WebSocket echo, {} B text, {IN_FLIGHT} in flight, 1 connection, {MESSAGES} messages",
+        payload().len()
+    );
     if runs.iter().any(Vec::is_empty) {
         for (name, r) in names.iter().zip(&runs).filter(|(_, r)| !r.is_empty()) {
             println!("  {name}: {:.3} µs CPU/msg", median_of(r, |x| x.cpu_us));

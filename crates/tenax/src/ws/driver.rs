@@ -21,6 +21,9 @@ use crate::error::{Error, Kind};
 use crate::retry::full_jitter;
 use crate::{Result, TimeoutPhase};
 
+/// Bytes queued in the codec before it flushes by itself, within one batch.
+const FLUSH_THRESHOLD: usize = 256 * 1024;
+
 /// Events kept for a slow reader (each WebSocket preallocates them: keep it small).
 const EVENTS: usize = 16;
 
@@ -119,7 +122,14 @@ async fn open(
         other => other,
     })?;
     let ws = tokio_websockets::ClientBuilder::new()
-        .config(tokio_websockets::Config::default().frame_size(cfg.frame_size))
+        .config(
+            tokio_websockets::Config::default()
+                .frame_size(cfg.frame_size)
+                // The codec flushes on its own once this much is queued (8 KiB by default:
+                // two 4 KiB messages per system call). The session flushes each batch it
+                // takes from the outbox, whose messages are in memory already.
+                .flush_threshold(FLUSH_THRESHOLD),
+        )
         .limits(tokio_websockets::Limits::default().max_payload_len(Some(cfg.max_message)))
         .take_over(io);
     Ok((ws, protocol))

@@ -3,16 +3,15 @@
 //! 101 are not lost.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode, Uri};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::event::DisconnectReason;
+use super::io::WsIo;
 use crate::error::{Error, Kind};
 use crate::retry::parse_retry_after;
 
@@ -92,7 +91,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     uri: &Uri,
     headers: &HeaderMap,
     protocols: &[String],
-) -> Result<(Prefixed<S>, Option<String>), DisconnectReason> {
+) -> Result<(WsIo<S>, Option<String>), DisconnectReason> {
     let key = base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_le_bytes());
     io.write_all(&request(uri, &key, headers, protocols))
         .await
@@ -171,128 +170,11 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     // the 1 KiB read buffer is not kept for the life of the connection (memory per idle
     // connection); usually there are none.
     let pre = Bytes::copy_from_slice(&buf[head_len..]);
-    Ok((Prefixed::new(pre, io), protocol))
+    Ok((WsIo::new(pre, io), protocol))
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-/// The WebSocket's socket: bytes already read in front, and writes coalesced.
-///
-/// The codec hands its frames over as a vectored write of two slices each (header, payload),
-/// and tokio-util writes at most 64 slices per call: a flush of 100 small messages took
-/// four system calls, and the peer answered in four smaller batches. Small writes are
-/// copied into one buffer (at most [`WRITE_BUF`] bytes; it grows with use, so a connection
-/// that only pings keeps a few bytes) that a flush writes at once; larger writes go straight
-/// to the socket.
-pub(crate) struct Prefixed<S> {
-    pre: Bytes,
-    io: S,
-    wbuf: Vec<u8>,
-    /// How much of `wbuf` is written.
-    wpos: usize,
-}
-
-/// The largest run of small writes gathered into one system call.
-const WRITE_BUF: usize = 16 * 1024;
-
-impl<S: AsyncWrite + Unpin> Prefixed<S> {
-    fn new(pre: Bytes, io: S) -> Self {
-        Prefixed {
-            pre,
-            io,
-            wbuf: Vec::new(),
-            wpos: 0,
-        }
-    }
-
-    /// Writes out the gathered bytes.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.wpos < self.wbuf.len() {
-            let n =
-                std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.wpos += n;
-        }
-        self.wbuf.clear();
-        self.wpos = 0;
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_gather(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if self.wbuf.len() + total > WRITE_BUF {
-            std::task::ready!(self.poll_drain(cx))?;
-        }
-        if total >= WRITE_BUF {
-            return Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        }
-        for b in bufs {
-            self.wbuf.extend_from_slice(b);
-        }
-        Poll::Ready(Ok(total))
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.pre.is_empty() {
-            let n = self.pre.len().min(buf.remaining());
-            buf.put_slice(&self.pre[..n]);
-            self.pre.advance(n);
-            if self.pre.is_empty() {
-                // Release the allocation (an advanced `Bytes` keeps it).
-                self.pre = Bytes::new();
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_gather(cx, &[io::IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_gather(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        std::task::ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        std::task::ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.io).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]

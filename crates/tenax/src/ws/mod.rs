@@ -35,6 +35,7 @@ mod driver;
 mod event;
 mod handshake;
 mod inbox;
+mod io;
 mod message;
 mod outbox;
 mod session;

@@ -17,14 +17,14 @@ use tokio_websockets::{CloseCode, WebSocketStream};
 use super::Shared;
 use super::config::Config;
 use super::event::DisconnectReason;
-use super::handshake::Prefixed;
+use super::io::WsIo;
 use super::message::{Message, from_wire};
 use super::outbox::Item;
 use crate::TimeoutPhase;
 use crate::connect::Stream;
 use crate::error::{Error, Kind, find_write_stall};
 
-pub(crate) type Ws = WebSocketStream<Prefixed<Stream>>;
+pub(crate) type Ws = WebSocketStream<WsIo<Stream>>;
 
 /// How soon after a write a ping asks the peer to confirm it.
 const ACK_PING: Duration = Duration::from_millis(25);
