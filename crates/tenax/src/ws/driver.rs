@@ -21,7 +21,9 @@ use crate::error::{Error, Kind};
 use crate::retry::full_jitter;
 use crate::{Result, TimeoutPhase};
 
-/// Bytes queued in the codec before it flushes by itself, within one batch.
+/// Bytes queued in the codec before it flushes by itself, within one batch. It bounds the
+/// codec's copies of messages still held by the outbox (a slow peer costs at most this much
+/// more per connection).
 const FLUSH_THRESHOLD: usize = 256 * 1024;
 
 /// Events kept for a slow reader (each WebSocket preallocates them: keep it small).

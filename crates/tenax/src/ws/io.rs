@@ -81,7 +81,7 @@ impl<S: AsyncWrite + Unpin> WsIo<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if total >= GATHER_BELOW * bufs.len() {
+        if !bufs.is_empty() && total >= GATHER_BELOW * bufs.len() {
             // Pieces this large go out as they are, in one vectored write, after what was
             // gathered before them (copying them would cost more than it saves).
             std::task::ready!(self.poll_drain(cx))?;
