@@ -178,6 +178,48 @@ async fn a_truncated_body_is_a_receive_error_and_keep_partial_keeps_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A deadline in the middle of the body, with the partial file kept: the file holds exactly a
+/// prefix of the body, and (the file is written on the blocking pool while the body keeps
+/// arriving) no write lands after `send` returned — the second half catches a late write
+/// only when one is in flight at the deadline, a race this test cannot force.
+#[tokio::test]
+async fn a_deadline_mid_body_leaves_a_settled_prefix_in_the_kept_file() {
+    let s = server();
+    let dir = temp_dir("deadline-kept");
+    let dest = dir.join("f");
+    let n = 64 << 20;
+    let e = bounded(
+        Client::new()
+            .download(s.url(&format!("/drip/{n}?bps=8000000")), &dest)
+            .deadline(Duration::from_millis(700))
+            .keep_partial(true)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    let part = dir.join(".f.tenax-part");
+    let kept = std::fs::read(&part).unwrap();
+    assert!(
+        kept.len() > 1 << 20,
+        "several batches arrived: {}",
+        kept.len()
+    );
+    assert!(kept.len() < n, "{}", kept.len());
+    assert!(
+        kept == tenax_chaos::pattern(0, kept.len()),
+        "the kept bytes are the body's first {}",
+        kept.len()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        std::fs::metadata(&part).unwrap().len(),
+        kept.len() as u64,
+        "nothing was written after send returned"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn the_rate_limit_holds_the_download_back() {
     let s = server();

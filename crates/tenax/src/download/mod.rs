@@ -243,17 +243,28 @@ impl DownloadBuilder {
         };
         let part = dir.join(format!(".{name}.tenax-part"));
         let started = Instant::now();
-        let work = self.run(&url, &part, expected, started);
-        let res = match self.deadline {
-            None => work.await,
-            Some(limit) => match tokio::time::timeout(limit, work).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::timeout(
-                    TimeoutPhase::Deadline,
-                    limit,
-                    "for the whole download",
-                )),
-            },
+        let res = match FileSink::create(&part).await {
+            Err(e) => Err(io_error(e, "creating the temporary file")),
+            Ok(mut out) => {
+                let work = self.run(&url, &part, expected, started, &mut out);
+                let res = match self.deadline {
+                    None => work.await,
+                    Some(limit) => match tokio::time::timeout(limit, work).await {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::timeout(
+                            TimeoutPhase::Deadline,
+                            limit,
+                            "for the whole download",
+                        )),
+                    },
+                };
+                if res.is_err() {
+                    // What arrived stays in the temporary file, for a caller that keeps it:
+                    // a write the deadline interrupted lands before this returns.
+                    let _ = out.flush().await;
+                }
+                res
+            }
         };
         match res {
             Ok(mut d) => {
@@ -283,10 +294,8 @@ impl DownloadBuilder {
         part: &Path,
         expected: Option<[u8; 32]>,
         started: Instant,
+        out: &mut FileSink,
     ) -> Result<Download> {
-        let mut out = FileSink::create(part)
-            .await
-            .map_err(|e| io_error(e, "creating the temporary file"))?;
         let hashing = expected.is_some() || self.compute_sha256;
         let mut hasher = hashing.then(Sha256::new);
         let mut offset = 0u64;
@@ -346,7 +355,7 @@ impl DownloadBuilder {
                     match self
                         .copy_body(
                             &mut res,
-                            &mut out,
+                            out,
                             &mut hasher,
                             &mut offset,
                             total,
@@ -384,16 +393,10 @@ impl DownloadBuilder {
                 crate::retry::full_jitter(self.backoff.0, self.backoff.1, resumes - 1, &mut rng);
             tokio::time::sleep(wait).await;
         };
-        if let Err(e) = outcome {
-            // What arrived stays in the temporary file, for a caller that keeps it.
-            let _ = out.flush().await;
-            return Err(e);
-        }
-
+        outcome?;
         out.sync()
             .await
             .map_err(|e| io_error(e, "writing and syncing the file"))?;
-        drop(out);
         let digest: Option<[u8; 32]> = hasher.map(|h| h.finalize().into());
         if let (Some(want), Some(digest)) = (expected, digest)
             && want != digest
