@@ -16,6 +16,9 @@ use crate::{Client, Result, TimeoutPhase};
 
 mod sink;
 
+/// How long a failed download waits for what it received to reach the temporary file.
+const FLUSH_GRACE: Duration = Duration::from_secs(1);
+
 use sink::FileSink;
 
 /// How far a download has come, for [`DownloadBuilder::on_progress`].
@@ -260,8 +263,9 @@ impl DownloadBuilder {
                 };
                 if res.is_err() {
                     // What arrived stays in the temporary file, for a caller that keeps it:
-                    // a write the deadline interrupted lands before this returns.
-                    let _ = out.flush().await;
+                    // a write the deadline interrupted lands before this returns (within a
+                    // short grace: a stuck disk does not hold the caller past it).
+                    let _ = tokio::time::timeout(FLUSH_GRACE, out.flush()).await;
                 }
                 res
             }
