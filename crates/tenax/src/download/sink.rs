@@ -85,20 +85,33 @@ impl FileSink {
         self.land().await?;
         let chunks = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        let mut file = self.file.take().expect("no write in flight after land");
+        self.fly(move |file| write_all_chunks(file, &chunks))
+    }
+
+    /// Runs `f` on the file on the blocking pool, as the write in flight. Nothing is awaited
+    /// between taking the file and recording the flight: cancelling a caller (a download's
+    /// deadline) never loses the file.
+    fn fly(
+        &mut self,
+        f: impl FnOnce(&mut File) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<()> {
+        let mut file = self.file.take().ok_or_else(lost)?;
         self.flight = Some(tokio::task::spawn_blocking(move || {
-            let r = write_all_chunks(&mut file, &chunks);
+            let r = f(&mut file);
             (file, r)
         }));
         Ok(())
     }
 
-    /// Waits for the write in flight, if any, and takes the file back.
+    /// Waits for the write in flight, if any, and takes the file back. Cancel-safe: the
+    /// flight stays recorded until it has landed.
     async fn land(&mut self) -> io::Result<()> {
-        let Some(flight) = self.flight.take() else {
+        let Some(flight) = &mut self.flight else {
             return Ok(());
         };
-        let (file, r) = flight.await.map_err(io::Error::other)?;
+        let landed = flight.await;
+        self.flight = None;
+        let (file, r) = landed.map_err(io::Error::other)?;
         self.file = Some(file);
         r
     }
@@ -107,15 +120,15 @@ impl FileSink {
         &mut self,
         f: impl FnOnce(&mut File) -> io::Result<()> + Send + 'static,
     ) -> io::Result<()> {
-        let mut file = self.file.take().expect("landed");
-        let (file, r) = blocking(move || {
-            let r = f(&mut file);
-            Ok((file, r))
-        })
-        .await?;
-        self.file = Some(file);
-        r
+        self.land().await?;
+        self.fly(f)?;
+        self.land().await
     }
+}
+
+/// The file went with a blocking task that panicked.
+fn lost() -> io::Error {
+    io::Error::other("the file was lost: a write to it panicked")
 }
 
 async fn blocking<T: Send + 'static>(
@@ -176,6 +189,31 @@ mod tests {
             write_all_chunks(&mut w, &chunks).unwrap();
             assert_eq!(w.out, want, "step {step}");
         }
+    }
+
+    /// A flush dropped while its write is in flight (a download's deadline) loses neither
+    /// the file nor the write: the next flush lands it.
+    #[tokio::test]
+    async fn a_cancelled_flush_loses_nothing() {
+        use futures_util::FutureExt;
+        let dir = std::env::temp_dir().join(format!("tenax-sink-c-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let mut sink = FileSink::create(&path).await.unwrap();
+        let mut want = Vec::new();
+        for round in 0..20u8 {
+            let chunk = Bytes::from(vec![round; 300_000]);
+            want.extend_from_slice(&chunk);
+            sink.write(chunk).await.unwrap();
+            // Polled once: the batch goes to the blocking pool, then the future is dropped.
+            assert!(sink.flush().now_or_never().is_none_or(|r| r.is_ok()));
+        }
+        sink.sync().await.unwrap();
+        assert!(
+            std::fs::read(&path).unwrap() == want,
+            "every byte, in order"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]
