@@ -202,20 +202,15 @@ fn main() {
     // TENAX_BENCH_ONLY=idle-tenax|idle-tungstenite: only one client's idle memory (for massif).
     let only = std::env::var("TENAX_BENCH_ONLY").unwrap_or_default();
     if let Some(which) = only.strip_prefix("idle-") {
-        let n = std::env::var("TENAX_BENCH_IDLE")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(10_000);
-        idle_memory(&rt, n, which);
+        idle_memory(&rt, idle_count(), which == "tenax");
         return;
     }
     for _ in 0..rounds() {
         for (i, runs) in runs.iter_mut().enumerate() {
             // TENAX_BENCH_ONLY=send|batched|tenax runs one client alone (for profiling).
-            let only = std::env::var("TENAX_BENCH_ONLY").ok();
-            if only.is_some_and(|o| {
-                ["send", "batched", "tenax"].iter().position(|&n| n == o) != Some(i)
-            }) {
+            if !only.is_empty()
+                && ["send", "batched", "tenax"].iter().position(|&n| n == only) != Some(i)
+            {
                 continue;
             }
             let t0 = Instant::now();
@@ -260,13 +255,18 @@ fn main() {
         ours.1 / t_send.1
     );
 
-    let idle: usize = std::env::var("TENAX_BENCH_IDLE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let idle = idle_count();
     if idle > 0 {
         idle_memory_apart(idle);
     }
+}
+
+/// `TENAX_BENCH_IDLE`: connections for the idle-memory figure (default 10,000; 0 skips it).
+fn idle_count() -> usize {
+    std::env::var("TENAX_BENCH_IDLE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000)
 }
 
 fn median_of(runs: &[Run], f: fn(&Run) -> f64) -> f64 {
@@ -292,7 +292,7 @@ fn idle_memory_apart(n: usize) {
     }
 }
 
-fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, which: &str) {
+fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, tenax: bool) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .env("TENAX_BENCH_SERVE", "1")
@@ -305,52 +305,47 @@ fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, which: &str) {
         .read_line(&mut line)
         .unwrap();
     let url = format!("ws://{}/", line.trim());
-    let which = match which {
-        "tenax" => "tenax (heartbeat on)",
-        _ => "tungstenite (no heartbeat)",
-    };
-    {
-        let before = rss_kib();
-        rt.block_on(async {
-            if which.starts_with("tenax") {
-                let client = tenax::Client::new();
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    v.push(
-                        client
-                            .websocket(&url)
-                            .heartbeat(Some(Duration::from_secs(1)))
-                            .connect()
-                            .await
-                            .unwrap(),
-                    );
-                }
-                // Three heartbeats go by: every connection pings and is answered.
-                tokio::time::sleep(Duration::from_millis(3200)).await;
-                let grown = rss_kib().saturating_sub(before);
-                println!(
-                    "  {which:<30} {:>8.1} MiB in all, {:>6.0} B per connection",
-                    grown as f64 / 1024.0,
-                    grown as f64 * 1024.0 / n as f64
-                );
-                for ws in v {
-                    ws.close(Duration::ZERO).await;
-                }
-            } else {
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    v.push(tungstenite(&url).await);
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let grown = rss_kib().saturating_sub(before);
-                println!(
-                    "  {which:<30} {:>8.1} MiB in all, {:>6.0} B per connection",
-                    grown as f64 / 1024.0,
-                    grown as f64 * 1024.0 / n as f64
+    let before = rss_kib();
+    let grown = rt.block_on(async {
+        if tenax {
+            let client = tenax::Client::new();
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(
+                    client
+                        .websocket(&url)
+                        .heartbeat(Some(Duration::from_secs(1)))
+                        .connect()
+                        .await
+                        .unwrap(),
                 );
             }
-        });
-    }
+            // Three heartbeats go by: every connection pings and is answered.
+            tokio::time::sleep(Duration::from_millis(3200)).await;
+            let grown = rss_kib().saturating_sub(before);
+            for ws in v {
+                ws.close(Duration::ZERO).await;
+            }
+            grown
+        } else {
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(tungstenite(&url).await);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            rss_kib().saturating_sub(before)
+        }
+    });
+    let which = if tenax {
+        "tenax (heartbeat on)"
+    } else {
+        "tungstenite (no heartbeat)"
+    };
+    println!(
+        "  {which:<30} {:>8.1} MiB in all, {:>6.0} B per connection",
+        grown as f64 / 1024.0,
+        grown as f64 * 1024.0 / n as f64
+    );
     drop(child.stdin.take());
     let _ = child.wait();
 }

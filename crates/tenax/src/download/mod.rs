@@ -16,10 +16,10 @@ use crate::{Client, Result, TimeoutPhase};
 
 mod sink;
 
+use sink::FileSink;
+
 /// How long a failed download waits for what it received to reach the temporary file.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
-
-use sink::FileSink;
 
 /// How far a download has come, for [`DownloadBuilder::on_progress`].
 #[derive(Clone, Debug, PartialEq, Eq)]

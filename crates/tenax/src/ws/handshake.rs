@@ -6,7 +6,7 @@ use std::io;
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::{HeaderMap, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -169,8 +169,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     // Bytes that came after the head belong to the first frames. They are copied out so that
     // the 1 KiB read buffer is not kept for the life of the connection (memory per idle
     // connection); usually there are none.
-    let pre = Bytes::copy_from_slice(&buf[head_len..]);
-    Ok((WsIo::new(pre, io), protocol))
+    Ok((WsIo::new(buf[head_len..].to_vec(), io), protocol))
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {

@@ -5,11 +5,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The WebSocket's socket: bytes already read in front, reads ahead in bursts, and writes
-/// coalesced.
+/// The WebSocket's socket: bytes already read (past the handshake) in front, reads ahead in
+/// bursts, and writes coalesced.
 ///
 /// Writes: the codec hands its frames over as a vectored write of two slices each (header,
 /// payload), and tokio-util writes at most 64 slices per call: a flush of 100 small messages
@@ -23,12 +22,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// until one comes back short; then that buffer is freed (an idle connection keeps none).
 /// 100 messages of 4 KiB in flight took one system call per two messages each way before.
 pub(crate) struct WsIo<S> {
-    pre: Bytes,
     io: S,
     wbuf: Vec<u8>,
     /// How much of `wbuf` is written.
     wpos: usize,
-    /// Read ahead, not handed over yet: `rbuf[rpos..rend]`.
+    /// Read (past the handshake, or ahead), not handed over yet: `rbuf[rpos..rend]`.
     rbuf: Vec<u8>,
     rpos: usize,
     rend: usize,
@@ -47,15 +45,15 @@ const WRITE_BUF: usize = 16 * 1024;
 const GATHER_BELOW: usize = 512;
 
 impl<S: AsyncWrite + Unpin> WsIo<S> {
-    pub(super) fn new(pre: Bytes, io: S) -> Self {
+    /// `pre`: the bytes read past the handshake's head (usually none).
+    pub(super) fn new(pre: Vec<u8>, io: S) -> Self {
         WsIo {
-            pre,
             io,
             wbuf: Vec::new(),
             wpos: 0,
-            rbuf: Vec::new(),
+            rend: pre.len(),
+            rbuf: pre,
             rpos: 0,
-            rend: 0,
             burst: false,
         }
     }
@@ -102,20 +100,10 @@ impl<S: AsyncWrite + Unpin> WsIo<S> {
 
 impl<S: AsyncRead + Unpin> AsyncRead for WsIo<S> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if !self.pre.is_empty() {
-            let n = self.pre.len().min(buf.remaining());
-            buf.put_slice(&self.pre[..n]);
-            self.pre.advance(n);
-            if self.pre.is_empty() {
-                // Release the allocation (an advanced `Bytes` keeps it).
-                self.pre = Bytes::new();
-            }
-            return Poll::Ready(Ok(()));
-        }
         let this = self.get_mut();
         if this.rpos == this.rend {
             if !this.burst || buf.remaining() >= READ_AHEAD {
@@ -124,7 +112,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WsIo<S> {
                 this.burst = buf.remaining() == 0 && buf.filled().len() > before;
                 return Poll::Ready(Ok(()));
             }
-            if this.rbuf.is_empty() {
+            if this.rbuf.len() < READ_AHEAD {
                 this.rbuf = vec![0; READ_AHEAD];
             }
             let mut ahead = ReadBuf::new(&mut this.rbuf);
@@ -139,7 +127,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WsIo<S> {
         buf.put_slice(&this.rbuf[this.rpos..this.rpos + n]);
         this.rpos += n;
         if this.rpos == this.rend && !this.burst {
-            // The burst is over: free the buffer.
+            // Drained and no burst: free the buffer (an idle connection keeps none).
             this.rbuf = Vec::new();
             (this.rpos, this.rend) = (0, 0);
         }
@@ -209,7 +197,7 @@ mod tests {
             tx.write_all(&sent).await.unwrap();
             tx
         });
-        let mut io = WsIo::new(Bytes::from_static(b"head-rest"), rx);
+        let mut io = WsIo::new(b"head-rest".to_vec(), rx);
         let mut got = Vec::new();
         let mut ahead = false;
         let mut chunk = vec![0u8; 8 * 1024];
@@ -238,7 +226,7 @@ mod tests {
     #[tokio::test]
     async fn gathered_and_direct_writes_keep_their_order() {
         let (tx, mut rx) = pair().await;
-        let mut io = WsIo::new(Bytes::new(), tx);
+        let mut io = WsIo::new(Vec::new(), tx);
         let mut want = Vec::new();
         for i in 0..200usize {
             let piece = pattern(if i % 3 == 0 { 9000 + i } else { 10 + i % 50 });
