@@ -2,8 +2,8 @@
 //! closes and resets that a real HTTP server would never produce.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,10 +41,12 @@ impl RawStep {
 
 /// A loopback server that reads each request head (up to the blank line, 64 KiB or 5 s) and
 /// then plays its script. A script that ends without `Close` or `Reset` keeps the connection
-/// open until the client closes it or the server is dropped.
+/// open until the client closes it or the server is dropped. The heads it read are kept, in
+/// the order they arrived ([`heads`](Self::heads)): what a client really put on the wire.
 pub struct RawServer {
     addr: SocketAddr,
     connections: Arc<AtomicU64>,
+    heads: Arc<Mutex<Vec<Bytes>>>,
     _shutdown: watch::Sender<bool>,
 }
 
@@ -61,6 +63,8 @@ impl RawServer {
         let connections = Arc::new(AtomicU64::new(0));
         let script: Arc<[RawStep]> = script.into();
         let count = connections.clone();
+        let heads: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+        let kept = heads.clone();
         tokio::spawn(async move {
             let mut stop = rx.clone();
             loop {
@@ -70,9 +74,10 @@ impl RawServer {
                         let Ok((stream, _)) = res else { continue };
                         count.fetch_add(1, Ordering::Relaxed);
                         let (script, mut stop) = (script.clone(), rx.clone());
+                        let kept = kept.clone();
                         tokio::spawn(async move {
                             tokio::select! {
-                                _ = play(stream, &script) => {}
+                                _ = play(stream, &script, &kept) => {}
                                 _ = stop.changed() => {}
                             }
                         });
@@ -83,6 +88,7 @@ impl RawServer {
         Ok(RawServer {
             addr,
             connections,
+            heads,
             _shutdown: tx,
         })
     }
@@ -102,6 +108,12 @@ impl RawServer {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The request heads read so far (request line and headers, up to the blank line), in the
+    /// order they arrived: one per connection.
+    pub fn heads(&self) -> Vec<Bytes> {
+        self.heads.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// How many connections the raw server has accepted.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::Relaxed)
@@ -116,7 +128,7 @@ impl std::fmt::Debug for RawServer {
     }
 }
 
-async fn read_head(stream: &mut TcpStream) {
+async fn read_head(stream: &mut TcpStream) -> Vec<u8> {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(HEAD_WAIT, async {
@@ -131,10 +143,18 @@ async fn read_head(stream: &mut TcpStream) {
         }
     })
     .await;
+    if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+        head.truncate(end + 4);
+    }
+    head
 }
 
-async fn play(mut stream: TcpStream, script: &[RawStep]) {
-    read_head(&mut stream).await;
+async fn play(mut stream: TcpStream, script: &[RawStep], heads: &Mutex<Vec<Bytes>>) {
+    let head = read_head(&mut stream).await;
+    heads
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(head.into());
     for step in script {
         match step {
             RawStep::Write(b) => {

@@ -213,7 +213,12 @@ async fn batch(mut a: BatchArgs) -> u8 {
     .flat_map(futures_util::stream::iter)
     .map(move |url| {
         let mut req = c.get(&url);
-        taken.borrow_mut().insert(index, url);
+        // Reported with its password (if any) redacted.
+        let shown = match tenax::redact_url(&url) {
+            std::borrow::Cow::Borrowed(_) => url,
+            std::borrow::Cow::Owned(redacted) => redacted,
+        };
+        taken.borrow_mut().insert(index, shown);
         index += 1;
         for (k, v) in &headers {
             req = req.header(k.as_str(), v.as_str());

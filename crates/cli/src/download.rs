@@ -121,7 +121,7 @@ async fn download(a: DownloadArgs) -> u8 {
         Ok(done) => {
             if a.json {
                 let v = serde_json::json!({
-                    "url": url,
+                    "url": tenax::redact_url(&url),
                     "path": done.path.display().to_string(),
                     "bytes": done.bytes,
                     "sha256": done.sha256,
@@ -153,7 +153,7 @@ async fn download(a: DownloadArgs) -> u8 {
         Err(e) => {
             if a.json {
                 let v = serde_json::json!({
-                    "url": url,
+                    "url": tenax::redact_url(&url),
                     "path": a.output.display().to_string(),
                     "error": crate::report::error_json(&e),
                 });

@@ -304,7 +304,8 @@ async fn get(args: GetArgs) -> u8 {
     }
 
     let started = Instant::now();
-    let mut outcome = Outcome::new(url.clone());
+    // Shown and reported with its password (if any) redacted.
+    let mut outcome = Outcome::new(tenax::redact_url(&url).into_owned());
     let code = exchange(req, &args, &mut outcome).await;
     outcome.elapsed = started.elapsed();
     if args.timings

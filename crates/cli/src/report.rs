@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 pub mod exit {
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
+    pub const BAD_URL: u8 = 3;
     pub const PROXY_DNS: u8 = 5;
     pub const DNS: u8 = 6;
     pub const CONNECT: u8 = 7;
@@ -93,6 +94,8 @@ pub fn exit_code(e: &tenax::Error) -> u8 {
         exit::WEIRD_REPLY
     } else if e.is_write() {
         exit::WRITE_OUTPUT
+    } else if e.is_invalid_url() {
+        exit::BAD_URL
     } else if e.is_builder() {
         exit::USAGE
     } else {

@@ -223,8 +223,8 @@ fn get_exit_codes_follow_curl() {
     let out = tenax(&["get", &format!("http://127.0.0.1:{port}/")]);
     assert_eq!(out.status.code(), Some(7));
 
-    // 2: usage errors.
-    assert_eq!(tenax(&["get", "http://bad url"]).status.code(), Some(2));
+    // 3: a malformed URL; 2: other usage errors.
+    assert_eq!(tenax(&["get", "http://bad url"]).status.code(), Some(3));
     assert_eq!(
         tenax(&["get", &s.url("/"), "-H", "nocolon"]).status.code(),
         Some(2)
@@ -235,6 +235,38 @@ fn get_exit_codes_follow_curl() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn a_port_over_65535_exits_3_before_any_connection() {
+    for url in ["http://127.0.0.1:65536/x", "http://127.0.0.1:4294967376/x"] {
+        let out = tenax(&["get", url]);
+        assert_eq!(out.status.code(), Some(3), "{url}: {}", stderr(&out));
+        assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
+    }
+    let out = tenax(&["ws", "ws://127.0.0.1:65616/", "--no-stdin"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+#[test]
+fn a_password_in_the_url_is_sent_and_never_printed() {
+    let s = chaos();
+    let url = s.url("/headers").replace("http://", "http://user:s3cret@");
+    let out = tenax(&["get", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // base64("user:s3cret"): sent as Basic credentials.
+    assert!(text.contains("Basic dXNlcjpzM2NyZXQ="), "{text}");
+    let out = tenax(&["get", &url, "--json"]);
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !summary.contains("s3cret") && summary.contains("user:***@"),
+        "{summary}"
+    );
+    let out = tenax(&["get", "http://user:s3cret@127.0.0.1:1/", "--json"]);
+    let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(7), "{all}");
+    assert!(!all.contains("s3cret"), "{all}");
 }
 
 #[test]
@@ -523,9 +555,9 @@ fn ws_exit_codes() {
     ]);
     assert_eq!(out.status.code(), Some(28), "{}", stderr(&out));
     assert!(stderr(&out).contains("no pong"), "{}", stderr(&out));
-    // Bad input: usage errors.
+    // Bad input: a URL of another scheme (3, a malformed URL), usage errors (2).
     let out = tenax(&["ws", "ftp://127.0.0.1/", "--no-stdin"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let out = tenax(&["ws", &s.ws_url("/ws/echo"), "--max-message", "12Q"]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -58,8 +58,11 @@ impl fmt::Display for TimeoutPhase {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// Bad input from the caller: URL, header, method, configuration.
+    /// Bad input from the caller: header, method, configuration.
     Builder,
+    /// A URL that cannot be used: malformed, another scheme, no host, a port out of range
+    /// (a kind of builder error).
+    Url,
     /// The client was closed.
     Closed,
     /// The host name did not resolve.
@@ -182,6 +185,10 @@ impl Error {
         Error::new(Kind::Builder).with_source(source)
     }
 
+    pub(crate) fn invalid_url(source: impl Into<BoxError>) -> Self {
+        Error::new(Kind::Url).with_source(source)
+    }
+
     pub(crate) fn timeout(phase: TimeoutPhase, limit: Duration, what: &'static str) -> Self {
         let mut e = Error::new(Kind::Timeout(phase));
         e.inner.limit = Some(limit);
@@ -283,7 +290,14 @@ impl Error {
 
     /// Whether the caller's input was invalid: URL, header name or value, method.
     pub fn is_builder(&self) -> bool {
-        self.inner.kind == Kind::Builder
+        matches!(self.inner.kind, Kind::Builder | Kind::Url)
+    }
+
+    /// Whether a URL could not be used: malformed, a scheme other than those allowed, no
+    /// host, a port not from 1 to 65535 (curl's exit code 3). [`is_builder`](Self::is_builder)
+    /// holds too.
+    pub fn is_invalid_url(&self) -> bool {
+        self.inner.kind == Kind::Url
     }
 
     /// Whether the client had been closed.
@@ -340,7 +354,7 @@ impl Error {
     /// `websocket`, `outbox_full`.
     pub fn kind_name(&self) -> &'static str {
         match self.inner.kind {
-            Kind::Builder => "builder",
+            Kind::Builder | Kind::Url => "builder",
             Kind::Closed => "closed",
             Kind::Dns => "dns",
             Kind::Connect => "connect",
@@ -446,6 +460,7 @@ impl fmt::Display for Error {
                 }
             }
             Kind::Builder => f.write_str("invalid request")?,
+            Kind::Url => f.write_str("invalid URL")?,
             Kind::Closed => f.write_str("the client is closed")?,
             Kind::Dns => f.write_str("could not resolve host")?,
             Kind::Connect => f.write_str("could not connect")?,

@@ -47,6 +47,7 @@ mod retry;
 pub mod scope;
 mod timeouts_phase;
 mod timings;
+mod url;
 pub mod ws;
 
 pub use batch::Batch;
@@ -67,6 +68,7 @@ pub use response::NdJson;
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
 pub use retry::{Retry, RetryBudget, RetryPolicy};
 pub use timings::Timings;
+pub use url::redact as redact_url;
 
 pub use http::{HeaderMap, Method, StatusCode, Version, header};
 

@@ -5,6 +5,7 @@ use http::{Method, StatusCode, Uri};
 
 use crate::error::{Error, Kind};
 use crate::pool::Origin;
+use crate::url::{self, Target};
 
 /// Whether and how far to follow redirects (301, 302, 303, 307, 308).
 ///
@@ -83,39 +84,18 @@ pub(crate) fn next_for(status: StatusCode, method: &Method) -> Option<Next> {
     }
 }
 
-/// Resolves a `Location` against the URL it came from (RFC 3986 §5.2, without dot-segment
-/// removal), dropping any fragment.
-pub(crate) fn resolve(base: &Uri, location: &str) -> Result<Uri, Error> {
-    let location = location.split('#').next().unwrap_or("").trim();
+/// Resolves a `Location` against the URL it came from (RFC 3986 §5.2, dot segments removed,
+/// what the request line cannot carry percent-encoded), dropping any fragment.
+pub(crate) fn resolve(base: &Uri, location: &[u8]) -> Result<Target, Error> {
+    let text = url::location_text(location);
     let bad = |why: String| Error::new(Kind::Redirect).with_source(why);
-    if location.is_empty() {
+    if text.trim().is_empty() {
         return Err(bad("the redirect has an empty Location".into()));
     }
-    let scheme = base.scheme_str().unwrap_or("http");
-    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
-    let has_scheme = location.split_once(':').is_some_and(|(s, _)| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-            && !s.contains('/')
-    });
-    let absolute = if has_scheme {
-        location.to_string()
-    } else if let Some(rest) = location.strip_prefix("//") {
-        format!("{scheme}://{rest}")
-    } else if location.starts_with('/') {
-        format!("{scheme}://{authority}{location}")
-    } else if location.starts_with('?') {
-        format!("{scheme}://{authority}{}{location}", base.path())
-    } else {
-        let path = base.path();
-        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        let dir = if dir.is_empty() { "/" } else { dir };
-        format!("{scheme}://{authority}{dir}{location}")
-    };
-    crate::request::parse_url(&absolute).map_err(|e| {
+    url::resolve(base, &text).map_err(|e| {
         bad(format!(
-            "the redirect's Location {location:?} is not a usable URL: {e}"
+            "the redirect's Location {:?} is not a usable URL: {e}",
+            url::redact(text.trim())
         ))
     })
 }
@@ -137,27 +117,30 @@ pub(crate) fn strip_for(headers: &mut HeaderMap, from: &Uri, to: &Uri) {
 mod tests {
     use super::*;
 
-    fn r(base: &str, loc: &str) -> String {
-        resolve(&base.parse().unwrap(), loc).unwrap().to_string()
+    fn r(base: &str, loc: &[u8]) -> String {
+        resolve(&base.parse().unwrap(), loc)
+            .unwrap()
+            .uri
+            .to_string()
     }
 
     #[test]
-    fn locations_resolve_against_their_base() {
-        assert_eq!(r("http://h:1/a/b?q", "/c"), "http://h:1/c");
-        assert_eq!(r("http://h:1/a/b", "c?d=1"), "http://h:1/a/c?d=1");
-        assert_eq!(r("https://h/a/b", "//g:2/x"), "https://g:2/x");
-        assert_eq!(r("http://h/a", "https://k/y#frag"), "https://k/y");
-        assert_eq!(r("http://h/a/b", "?x=1"), "http://h/a/b?x=1");
-        assert_eq!(r("http://h", "z"), "http://h/z");
-        assert!(
-            resolve(&"http://h/".parse().unwrap(), "")
-                .unwrap_err()
-                .is_redirect()
+    fn redirect_locations_with_spaces_utf8_and_dot_segments_are_followed() {
+        assert_eq!(r("http://h:1/a/b/dotdot", b"../x"), "http://h:1/a/x");
+        assert_eq!(
+            r("http://h/a/b", "caf\u{e9} au lait".as_bytes()),
+            "http://h/a/caf%C3%A9%20au%20lait"
         );
+        assert_eq!(r("http://h/a/b", b"/x\xe9?q=\xff"), "http://h/x%E9?q=%FF");
+        assert_eq!(r("http://h/a", b"https://u:pw@k/y"), "https://k/y");
+        let base: Uri = "http://h/".parse().unwrap();
+        assert!(resolve(&base, b"").unwrap_err().is_redirect());
+        assert!(resolve(&base, b"ftp://x/").unwrap_err().is_redirect());
+        let e = resolve(&base, b"http://u:secret@h:99999/").unwrap_err();
+        let text = crate::error::message_chain(&e);
         assert!(
-            resolve(&"http://h/".parse().unwrap(), "ftp://x/")
-                .unwrap_err()
-                .is_redirect()
+            !text.contains("secret") && text.contains("u:***@"),
+            "{text}"
         );
     }
 
@@ -212,9 +195,14 @@ mod fuzz {
             let s: String = (0..len)
                 .map(|_| alphabet[rng.usize(..alphabet.len())])
                 .collect();
-            if let Ok(u) = resolve(&base, &s) {
+            if let Ok(t) = resolve(&base, s.as_bytes()) {
+                let u = t.uri;
                 assert!(
                     matches!(u.scheme_str(), Some("http" | "https")),
+                    "{s:?} -> {u}"
+                );
+                assert!(
+                    u.path().is_ascii() && !u.path().contains("/../"),
                     "{s:?} -> {u}"
                 );
             }

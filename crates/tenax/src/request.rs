@@ -10,6 +10,7 @@ use crate::body::Body;
 use crate::client::Client;
 use crate::config::{TimeoutOverrides, Timeouts};
 use crate::error::Error;
+use crate::url::{self, Schemes, Target};
 use crate::{Response, Result, redirect};
 
 /// Everything a request carries once built.
@@ -22,6 +23,8 @@ pub(crate) struct Parts {
     pub(crate) retry: Option<crate::RetryPolicy>,
     pub(crate) deadline: Option<std::time::Instant>,
     pub(crate) max_body: Option<u64>,
+    /// `Authorization` from the URL's user information, sent unless the request has its own.
+    pub(crate) url_auth: Option<HeaderValue>,
 }
 
 /// A request being built; [`send`](Self::send) it. Invalid input (a malformed URL, header
@@ -34,9 +37,16 @@ pub struct RequestBuilder {
 
 /// What a URL can be given as: `&str`, `String`, or an already parsed [`http::Uri`] (which
 /// saves parsing it again on every request). Sealed: implemented here only.
+///
+/// Every form is checked the same way: `http` or `https`, a host, a port from 1 to 65535.
+/// Text is normalised as browsers, curl and reqwest do: dot segments removed, spaces and
+/// non-ASCII bytes of the path and query percent-encoded, an international host name in its
+/// `xn--` form. Credentials in the URL (`http://user:password@host/`) are sent as
+/// `Authorization: Basic` (unless the request sets its own `Authorization`), never in the
+/// request line, and are shown redacted (`user:***@`) in errors.
 pub trait IntoUrl: sealed::Sealed {
     #[doc(hidden)]
-    fn into_uri(self) -> Result<Uri>;
+    fn into_target(self) -> Result<Target>;
 }
 
 mod sealed {
@@ -49,73 +59,41 @@ mod sealed {
 }
 
 impl IntoUrl for &str {
-    fn into_uri(self) -> Result<Uri> {
-        parse_url(self)
+    fn into_target(self) -> Result<Target> {
+        url::parse(self, Schemes::Http)
     }
 }
 
 impl IntoUrl for String {
-    fn into_uri(self) -> Result<Uri> {
-        parse_url(&self)
+    fn into_target(self) -> Result<Target> {
+        url::parse(&self, Schemes::Http)
     }
 }
 
 impl IntoUrl for &String {
-    fn into_uri(self) -> Result<Uri> {
-        parse_url(self)
+    fn into_target(self) -> Result<Target> {
+        url::parse(self, Schemes::Http)
     }
 }
 
 impl IntoUrl for Uri {
-    fn into_uri(self) -> Result<Uri> {
-        check_url(&self, || self.to_string())?;
-        Ok(self)
+    fn into_target(self) -> Result<Target> {
+        url::check(&self)
     }
 }
 
 impl IntoUrl for &Uri {
-    fn into_uri(self) -> Result<Uri> {
-        self.clone().into_uri()
+    fn into_target(self) -> Result<Target> {
+        url::check(self)
     }
-}
-
-/// Parses and checks a URL: absolute, `http` or `https`, with a host.
-pub(crate) fn parse_url(url: &str) -> Result<Uri> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| Error::builder(format!("invalid URL {url:?}: {e}")))?;
-    check_url(&uri, || url.to_string())?;
-    Ok(uri)
-}
-
-/// Checks an absolute `http`/`https` URL with a host; `shown` renders it for the error only.
-fn check_url(uri: &Uri, shown: impl Fn() -> String) -> Result<()> {
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        Some(other) => {
-            return Err(Error::builder(format!(
-                "unsupported URL scheme {other:?} in {:?} (http and https are)",
-                shown()
-            )));
-        }
-        None => {
-            return Err(Error::builder(format!(
-                "URL {:?} has no scheme (write http://... or https://...)",
-                shown()
-            )));
-        }
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(Error::builder(format!("URL {:?} has no host", shown())));
-    }
-    Ok(())
 }
 
 impl RequestBuilder {
     pub(crate) fn new(client: Client, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        let parts = url.into_uri().map(|uri| Parts {
+        let parts = url.into_target().map(|t| Parts {
             method,
-            uri,
+            uri: t.uri,
+            url_auth: t.auth,
             headers: HeaderMap::new(),
             body: Body::empty(),
             timeouts: TimeoutOverrides::default(),
@@ -320,6 +298,11 @@ impl RequestBuilder {
                     ));
                 }
             };
+            if let Some(auth) = parts.url_auth.take()
+                && !parts.headers.contains_key(http::header::AUTHORIZATION)
+            {
+                parts.headers.insert(http::header::AUTHORIZATION, auth);
+            }
             let policy = client.redirect_policy();
             if !policy.follows() {
                 return client.execute(parts).await;
@@ -345,9 +328,9 @@ impl RequestBuilder {
                 if hops >= policy.max() {
                     return Err(refuse(format!("more than {} redirects", policy.max())));
                 }
-                let location = location.to_str().unwrap_or("");
-                let to = redirect::resolve(&from, location)
+                let to = redirect::resolve(&from, location.as_bytes())
                     .map_err(|e| e.with_url(&parts.method, &from))?;
+                let (to, to_auth) = (to.uri, to.auth);
                 if from.scheme_str() == Some("https")
                     && to.scheme_str() == Some("http")
                     && !policy.downgrade_allowed()
@@ -374,6 +357,9 @@ impl RequestBuilder {
                     parts.headers.remove(http::header::CONTENT_LENGTH);
                 }
                 redirect::strip_for(&mut parts.headers, &from, &to);
+                if let Some(auth) = to_auth {
+                    parts.headers.insert(http::header::AUTHORIZATION, auth);
+                }
                 parts.uri = to;
                 hops += 1;
                 // The 3xx's small body is read in the background as it drops.
@@ -420,6 +406,7 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
+        let parse_url = |s: &str| url::parse(s, Schemes::Http);
         assert!(parse_url("http://127.0.0.1:8080/x?y=1").is_ok());
         assert!(parse_url("https://[::1]/").is_ok());
         for bad in [

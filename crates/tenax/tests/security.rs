@@ -75,7 +75,7 @@ async fn crlf_or_spaces_in_a_url_never_reach_the_server() {
         "/a\r\nX-Injected: 1",
         "/a HTTP/1.1\r\nHost: evil",
         "/a\nb",
-        "/a b",
+        "/a\tb",
     ] {
         let e = bounded(c.get(raw.url(path)).send()).await.unwrap_err();
         assert!(e.is_builder(), "{path:?}: {e}");
@@ -206,4 +206,191 @@ fn hostile_retry_after_values_never_overflow_a_deadline() {
             Err(e) => assert!(e.is_timeout(), "{e}"),
         }
     });
+}
+
+/// The request line and `Host` of the first request `raw` received.
+fn first_head(raw: &RawServer) -> String {
+    String::from_utf8_lossy(&raw.heads()[0]).into_owned()
+}
+
+const EMPTY_200: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+
+#[tokio::test]
+async fn a_port_over_65535_is_refused_before_any_connection() {
+    // It used to become port 80 (`port_u16()` is `None` past 65535, and 80 was the default).
+    let c = client();
+    for url in [
+        "http://127.0.0.1:65536/x",
+        "http://127.0.0.1:65616/x",
+        "http://127.0.0.1:4294967376/x",
+    ] {
+        let e = bounded(c.get(url).send()).await.unwrap_err();
+        assert!(e.is_builder(), "{url}: {e}");
+        let uri: http::Uri = url.parse().unwrap();
+        let e = bounded(c.get(uri).send()).await.unwrap_err();
+        assert!(e.is_builder(), "{url} as a Uri: {e}");
+    }
+    let e = bounded(c.websocket("ws://127.0.0.1:65616/").connect())
+        .await
+        .unwrap_err();
+    assert!(e.is_builder(), "{e}");
+    let e = bounded(
+        c.download(
+            "http://127.0.0.1:65536/f",
+            std::env::temp_dir().join("tenax-never"),
+        )
+        .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.is_builder(), "{e}");
+}
+
+#[tokio::test]
+async fn credentials_in_the_url_are_sent_as_basic_auth_and_never_shown() {
+    let raw = RawServer::reply(EMPTY_200).await.unwrap();
+    let url = format!("http://us%40er:pa%3Ass@{}/private", raw.addr());
+    bounded(client().get(&url).send()).await.unwrap();
+    let head = first_head(&raw);
+    // base64("us@er:pa:ss"); the request line and Host carry no user information.
+    assert!(
+        head.contains("authorization: Basic dXNAZXI6cGE6c3M=\r\n"),
+        "{head}"
+    );
+    assert!(head.starts_with("GET /private HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("host: {}\r\n", raw.addr())),
+        "{head}"
+    );
+    // The request's own Authorization wins over the URL's.
+    bounded(
+        client()
+            .get(&url)
+            .header("authorization", "Bearer t")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let head = String::from_utf8_lossy(&raw.heads()[1]).into_owned();
+    assert!(head.contains("authorization: Bearer t\r\n"), "{head}");
+    assert!(!head.contains("Basic"), "{head}");
+
+    // Errors never show the password.
+    let e = bounded(client().get("http://user:s3cret@127.0.0.1:1/x").send())
+        .await
+        .unwrap_err();
+    let shown = format!("{e} {e:?} {:?}", e.url());
+    assert!(!shown.contains("s3cret"), "{shown}");
+    let e = bounded(client().get("http://user:s3cret@127.0.0.1:99999/x").send())
+        .await
+        .unwrap_err();
+    let shown = format!("{e} {e:?} {}", std::error::Error::source(&e).unwrap());
+    assert!(
+        !shown.contains("s3cret") && shown.contains("user:***@"),
+        "{shown}"
+    );
+    assert_eq!(
+        tenax::redact_url("https://user:s3cret@h/p"),
+        "https://user:***@h/p"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_url_with_credentials_sends_them_as_basic_auth_not_in_host() {
+    let raw = RawServer::reply(&b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n"[..])
+        .await
+        .unwrap();
+    let url = format!("ws://user:pass@{}/chat", raw.addr());
+    let e = bounded(client().websocket(&url).reconnect(false).connect())
+        .await
+        .unwrap_err();
+    assert!(!format!("{e} {e:?}").contains("pass@"), "{e}");
+    let head = first_head(&raw);
+    assert!(head.starts_with("GET /chat HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("Host: {}\r\n", raw.addr())),
+        "{head}"
+    );
+    assert!(
+        head.contains("authorization: Basic dXNlcjpwYXNz\r\n"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn a_relative_redirect_has_its_dot_segments_removed() {
+    let raw =
+        RawServer::reply(&b"HTTP/1.1 302 Found\r\nlocation: ../x\r\ncontent-length: 0\r\n\r\n"[..])
+            .await
+            .unwrap();
+    let c = Client::builder()
+        .redirect(tenax::RedirectPolicy::limited(1))
+        .build()
+        .unwrap();
+    let e = bounded(c.get(raw.url("/a/b/dotdot")).send())
+        .await
+        .unwrap_err();
+    assert!(e.is_redirect(), "{e}");
+    let second = String::from_utf8_lossy(&raw.heads()[1]).into_owned();
+    assert!(second.starts_with("GET /a/x HTTP/1.1\r\n"), "{second}");
+}
+
+#[tokio::test]
+async fn a_redirect_location_with_spaces_or_utf8_is_percent_encoded_and_followed() {
+    let target = RawServer::reply(EMPTY_200).await.unwrap();
+    for (location, want) in [
+        (
+            "/new place/caf\u{e9}?q=\u{fc} x".as_bytes().to_vec(),
+            "GET /new%20place/caf%C3%A9?q=%C3%BC%20x HTTP/1.1",
+        ),
+        (b"/latin\xe9".to_vec(), "GET /latin%E9 HTTP/1.1"),
+    ] {
+        let mut head = format!(
+            "HTTP/1.1 301 Moved\r\ncontent-length: 0\r\nlocation: http://{}",
+            target.addr()
+        )
+        .into_bytes();
+        head.extend_from_slice(&location);
+        head.extend_from_slice(b"\r\n\r\n");
+        let from = RawServer::reply(head).await.unwrap();
+        let c = Client::builder()
+            .redirect(tenax::RedirectPolicy::limited(2))
+            .build()
+            .unwrap();
+        let res = bounded(c.get(from.url("/")).send()).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let got = String::from_utf8_lossy(target.heads().last().unwrap()).into_owned();
+        assert!(got.starts_with(&format!("{want}\r\n")), "{got}");
+    }
+}
+
+#[tokio::test]
+async fn non_ascii_in_the_path_and_query_is_percent_encoded_on_the_request_line() {
+    let raw = RawServer::reply(EMPTY_200).await.unwrap();
+    bounded(client().get(raw.url("/\u{e9}?q=\u{fc}")).send())
+        .await
+        .unwrap();
+    let head = first_head(&raw);
+    assert!(
+        head.starts_with("GET /%C3%A9?q=%C3%BC HTTP/1.1\r\n"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn an_international_host_name_goes_out_in_punycode() {
+    let raw = RawServer::reply(EMPTY_200).await.unwrap();
+    let port = raw.addr().port();
+    let c = Client::builder()
+        .resolve_to("xn--bcher-kva.example", Some(port), [raw.addr().ip()])
+        .build()
+        .unwrap();
+    bounded(c.get(format!("http://B\u{fc}cher.example:{port}/")).send())
+        .await
+        .unwrap();
+    let head = first_head(&raw);
+    assert!(
+        head.contains(&format!("host: xn--bcher-kva.example:{port}\r\n")),
+        "{head}"
+    );
 }

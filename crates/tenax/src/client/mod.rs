@@ -340,6 +340,7 @@ impl Client {
             retry,
             deadline,
             max_body,
+            url_auth: _,
         } = parts;
         let max_body = max_body.or(self.inner.max_body);
         let (method, uri) = (&*method, uri);

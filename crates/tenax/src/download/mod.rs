@@ -59,7 +59,7 @@ type OnProgress = Arc<dyn Fn(&Progress) + Send + Sync>;
 #[must_use = "a download does nothing until it is sent"]
 pub struct DownloadBuilder {
     client: Client,
-    url: Result<Uri>,
+    url: Result<crate::url::Target>,
     dest: PathBuf,
     sha256: Option<std::result::Result<[u8; 32], String>>,
     compute_sha256: bool,
@@ -132,7 +132,7 @@ impl DownloadBuilder {
     pub(crate) fn new(client: Client, url: impl IntoUrl, dest: &Path) -> DownloadBuilder {
         DownloadBuilder {
             client,
-            url: url.into_uri(),
+            url: url.into_target(),
             dest: dest.to_path_buf(),
             sha256: None,
             compute_sha256: false,
@@ -223,7 +223,7 @@ impl DownloadBuilder {
 
     /// Runs the download.
     pub async fn send(self) -> Result<Download> {
-        let url = self.url.as_ref().map_err(Error::duplicate)?.clone();
+        let url = self.url.as_ref().map_err(Error::duplicate)?.uri.clone();
         let expected = match &self.sha256 {
             Some(Err(m)) => return Err(Error::builder(m.clone())),
             Some(Ok(d)) => Some(*d),
@@ -317,6 +317,11 @@ impl DownloadBuilder {
             );
             for (k, v) in &self.headers {
                 req = req.header(k.clone(), v.clone());
+            }
+            if let Some(auth) = self.url.as_ref().ok().and_then(|t| t.auth.as_ref())
+                && !self.headers.contains_key(header::AUTHORIZATION)
+            {
+                req = req.header(header::AUTHORIZATION, auth.clone());
             }
             let ranged = offset > 0;
             if ranged {

@@ -12,13 +12,12 @@ use super::{Event, EventKind};
 
 /// The span of a request (a redirect is a new request).
 pub(crate) fn request_span(method: &Method, url: &Uri) -> Span {
-    let https = url.scheme_str() == Some("https");
     tracing::info_span!(
         "http.client.request",
         otel.kind = "client",
         http.request.method = %method,
         server.address = url.host().unwrap_or(""),
-        server.port = url.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        server.port = crate::url::port_of(url).unwrap_or(0),
         url.full = %url,
         http.response.status_code = Empty,
         network.protocol.version = Empty,

@@ -33,11 +33,12 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    /// The origin of an absolute `http`/`https` URL (checked when the URL was parsed).
+    /// The origin of an absolute `http`/`https` URL (checked when the URL was parsed); `None`
+    /// without a host or with a port that does not fit in 16 bits.
     pub(crate) fn of(uri: &http::Uri) -> Option<Origin> {
         let https = uri.scheme_str() == Some("https");
         let authority = uri.authority()?.clone();
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let port = crate::url::port_of(uri)?;
         let all = authority.as_str();
         let host = authority.host();
         // `host()` is a subslice of the authority string.

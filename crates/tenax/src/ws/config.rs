@@ -5,13 +5,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Uri};
+
+use crate::url::{Schemes, Target};
 
 use super::event::{Decision, DisconnectReason};
 use super::message::Message;
 use super::{ConnectInfo, WebSocket};
-use crate::error::{Error, Kind};
+use crate::error::Error;
 use crate::{Client, Result};
 
 pub(crate) type Classify = Arc<dyn Fn(&DisconnectReason) -> Decision + Send + Sync>;
@@ -78,7 +80,7 @@ impl Default for Config {
 #[must_use]
 pub struct WsBuilder {
     client: Client,
-    url: std::result::Result<Uri, String>,
+    url: Result<Target>,
     cfg: Config,
     invalid: Option<Error>,
 }
@@ -89,42 +91,11 @@ impl std::fmt::Debug for WsBuilder {
     }
 }
 
-/// Parses a `ws://` or `wss://` URL (`http://` and `https://` are taken as their WebSocket
-/// equivalents).
-pub(crate) fn parse_ws_url(url: &str) -> std::result::Result<Uri, String> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
-    let scheme = match uri.scheme_str() {
-        Some("ws" | "http") => "ws",
-        Some("wss" | "https") => "wss",
-        Some(other) => {
-            return Err(format!(
-                "unsupported URL scheme {other:?} in {url:?} (ws and wss are)"
-            ));
-        }
-        None => {
-            return Err(format!(
-                "URL {url:?} has no scheme (write ws://... or wss://...)"
-            ));
-        }
-    };
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("URL {url:?} has no host"));
-    }
-    let mut parts = uri.into_parts();
-    parts.scheme = Some(scheme.parse().expect("valid scheme"));
-    if parts.path_and_query.is_none() {
-        parts.path_and_query = Some("/".parse().expect("valid path"));
-    }
-    Uri::from_parts(parts).map_err(|e| format!("invalid URL {url:?}: {e}"))
-}
-
 impl WsBuilder {
     pub(crate) fn new(client: Client, url: &str) -> WsBuilder {
         WsBuilder {
             client,
-            url: parse_ws_url(url),
+            url: crate::url::parse(url, Schemes::WebSocket),
             cfg: Config::default(),
             invalid: None,
         }
@@ -311,9 +282,14 @@ impl WsBuilder {
         if let Some(e) = self.invalid {
             return Err(e);
         }
-        let uri = self
-            .url
-            .map_err(|m| Error::new(Kind::Builder).with_source(m))?;
-        super::driver::start(self.client.ws_parts(), uri, self.cfg).await
+        let Target { uri, auth } = self.url?;
+        let mut cfg = self.cfg;
+        // Credentials in the URL, unless the handshake has its own.
+        if let Some(auth) = auth
+            && !cfg.headers.contains_key(http::header::AUTHORIZATION)
+        {
+            cfg.headers.insert(http::header::AUTHORIZATION, auth);
+        }
+        super::driver::start(self.client.ws_parts(), uri, cfg).await
     }
 }

@@ -79,9 +79,10 @@ async fn open(
     cfg: &Config,
 ) -> std::result::Result<(Ws, Option<String>), DisconnectReason> {
     let failed = |e: Error| DisconnectReason::Failed(Arc::new(e.with_url(&Method::GET, uri)));
-    let tls = uri.scheme_str() == Some("wss");
+    let tls = crate::url::is_secure(uri);
     let host = uri.host().unwrap_or_default();
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    // Checked when the URL was parsed.
+    let port = crate::url::port_of(uri).unwrap_or(crate::url::default_port(tls));
     let c = connect::connect(
         &parts.resolver,
         host,

@@ -41,7 +41,11 @@ pub(crate) fn accept_for(key: &str) -> String {
 /// The upgrade request's bytes.
 fn request(uri: &Uri, key: &str, headers: &HeaderMap, protocols: &[String]) -> Vec<u8> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let host = uri.authority().map_or("", |a| a.as_str());
+    // Host and port only: user information never goes on the wire.
+    let host = match uri.port() {
+        Some(p) => format!("{}:{p}", uri.host().unwrap_or("")),
+        None => uri.host().unwrap_or("").to_string(),
+    };
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"GET ");
     out.extend_from_slice(path.as_bytes());

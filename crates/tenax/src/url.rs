@@ -1,0 +1,557 @@
+//! URLs are a security surface, and this file is the one home of their rules: what is accepted
+//! (scheme, host, a port that fits in 16 bits), what is normalised before a request goes out
+//! (dot segments removed, bytes the request line cannot carry percent-encoded, international
+//! host names in their ASCII form), where the credentials of the user information go (an
+//! `Authorization: Basic` header, never the wire's URL), how a URL is shown (password
+//! redacted), and how a redirect's `Location` resolves against the URL it came from.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use http::{HeaderValue, Uri};
+
+use crate::error::Error;
+
+/// A checked URL: absolute, without user information or fragment, normalised, with the
+/// credentials its user information carried.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub(crate) uri: Uri,
+    /// `Basic` credentials from `user:password@` (marked sensitive).
+    pub(crate) auth: Option<HeaderValue>,
+}
+
+/// Which family of schemes a URL may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Schemes {
+    /// `http` and `https`.
+    Http,
+    /// `ws` and `wss` (`http` and `https` are taken as their WebSocket equivalents).
+    WebSocket,
+}
+
+/// The port a scheme uses when the URL names none.
+pub(crate) fn default_port(secure: bool) -> u16 {
+    if secure { 443 } else { 80 }
+}
+
+/// Whether a scheme is the secure one of its family (`https`, `wss`).
+pub(crate) fn is_secure(uri: &Uri) -> bool {
+    matches!(uri.scheme_str(), Some("https" | "wss"))
+}
+
+/// The port a request to `uri` goes to, `None` when the URL's port is not one from 1 to 65535
+/// (`http::Uri` accepts any digits there, and its `port()` is then `None`).
+pub(crate) fn port_of(uri: &Uri) -> Option<u16> {
+    let authority = uri.authority()?.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match split_port(host_port).ok()? {
+        (_, Some(p)) => Some(p),
+        (_, None) => Some(default_port(is_secure(uri))),
+    }
+}
+
+/// Parses, checks and normalises a URL given as text.
+pub(crate) fn parse(input: &str, schemes: Schemes) -> Result<Target, Error> {
+    let shown = || redact(input).into_owned();
+    let bad = |why: String| Error::invalid_url(format!("{:?}: {why}", shown()));
+    let s = input.trim_matches(|c: char| c <= ' ');
+    if s.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(bad("it contains a control character".into()));
+    }
+    let s = s.split('#').next().unwrap_or("");
+    let Some((scheme, rest)) = s.split_once(':').filter(|(sc, _)| is_scheme(sc)) else {
+        let hint = match schemes {
+            Schemes::Http => "http://... or https://...",
+            Schemes::WebSocket => "ws://... or wss://...",
+        };
+        return Err(Error::invalid_url(format!(
+            "URL {:?} has no scheme (write {hint})",
+            shown()
+        )));
+    };
+    let scheme = canonical_scheme(scheme, schemes).ok_or_else(|| {
+        let allowed = match schemes {
+            Schemes::Http => "http and https are",
+            Schemes::WebSocket => "ws and wss are",
+        };
+        Error::invalid_url(format!(
+            "unsupported URL scheme {scheme:?} in {:?} ({allowed})",
+            shown()
+        ))
+    })?;
+    let Some(rest) = rest.strip_prefix("//") else {
+        return Err(Error::invalid_url(format!("URL {:?} has no host", shown())));
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path_and_query) = rest.split_at(end);
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (host, port) = split_port(host_port).map_err(bad)?;
+    if host.is_empty() || host == "[]" {
+        return Err(Error::invalid_url(format!("URL {:?} has no host", shown())));
+    }
+    let host = ascii_host(host).map_err(bad)?;
+    let mut out = String::with_capacity(s.len() + 8);
+    out.push_str(scheme);
+    out.push_str("://");
+    out.push_str(&host);
+    if let Some(p) = port {
+        out.push(':');
+        out.push_str(&p.to_string());
+    }
+    push_path_and_query(&mut out, path_and_query);
+    let uri = Uri::from_maybe_shared(bytes::Bytes::from(out)).map_err(|e| bad(e.to_string()))?;
+    let auth = userinfo.and_then(basic_from_userinfo);
+    Ok(Target { uri, auth })
+}
+
+/// Checks a URL given already parsed: the scheme, a host, a port that fits; the user
+/// information is taken out into credentials and the fragment dropped.
+pub(crate) fn check(uri: &Uri) -> Result<Target, Error> {
+    let plain = uri.authority().is_none_or(|a| !a.as_str().contains('@'));
+    if plain && matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() {
+        if port_of(uri).is_none() {
+            return Err(Error::invalid_url(format!(
+                "{:?}: its port is not one from 1 to 65535",
+                uri.to_string()
+            )));
+        }
+        return Ok(Target {
+            uri: uri.clone(),
+            auth: None,
+        });
+    }
+    parse(&uri.to_string(), Schemes::Http)
+}
+
+/// Resolves a redirect's `Location` against the URL it came from (RFC 3986 §5.2: dot
+/// segments removed, and what the request line cannot carry percent-encoded, as curl and
+/// browsers do).
+pub(crate) fn resolve(base: &Uri, location: &str) -> Result<Target, Error> {
+    let location = location.split('#').next().unwrap_or("").trim();
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map_or("", |a| a.as_str());
+    let has_scheme = location.split_once(':').is_some_and(|(s, _)| is_scheme(s));
+    let absolute = if has_scheme {
+        Cow::Borrowed(location)
+    } else if let Some(rest) = location.strip_prefix("//") {
+        Cow::Owned(format!("{scheme}://{rest}"))
+    } else if location.starts_with('/') {
+        Cow::Owned(format!("{scheme}://{authority}{location}"))
+    } else if location.starts_with('?') {
+        Cow::Owned(format!("{scheme}://{authority}{}{location}", base.path()))
+    } else {
+        let path = base.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        let dir = if dir.is_empty() { "/" } else { dir };
+        Cow::Owned(format!("{scheme}://{authority}{dir}{location}"))
+    };
+    parse(&absolute, Schemes::Http)
+}
+
+/// A `Location` header's text: UTF-8 as it is (percent-encoded later), any other byte above
+/// ASCII percent-encoded here.
+pub(crate) fn location_text(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            let mut out = String::with_capacity(raw.len() * 3);
+            for &b in raw {
+                if b.is_ascii() {
+                    out.push(char::from(b));
+                } else {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// The URL as it may be shown: a password in the user information becomes `***`.
+pub fn redact(url: &str) -> Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else {
+        return Cow::Borrowed(url);
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return Cow::Borrowed(url);
+    };
+    let pass = start + colon + 1..start + at;
+    Cow::Owned(format!("{}***{}", &url[..pass.start], &url[pass.end..]))
+}
+
+/// An RFC 3986 scheme: a letter, then letters, digits, `+`, `-`, `.`.
+fn is_scheme(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && b.all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
+}
+
+fn canonical_scheme(scheme: &str, schemes: Schemes) -> Option<&'static str> {
+    let lower = scheme.to_ascii_lowercase();
+    Some(match (schemes, lower.as_str()) {
+        (Schemes::Http, "http") => "http",
+        (Schemes::Http, "https") => "https",
+        (Schemes::WebSocket, "ws" | "http") => "ws",
+        (Schemes::WebSocket, "wss" | "https") => "wss",
+        _ => return None,
+    })
+}
+
+/// Splits `host[:port]`; the port must be digits that fit in 16 bits (an empty port is the
+/// scheme's default, as browsers and curl take it).
+fn split_port(host_port: &str) -> Result<(&str, Option<u16>), String> {
+    let after_host = if host_port.starts_with('[') {
+        host_port.find(']').map_or(host_port.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let Some(colon) = host_port[after_host..].rfind(':').map(|i| i + after_host) else {
+        return Ok((host_port, None));
+    };
+    let (host, port) = (&host_port[..colon], &host_port[colon + 1..]);
+    if port.is_empty() {
+        return Ok((host, None));
+    }
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("port {port:?} is not a number"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok((host, Some(p))),
+        _ => Err(format!("port {port} is out of range (1-65535)")),
+    }
+}
+
+/// The host in ASCII: an international name label by label in its IDNA form (`xn--`,
+/// lowercased and Punycode-encoded; the name is taken as written, without Unicode
+/// normalisation).
+fn ascii_host(host: &str) -> Result<Cow<'_, str>, String> {
+    if host.is_ascii() {
+        return Ok(Cow::Borrowed(host));
+    }
+    if host.starts_with('[') {
+        return Err(format!("host {host:?} is not a valid IPv6 address"));
+    }
+    let mut out = String::with_capacity(host.len() * 2);
+    for (i, label) in host.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        let lower: Vec<char> = label.chars().flat_map(char::to_lowercase).collect();
+        if lower.iter().all(char::is_ascii) {
+            out.extend(lower);
+            continue;
+        }
+        if lower.iter().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("host {host:?} is not a valid name"));
+        }
+        out.push_str("xn--");
+        out.push_str(&punycode(&lower).ok_or_else(|| format!("host {host:?} is too long"))?);
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// RFC 3492 Punycode of one label (`None` on overflow).
+fn punycode(input: &[char]) -> Option<String> {
+    const BASE: u32 = 36;
+    const T_MIN: u32 = 1;
+    const T_MAX: u32 = 26;
+    let digit = |d: u32| {
+        char::from(if d < 26 {
+            b'a' + d as u8
+        } else {
+            b'0' + (d - 26) as u8
+        })
+    };
+    let mut out: String = input.iter().filter(|c| c.is_ascii()).collect();
+    let basic = out.len() as u32;
+    if basic > 0 {
+        out.push('-');
+    }
+    let (mut n, mut delta, mut bias, mut handled) = (128u32, 0u32, 72u32, basic);
+    while (handled as usize) < input.len() {
+        let m = input.iter().map(|&c| c as u32).filter(|&c| c >= n).min()?;
+        delta = delta.checked_add((m - n).checked_mul(handled + 1)?)?;
+        n = m;
+        for &c in input {
+            let c = c as u32;
+            if c < n {
+                delta = delta.checked_add(1)?;
+            }
+            if c != n {
+                continue;
+            }
+            let mut q = delta;
+            let mut k = BASE;
+            loop {
+                let t = k.saturating_sub(bias).clamp(T_MIN, T_MAX);
+                if q < t {
+                    break;
+                }
+                out.push(digit(t + (q - t) % (BASE - t)));
+                q = (q - t) / (BASE - t);
+                k += BASE;
+            }
+            out.push(digit(q));
+            bias = adapt(delta, handled + 1, handled == basic);
+            delta = 0;
+            handled += 1;
+        }
+        delta = delta.checked_add(1)?;
+        n = n.checked_add(1)?;
+    }
+    Some(out)
+}
+
+/// RFC 3492 §6.1, bias adaptation.
+fn adapt(delta: u32, points: u32, first: bool) -> u32 {
+    const BASE: u32 = 36;
+    let mut delta = if first { delta / 700 } else { delta / 2 };
+    delta += delta / points;
+    let mut k = 0;
+    while delta > ((BASE - 1) * 26) / 2 {
+        delta /= BASE - 1;
+        k += BASE;
+    }
+    k + (BASE * delta) / (delta + 38)
+}
+
+/// Appends the path (dot segments removed, `/` when empty) and the query, each with the bytes
+/// a request line cannot carry percent-encoded.
+fn push_path_and_query(out: &mut String, path_and_query: &str) {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let mut encoded = String::with_capacity(path.len() + 1);
+    percent_encode(path, &mut encoded);
+    if encoded.is_empty() {
+        out.push('/');
+    } else {
+        out.push_str(&remove_dot_segments(&encoded));
+    }
+    if let Some(q) = query {
+        out.push('?');
+        percent_encode(q, out);
+    }
+}
+
+/// Percent-encodes what the request line cannot carry: spaces, non-ASCII, and the few ASCII
+/// bytes browsers encode in paths and queries (`"`, `<`, `>`, `` ` ``, `{`, `}`).
+fn percent_encode(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b <= b' ' || b >= 0x7f || b"\"<>`{}".contains(&b) {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+}
+
+/// RFC 3986 §5.2.4 on an absolute path (`%2e` counts as a dot, as browsers take it).
+fn remove_dot_segments(path: &str) -> Cow<'_, str> {
+    let is_dot = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
+    let is_dotdot = |s: &str| {
+        matches!(
+            s.to_ascii_lowercase().as_str(),
+            ".." | ".%2e" | "%2e." | "%2e%2e"
+        )
+    };
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    if !segments.iter().any(|s| is_dot(s) || is_dotdot(s)) {
+        return Cow::Borrowed(path);
+    }
+    let mut kept: Vec<&str> = Vec::with_capacity(segments.len());
+    let last = segments.len() - 1;
+    for (i, seg) in segments.iter().enumerate() {
+        if is_dotdot(seg) {
+            kept.pop();
+        } else if !is_dot(seg) {
+            kept.push(seg);
+            continue;
+        }
+        // A dot segment at the end leaves the path ending in `/`.
+        if i == last {
+            kept.push("");
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for seg in kept {
+        out.push('/');
+        out.push_str(seg);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Cow::Owned(out)
+}
+
+/// `Authorization: Basic` for `user:password` (sensitive).
+pub(crate) fn basic_auth(user: &[u8], password: &[u8]) -> HeaderValue {
+    let mut plain = Vec::with_capacity(user.len() + password.len() + 1);
+    plain.extend_from_slice(user);
+    plain.push(b':');
+    plain.extend_from_slice(password);
+    let token = base64::engine::general_purpose::STANDARD.encode(plain);
+    let mut v = HeaderValue::from_str(&format!("Basic {token}")).expect("base64 is ASCII");
+    v.set_sensitive(true);
+    v
+}
+
+/// Basic credentials from percent-encoded `user[:password]`; none for an empty user
+/// information.
+fn basic_from_userinfo(userinfo: &str) -> Option<HeaderValue> {
+    if userinfo.is_empty() {
+        return None;
+    }
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    Some(basic_auth(&percent_decode(user), &percent_decode(password)))
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        parse(s, Schemes::Http).unwrap().uri.to_string()
+    }
+
+    #[test]
+    fn ports_over_65535_are_refused_not_wrapped() {
+        for url in [
+            "http://127.0.0.1:65536/x",
+            "http://127.0.0.1:65616/x",
+            "http://127.0.0.1:4294967376/x",
+            "http://127.0.0.1:99999999999999999999999/",
+            "http://[::1]:70000/",
+            "http://h:0/",
+            "http://h:8o/",
+        ] {
+            let e = parse(url, Schemes::Http).unwrap_err();
+            assert!(e.is_builder(), "{url}: {e}");
+        }
+        let e = parse("ws://127.0.0.1:65536/", Schemes::WebSocket).unwrap_err();
+        let text = crate::error::message_chain(&e);
+        assert!(text.contains("port 65536 is out of range"), "{text}");
+        assert_eq!(norm("http://h:65535/"), "http://h:65535/");
+        assert_eq!(norm("http://h:/a"), "http://h/a");
+        let uri: Uri = "http://127.0.0.1:65536/x".parse().unwrap();
+        assert!(check(&uri).unwrap_err().is_builder());
+        assert_eq!(port_of(&uri), None);
+    }
+
+    #[test]
+    fn userinfo_becomes_basic_auth_and_leaves_the_url() {
+        let t = parse("http://us%40er:p%3Ass@127.0.0.1:8/x", Schemes::Http).unwrap();
+        assert_eq!(t.uri.to_string(), "http://127.0.0.1:8/x");
+        // base64("us@er:p:ss")
+        assert_eq!(t.auth.unwrap(), "Basic dXNAZXI6cDpzcw==");
+        let t = parse("http://user@h/", Schemes::Http).unwrap();
+        assert_eq!(t.auth.unwrap(), "Basic dXNlcjo=");
+        let uri: Uri = "http://u:secret@h/".parse().unwrap();
+        let t = check(&uri).unwrap();
+        assert_eq!(t.uri.to_string(), "http://h/");
+        assert!(t.auth.unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn passwords_are_redacted_when_shown() {
+        assert_eq!(redact("http://u:secret@h:1/p?q"), "http://u:***@h:1/p?q");
+        assert_eq!(redact("http://u@h/"), "http://u@h/");
+        assert_eq!(redact("http://h/a@b:c"), "http://h/a@b:c");
+        assert_eq!(redact("u:pw@h"), "u:***@h");
+        let e = parse("http://u:secret@h:99999/", Schemes::Http).unwrap_err();
+        let text = format!("{e:?} {}", crate::error::message_chain(&e));
+        assert!(
+            !text.contains("secret") && text.contains("u:***@h"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn dot_segments_are_removed() {
+        assert_eq!(norm("http://h/a/b/../x"), "http://h/a/x");
+        assert_eq!(norm("http://h/a/./b/."), "http://h/a/b/");
+        assert_eq!(norm("http://h/../../x"), "http://h/x");
+        assert_eq!(norm("http://h/a/%2E%2e/b?x=/../"), "http://h/b?x=/../");
+        assert_eq!(norm("http://h/a/.."), "http://h/");
+        assert_eq!(norm("http://h/..."), "http://h/...");
+    }
+
+    #[test]
+    fn what_the_wire_cannot_carry_is_percent_encoded() {
+        assert_eq!(norm("http://h/é?q=ü"), "http://h/%C3%A9?q=%C3%BC");
+        assert_eq!(norm("http://h/a b?c d"), "http://h/a%20b?c%20d");
+        assert_eq!(norm("http://h/%41<>"), "http://h/%41%3C%3E");
+        assert_eq!(norm("HTTP://h"), "http://h/");
+        assert_eq!(norm("http://h/x#frag"), "http://h/x");
+        assert!(parse("http://h/a\r\nx", Schemes::Http).is_err());
+    }
+
+    #[test]
+    fn international_hosts_go_out_in_punycode() {
+        assert_eq!(
+            norm("http://bücher.example/"),
+            "http://xn--bcher-kva.example/"
+        );
+        assert_eq!(norm("http://MÜNCHEN.de:8/"), "http://xn--mnchen-3ya.de:8/");
+        assert_eq!(
+            norm("http://пример.испытание/"),
+            "http://xn--e1afmkfd.xn--80akhbyknj4f/"
+        );
+    }
+
+    #[test]
+    fn locations_resolve_against_their_base() {
+        let r = |base: &str, loc: &str| {
+            resolve(&base.parse().unwrap(), loc)
+                .unwrap()
+                .uri
+                .to_string()
+        };
+        assert_eq!(r("http://h:1/a/b?q", "/c"), "http://h:1/c");
+        assert_eq!(r("http://h:1/a/b", "c?d=1"), "http://h:1/a/c?d=1");
+        assert_eq!(r("https://h/a/b", "//g:2/x"), "https://g:2/x");
+        assert_eq!(r("http://h/a", "https://k/y#frag"), "https://k/y");
+        assert_eq!(r("http://h/a/b", "?x=1"), "http://h/a/b?x=1");
+        assert_eq!(r("http://h", "z"), "http://h/z");
+        assert_eq!(r("http://h/a/b/dotdot", "../x"), "http://h/a/x");
+        assert_eq!(r("http://h/a/b/c", "./../../y/./z"), "http://h/y/z");
+        assert_eq!(
+            r("http://h/a/", "new place/é"),
+            "http://h/a/new%20place/%C3%A9"
+        );
+        assert!(resolve(&"http://h/".parse().unwrap(), "ftp://x/").is_err());
+    }
+}
