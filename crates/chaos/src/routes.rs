@@ -434,23 +434,33 @@ fn encoded(n: &str, q: &Query) -> RouteResult {
     if n > 64 << 20 {
         return Err(bad("at most 64 MiB"));
     }
-    let coding = q.get("coding").unwrap_or("gzip");
-    let data = body::pattern(0, n);
-    let encoded = body::encode(coding, &data).ok_or_else(|| {
-        bad(format!(
-            "unknown coding {coding:?} (gzip, deflate, br, zstd)"
-        ))
-    })?;
-    let mut encoded = encoded;
+    // Several codings (`gzip,br`) are applied in the order listed; `split` sends each on its
+    // own `Content-Encoding` line.
+    let codings = q.get("coding").unwrap_or("gzip");
+    let mut encoded = body::pattern(0, n);
+    for coding in codings.split(',') {
+        encoded = body::encode(coding, &encoded).ok_or_else(|| {
+            bad(format!(
+                "unknown coding {coding:?} (gzip, deflate, br, zstd)"
+            ))
+        })?;
+    }
     if let Some(t) = q.get("truncate") {
         let t: usize = t.parse().map_err(|_| bad("truncate is not a byte count"))?;
         encoded.truncate(t);
     }
     let mut res = octets(body::full(encoded));
-    res.headers_mut().insert(
-        header::CONTENT_ENCODING,
-        HeaderValue::from_str(coding).expect("a known coding"),
-    );
+    let lines: Vec<&str> = if q.flag("split") {
+        codings.split(',').collect()
+    } else {
+        vec![codings]
+    };
+    for line in lines {
+        res.headers_mut().append(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_str(line).map_err(|_| bad("coding is not a header value"))?,
+        );
+    }
     Ok(res)
 }
 

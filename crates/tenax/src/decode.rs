@@ -51,8 +51,18 @@ pub(crate) fn accept_encoding() -> Option<&'static http::HeaderValue> {
 ))]
 type Inner = Box<dyn compression_codecs::DecodeV2 + Send + Sync>;
 
-/// A decoder for one response body.
+/// The most codings one body may list: each is a decoder with its own window in memory.
+const MAX_CODINGS: usize = 4;
+
+/// A decoder for one response body: one stage per listed coding, the last coding applied
+/// decoded first.
 pub(crate) struct Decoder {
+    stages: Vec<Stage>,
+    done: bool,
+}
+
+/// One coding's decoder, fed by the raw body or by the stage before it.
+struct Stage {
     #[cfg(any(
         feature = "gzip",
         feature = "deflate",
@@ -63,19 +73,98 @@ pub(crate) struct Decoder {
     coding: &'static str,
     input: Bytes,
     got_input: bool,
+    /// Its input has ended.
     raw_ended: bool,
     stream_ended: bool,
     /// The decoder flushed everything after the raw body ended.
     finished: bool,
-    done: bool,
+}
+
+/// Every coding `Content-Encoding` lists, over all its header lines, in the order they were
+/// applied (`identity` left out).
+fn listed_codings(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .into_owned()
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty() && c != "identity")
+        .collect()
 }
 
 impl Decoder {
-    /// A decoder for the response's `Content-Encoding`, if this build decodes it (one coding;
-    /// a list of several, or an unknown one, is left to the caller, undecoded).
+    /// A decoder for the response's `Content-Encoding`: every listed coding (over all its
+    /// header lines, at most four) decoded in turn, the last applied first. `None` when
+    /// nothing is listed, or when one of the codings is not one this build decodes: the body
+    /// is then left as it came, its `Content-Encoding` intact.
     pub(crate) fn for_headers(headers: &HeaderMap) -> Option<Decoder> {
-        let value = headers.get(http::header::CONTENT_ENCODING)?.to_str().ok()?;
-        let coding = value.trim().to_ascii_lowercase();
+        let codings = listed_codings(headers);
+        if codings.is_empty() || codings.len() > MAX_CODINGS {
+            return None;
+        }
+        let stages = codings
+            .iter()
+            .rev()
+            .map(|c| Stage::for_coding(c))
+            .collect::<Option<Vec<Stage>>>()?;
+        Some(Decoder {
+            stages,
+            done: false,
+        })
+    }
+
+    /// The next decoded chunk, reading `raw` as needed.
+    pub(crate) fn poll_decoded(
+        &mut self,
+        raw: &mut RecvBody,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let res = poll_stage(&mut self.stages, raw, cx);
+        if matches!(res, Poll::Ready(None | Some(Err(_)))) {
+            self.done = true;
+        }
+        res
+    }
+}
+
+/// The next output of the last of `stages`, fed by those before it (the first by `raw`).
+fn poll_stage(
+    stages: &mut [Stage],
+    raw: &mut RecvBody,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Bytes, Error>>> {
+    let Some((stage, before)) = stages.split_last_mut() else {
+        return raw.poll_chunk(cx);
+    };
+    loop {
+        if !stage.input.is_empty() || stage.raw_ended {
+            match stage.step() {
+                Err(e) => return Poll::Ready(Some(Err(e))),
+                Ok(Some(out)) => return Poll::Ready(Some(Ok(out))),
+                Ok(None) if stage.raw_ended => return Poll::Ready(None),
+                Ok(None) => {}
+            }
+        }
+        match poll_stage(before, raw, cx) {
+            Poll::Ready(Some(Ok(b))) => stage.push(b),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => stage.raw_ended = true,
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+impl Stage {
+    /// The decoder of one coding, if this build decodes it.
+    fn for_coding(coding: &str) -> Option<Stage> {
         #[cfg(any(
             feature = "gzip",
             feature = "deflate",
@@ -83,7 +172,7 @@ impl Decoder {
             feature = "zstd"
         ))]
         {
-            let (name, inner): (&'static str, Inner) = match coding.as_str() {
+            let (name, inner): (&'static str, Inner) = match coding {
                 #[cfg(feature = "gzip")]
                 "gzip" | "x-gzip" => ("gzip", Box::new(compression_codecs::GzipDecoder::new())),
                 #[cfg(feature = "deflate")]
@@ -94,7 +183,7 @@ impl Decoder {
                 "zstd" => ("zstd", Box::new(compression_codecs::ZstdDecoder::new())),
                 _ => return None,
             };
-            Some(Decoder {
+            Some(Stage {
                 inner,
                 coding: name,
                 input: Bytes::new(),
@@ -102,7 +191,6 @@ impl Decoder {
                 raw_ended: false,
                 stream_ended: false,
                 finished: false,
-                done: false,
             })
         }
         #[cfg(not(any(
@@ -121,49 +209,16 @@ impl Decoder {
         Error::new(Kind::Decode).with_source(format!("{} body: {msg}", self.coding))
     }
 
-    /// The next decoded chunk, reading `raw` as needed.
-    pub(crate) fn poll_decoded(
-        &mut self,
-        raw: &mut RecvBody,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Error>>> {
-        loop {
-            if self.done {
-                return Poll::Ready(None);
-            }
-            if !self.input.is_empty() || self.raw_ended {
-                match self.step() {
-                    Err(e) => {
-                        self.done = true;
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                    Ok(Some(out)) => return Poll::Ready(Some(Ok(out))),
-                    Ok(None) if self.raw_ended => {
-                        self.done = true;
-                        return Poll::Ready(None);
-                    }
-                    Ok(None) => {}
-                }
-            }
-            match raw.poll_chunk(cx) {
-                Poll::Ready(Some(Ok(b))) => {
-                    self.got_input = true;
-                    if self.input.is_empty() {
-                        self.input = b;
-                    } else {
-                        let mut joined = BytesMut::with_capacity(self.input.len() + b.len());
-                        joined.extend_from_slice(&self.input);
-                        joined.extend_from_slice(&b);
-                        self.input = joined.freeze();
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    self.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Ready(None) => self.raw_ended = true,
-                Poll::Pending => return Poll::Pending,
-            }
+    /// Adds input after what is left of the last.
+    fn push(&mut self, b: Bytes) {
+        self.got_input = true;
+        if self.input.is_empty() {
+            self.input = b;
+        } else {
+            let mut joined = BytesMut::with_capacity(self.input.len() + b.len());
+            joined.extend_from_slice(&self.input);
+            joined.extend_from_slice(&b);
+            self.input = joined.freeze();
         }
     }
 

@@ -270,3 +270,35 @@ async fn lines_and_ndjson_stream_with_a_per_line_cap() {
     })
     .await;
 }
+
+#[cfg(all(feature = "gzip", feature = "brotli"))]
+#[tokio::test]
+async fn every_listed_content_coding_is_decoded_or_the_body_is_left_as_labelled() {
+    // Two `Content-Encoding: gzip` lines once picked one decoder and removed both headers:
+    // the body came back still gzip-encoded, labelled as plain.
+    let s = server();
+    bounded(async {
+        let want = tenax_chaos::pattern(0, 100_000);
+        for query in ["coding=gzip,gzip&split=1", "coding=gzip,br", "coding=br,gzip&split=1"] {
+            let res = Client::new()
+                .get(s.url(&format!("/encoded/100000?{query}")))
+                .send()
+                .await
+                .unwrap();
+            assert!(res.headers().get("content-encoding").is_none(), "{query}");
+            let body = res.bytes().await.unwrap();
+            assert!(body == want, "{query}: {} bytes", body.len());
+        }
+        // A coding this build cannot decode among them: nothing is decoded, nothing removed.
+        let raw = tenax_chaos::RawServer::reply(
+            &b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-encoding: x-unknown\r\ncontent-length: 3\r\n\r\nabc"[..],
+        )
+        .await
+        .unwrap();
+        let res = Client::new().get(raw.url("/")).send().await.unwrap();
+        let labels: Vec<_> = res.headers().get_all("content-encoding").iter().collect();
+        assert_eq!(labels, ["gzip", "x-unknown"]);
+        assert_eq!(&res.bytes().await.unwrap()[..], b"abc");
+    })
+    .await;
+}
