@@ -19,6 +19,9 @@ use crate::error::{Error, Kind};
 /// [`chunks`](Response::chunks).
 pub const DEFAULT_MAX_BUFFERED: u64 = 64 << 20;
 
+/// The most a buffered read reserves from the server's `Content-Length` before the bytes arrive.
+const PREALLOC_MAX: usize = 256 << 10;
+
 /// A response whose head has arrived. Its body is read with one of the methods below; a
 /// response dropped before its body ends closes its connection rather than reuse it.
 pub struct Response {
@@ -216,8 +219,12 @@ impl Response {
         let Some(second) = self.chunk().await? else {
             return check_cap(first, cap);
         };
-        let mut buf =
-            BytesMut::with_capacity(expected.map_or(first.len() + second.len(), |n| n as usize));
+        // The server's Content-Length is a claim, not bytes: reserve what arrived, or at most
+        // a modest hint, and grow with what comes (1,000 responses claiming 64 MiB each would
+        // otherwise reserve 64 GB before a byte arrived).
+        let arrived = first.len() + second.len();
+        let hint = expected.map_or(arrived, |n| (n as usize).min(PREALLOC_MAX).max(arrived));
+        let mut buf = BytesMut::with_capacity(hint);
         buf.extend_from_slice(&first);
         buf.extend_from_slice(&second);
         while let Some(chunk) = self.chunk().await? {

@@ -84,13 +84,17 @@ impl std::fmt::Debug for DownloadBuilder {
 
 fn parse_hex32(hex: &str) -> std::result::Result<[u8; 32], String> {
     let hex = hex.trim();
+    // Checked before any slicing: a multi-byte character would split mid-character.
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{hex:?} is not hexadecimal"));
+    }
     if hex.len() != 64 {
         return Err(format!("a SHA-256 is 64 hex digits, got {}", hex.len()));
     }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| format!("{hex:?} is not hexadecimal"))?;
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+        *byte = digit(pair[0]) << 4 | digit(pair[1]);
     }
     Ok(out)
 }
@@ -515,13 +519,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_and_content_range_parsing() {
+    fn hex_and_content_range_parsing_never_panics_on_non_ascii() {
         let d = parse_hex32(&"ab".repeat(32)).unwrap();
         assert_eq!(d, [0xab; 32]);
         assert_eq!(to_hex(&d), "ab".repeat(32));
         for bad in ["", "xy", &"zz".repeat(32), &"a".repeat(63)] {
             assert!(parse_hex32(bad).is_err(), "{bad:?}");
         }
+        // 64 bytes with a two-byte character at an odd offset: slicing by bytes panicked.
+        let split = format!("a\u{e9}{}", "0".repeat(61));
+        assert_eq!(split.len(), 64);
+        assert!(parse_hex32(&split).is_err());
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_RANGE, "bytes 100-199/1000".parse().unwrap());
         assert_eq!(content_range(&h), Some((100, Some(1000))));
@@ -573,6 +581,13 @@ mod props {
         #[test]
         fn any_value_parses_or_not_without_panicking(v in "\\PC{0,40}") {
             let _ = content_range(&with(&v));
+        }
+
+        #[test]
+        fn any_sha256_argument_is_refused_or_parsed_without_panicking(v in "[0-9a-f\u{e9}\u{1F600}x ]{60,70}") {
+            if let Ok(d) = parse_hex32(&v) {
+                prop_assert_eq!(to_hex(&d), v.trim());
+            }
         }
 
         #[test]
