@@ -45,6 +45,7 @@ mod request;
 mod response;
 mod retry;
 pub mod scope;
+mod sync;
 mod timeouts_phase;
 mod timings;
 mod url;

@@ -266,3 +266,29 @@ async fn an_https_proxy_carries_http_https_and_websockets_inside_tls() {
     })
     .await;
 }
+
+/// Resolves every name to nothing (an empty answer, not an error).
+struct Empty;
+
+impl Resolve for Empty {
+    fn resolve<'a>(&'a self, _host: &'a str) -> Resolving<'a> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+#[tokio::test]
+async fn a_proxy_name_with_no_addresses_is_a_proxy_dns_error_naming_the_proxy() {
+    // The empty answer was reported as the target's DNS failure, naming the target.
+    let client = Client::builder()
+        .resolver(Empty)
+        .dns_cache(false)
+        .proxy(Proxy::all("http://proxy.test:3128").unwrap())
+        .build()
+        .unwrap();
+    let e = bounded(client.get("http://target.test:8080/").send())
+        .await
+        .unwrap_err();
+    assert!(e.is_proxy() && e.is_dns(), "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("proxy.test"), "{shown}");
+}

@@ -88,6 +88,12 @@ pub struct DnsStats {
     pub failures: u64,
 }
 
+/// The most host names the cache keeps. When a new name would pass it, names whose answers
+/// (stale window included) have expired go first, then the eighth of the names that expire
+/// soonest; names with a lookup in flight stay. A batch over a million host names keeps the
+/// cache at this size.
+pub(crate) const MAX_HOSTS: usize = 10_000;
+
 type Answer = Result<(Arc<[IpAddr]>, Option<Duration>), Arc<str>>;
 
 struct Entry {
@@ -164,7 +170,10 @@ impl DnsCache {
         }
         let now = Instant::now();
         let cell = {
-            let mut entries = self.entries.lock().expect("dns lock");
+            let mut entries = crate::sync::lock(&self.entries);
+            if entries.len() >= MAX_HOSTS && !entries.contains_key(&key) {
+                evict(&mut entries, now);
+            }
             let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
                 ips: None,
                 error: None,
@@ -211,8 +220,13 @@ impl DnsCache {
             .await
             .clone();
         let now = Instant::now();
-        let mut entries = self.entries.lock().expect("dns lock");
-        let entry = entries.get_mut(&key).expect("inserted above");
+        let mut entries = crate::sync::lock(&self.entries);
+        let Some(entry) = entries.get_mut(&key) else {
+            // Evicted meanwhile (the cache was full and the lookup done): the answer, uncached.
+            return answer
+                .map(|(ips, _)| with_port(&ips))
+                .map_err(|e| std::io::Error::other(e.to_string()));
+        };
         let first = entry
             .inflight
             .as_ref()
@@ -251,6 +265,28 @@ impl DnsCache {
                 }
             }
         }
+    }
+}
+
+/// Makes room in a full cache: expired names first, then the eighth that expire soonest
+/// (amortised: one pass of the map frees room for many inserts).
+fn evict(entries: &mut HashMap<String, Entry>, now: Instant) {
+    entries.retain(|_, e| e.inflight.is_some() || now < e.stale_until);
+    if entries.len() < MAX_HOSTS {
+        return;
+    }
+    let mut by_expiry: Vec<(Instant, String)> = entries
+        .iter()
+        .filter(|(_, e)| e.inflight.is_none())
+        .map(|(k, e)| (e.stale_until, k.clone()))
+        .collect();
+    let n = (MAX_HOSTS / 8).min(by_expiry.len());
+    if n == 0 {
+        return;
+    }
+    by_expiry.select_nth_unstable(n - 1);
+    for (_, k) in &by_expiry[..n] {
+        entries.remove(k);
     }
 }
 
@@ -355,5 +391,50 @@ mod tests {
         );
         assert_eq!(interleave(vec![v4(1), v4(2)]), vec![v4(1), v4(2)]);
         assert_eq!(interleave(vec![]), vec![]);
+    }
+
+    /// Answers 127.0.0.1 for every name.
+    struct Loopback;
+
+    impl Resolve for Loopback {
+        fn resolve<'a>(&'a self, _host: &'a str) -> Resolving<'a> {
+            Box::pin(async { Ok(vec![IpAddr::from([127, 0, 0, 1])]) })
+        }
+    }
+
+    fn cache() -> DnsCache {
+        DnsCache::new(Arc::new(Loopback), DnsConfig::default(), HashMap::new())
+    }
+
+    #[tokio::test]
+    async fn the_cache_keeps_at_most_max_hosts_names() {
+        let c = cache();
+        for i in 0..MAX_HOSTS * 3 {
+            let addrs = c.lookup(&format!("h{i}.test"), 80).await.unwrap();
+            assert_eq!(addrs, [SocketAddr::from(([127, 0, 0, 1], 80))]);
+            assert!(
+                crate::sync::lock(&c.entries).len() <= MAX_HOSTS,
+                "after {i}"
+            );
+        }
+        // The newest names are still cached.
+        let before = c.stats().lookups;
+        c.lookup(&format!("h{}.test", MAX_HOSTS * 3 - 1), 80)
+            .await
+            .unwrap();
+        assert_eq!(c.stats().lookups, before);
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_cache_lock_still_answers() {
+        let c = Arc::new(cache());
+        let c2 = c.clone();
+        let _ = std::thread::spawn(move || {
+            let _held = c2.entries.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(c.entries.is_poisoned());
+        assert_eq!(c.lookup("x.test", 80).await.unwrap().len(), 1);
     }
 }

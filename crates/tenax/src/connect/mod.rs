@@ -93,15 +93,18 @@ pub(crate) async fn connect(
         let (addrs, dns) = match ip_literal(dial_host) {
             Some(ip) => (vec![SocketAddr::new(ip, dial_port)], None),
             None => {
-                let addrs = resolver.lookup(dial_host, dial_port).await.map_err(|e| {
+                // The name looked up is the proxy's when there is one: its failure says so.
+                let failed = |why: Box<dyn std::error::Error + Send + Sync>| {
                     Error::new(dns_kind)
                         .with_peer(Peer::Host(dial_host.to_string()))
-                        .with_source(e)
-                })?;
+                        .with_source(why)
+                };
+                let addrs = resolver
+                    .lookup(dial_host, dial_port)
+                    .await
+                    .map_err(|e| failed(e.into()))?;
                 if addrs.is_empty() {
-                    return Err(Error::new(Kind::Dns)
-                        .with_peer(Peer::Host(host.to_string()))
-                        .with_source("the resolver returned no addresses"));
+                    return Err(failed("the resolver returned no addresses".into()));
                 }
                 (addrs, Some(t0.elapsed()))
             }

@@ -268,7 +268,7 @@ struct Tasks {
 
 impl Tracker {
     fn tasks(&self) -> std::sync::MutexGuard<'_, Tasks> {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.tasks)
     }
 }
 

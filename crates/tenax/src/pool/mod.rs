@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::config::PoolLimits;
 use crate::error::{Error, Kind};
+use crate::sync::lock;
 use crate::{TimeoutPhase, Timings};
 
 use conn::PassHasher;
@@ -181,10 +182,6 @@ impl Drop for Slot {
             pool.release(&self.origin, self.opening);
         }
     }
-}
-
-fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Pool {

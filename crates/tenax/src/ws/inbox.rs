@@ -40,7 +40,7 @@ impl Inbox {
 
     /// How many more messages fit now.
     pub(crate) fn room(&self) -> usize {
-        let q = self.queue.lock().expect("inbox lock");
+        let q = crate::sync::lock(&self.queue);
         self.capacity.saturating_sub(q.messages.len() + q.taken)
     }
 
@@ -51,7 +51,7 @@ impl Inbox {
 
     /// Adds messages (emptying `batch`); returns whether the buffer is now full.
     pub(crate) fn push_all(&self, batch: &mut Vec<Message>) -> bool {
-        let mut q = self.queue.lock().expect("inbox lock");
+        let mut q = crate::sync::lock(&self.queue);
         q.messages.extend(batch.drain(..));
         let full = q.messages.len() + q.taken >= self.capacity;
         drop(q);
@@ -61,7 +61,7 @@ impl Inbox {
 
     /// No more messages will come: the consumer sees the end once the buffer is empty.
     pub(crate) fn close(&self) {
-        self.queue.lock().expect("inbox lock").closed = true;
+        crate::sync::lock(&self.queue).closed = true;
         self.consumer.wake();
     }
 
@@ -76,7 +76,7 @@ impl Inbox {
         read: usize,
         was_full: &mut bool,
     ) -> Poll<bool> {
-        let mut q = self.queue.lock().expect("inbox lock");
+        let mut q = crate::sync::lock(&self.queue);
         *was_full = q.messages.len() + q.taken >= self.capacity;
         q.taken = q.taken.saturating_sub(read);
         if !q.messages.is_empty() {
@@ -130,5 +130,19 @@ mod tests {
             inbox.poll_take(&mut cx, &mut cache, 0, &mut was_full),
             Poll::Ready(false)
         );
+    }
+
+    #[test]
+    fn a_poisoned_inbox_lock_still_delivers() {
+        let inbox = std::sync::Arc::new(Inbox::new(3));
+        let held = inbox.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = held.queue.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(inbox.queue.is_poisoned());
+        assert!(!inbox.push_all(&mut vec![Message::text("a")]));
+        assert_eq!(inbox.room(), 2);
     }
 }

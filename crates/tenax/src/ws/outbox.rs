@@ -233,7 +233,7 @@ impl Outbox {
                 error: closed_error(),
             });
         }
-        let mut q = self.queues.lock().expect("outbox lock");
+        let mut q = crate::sync::lock(&self.queues);
         if q.priority.len() >= PRIORITY_LIMIT {
             return Err(SendError {
                 message: msg.into_message(),
@@ -254,18 +254,14 @@ impl Outbox {
     }
 
     fn push(&self, item: Item) {
-        self.queues
-            .lock()
-            .expect("outbox lock")
-            .data
-            .push_back(item);
+        crate::sync::lock(&self.queues).data.push_back(item);
         self.record_depth();
         self.writer.wake();
     }
 
     /// Moves everything queued, priority first, to the back of `into`.
     pub(crate) fn take_all(&self, into: &mut VecDeque<Item>) {
-        let mut q = self.queues.lock().expect("outbox lock");
+        let mut q = crate::sync::lock(&self.queues);
         into.extend(q.priority.drain(..));
         if into.is_empty() {
             std::mem::swap(into, &mut q.data);
@@ -277,7 +273,7 @@ impl Outbox {
     /// Puts messages that were taken but not written back at the front, in their order;
     /// on-connect messages are dropped (the next connection's hook sends its own).
     pub(crate) fn requeue_front(&self, items: impl DoubleEndedIterator<Item = Item>) {
-        let mut q = self.queues.lock().expect("outbox lock");
+        let mut q = crate::sync::lock(&self.queues);
         for item in items.rev() {
             if item.hello {
                 continue;
@@ -311,13 +307,13 @@ impl Outbox {
 
     /// Whether nothing waits to be written.
     pub(crate) fn is_empty(&self) -> bool {
-        let q = self.queues.lock().expect("outbox lock");
+        let q = crate::sync::lock(&self.queues);
         q.priority.is_empty() && q.data.is_empty()
     }
 
     /// Messages waiting (priority and data).
     pub(crate) fn len(&self) -> usize {
-        let q = self.queues.lock().expect("outbox lock");
+        let q = crate::sync::lock(&self.queues);
         q.priority.len() + q.data.len()
     }
 
@@ -334,7 +330,7 @@ impl Outbox {
 
     /// Empties the outbox, for the caller of `close`.
     pub(crate) fn drain(&self) -> Vec<Message> {
-        let mut q = self.queues.lock().expect("outbox lock");
+        let mut q = crate::sync::lock(&self.queues);
         let q = &mut *q;
         let items: Vec<Item> = q.priority.drain(..).chain(q.data.drain(..)).collect();
         items
@@ -408,5 +404,19 @@ mod tests {
         out.take_all(&mut taken);
         assert_eq!(taken[0].msg.data, "urgent");
         assert_eq!(taken[1].msg.data, "data");
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_outbox_lock_still_queues() {
+        let out = std::sync::Arc::new(Outbox::new(2, 1 << 20));
+        let held = out.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = held.queues.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(out.queues.is_poisoned());
+        out.send(Message::text("a"), None).await.unwrap();
+        assert!(out.try_send(Message::text("b")).is_ok());
     }
 }

@@ -200,7 +200,7 @@ impl<'a> Session<'a> {
 
     fn check_deadlines(&mut self, now: Instant) -> Option<End> {
         if self.close_by.is_none() && self.shared.close_requested.load(Ordering::Acquire) {
-            let by = *self.shared.close_deadline.lock().expect("close lock");
+            let by = *crate::sync::lock(&self.shared.close_deadline);
             self.close_by = Some(by.unwrap_or(now));
         }
         if let Some(by) = self.close_by

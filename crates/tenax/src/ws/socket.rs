@@ -260,8 +260,7 @@ impl WebSocket {
 
     fn request_close(&self, deadline: Duration) {
         let s = self.shared();
-        *s.close_deadline.lock().expect("close lock") =
-            Some(tokio::time::Instant::now() + deadline);
+        *crate::sync::lock(&s.close_deadline) = Some(tokio::time::Instant::now() + deadline);
         s.close_requested.store(true, Ordering::Release);
         s.outbox.close();
         s.outbox.writer.wake();
