@@ -1,7 +1,8 @@
 //! `tenax-chaos`: a real HTTP/1.1, HTTP/2, TLS and WebSocket server on loopback whose routes
 //! inject faults on request — delays, stalls, drip-feeding, resets, truncations, flaky
 //! endpoints, `Retry-After`, ranges, gzip bombs, redirects, WebSocket drops — plus a
-//! [`Blackhole`] address for connect timeouts and a [`RawServer`] for malformed responses.
+//! [`Blackhole`] address for connect timeouts and a [`RawServer`] for malformed responses (HTTP/1.1
+//! bytes, or HTTP/2 frames made with [`h2`]).
 //!
 //! It is what Tenax's own tests, benchmarks and `tenax demo` run against, and it is meant for
 //! your test suites too. The routes are documented in the crate's README.
@@ -24,6 +25,7 @@ mod blackhole;
 mod body;
 mod conn;
 mod error;
+pub mod h2;
 mod proxy;
 mod query;
 mod raw;

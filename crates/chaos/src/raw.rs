@@ -30,6 +30,9 @@ pub enum RawStep {
     Close,
     /// Close the connection with RST.
     Reset,
+    /// Read what the client sends until a whole HTTP/2 frame of this type has arrived (see
+    /// [`h2`](crate::h2); the rest of the client's preface is skipped).
+    AwaitH2Frame(u8),
 }
 
 impl RawStep {
@@ -128,7 +131,8 @@ impl std::fmt::Debug for RawServer {
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> Vec<u8> {
+/// Reads the request head; returns it and what arrived after it.
+async fn read_head(stream: &mut TcpStream) -> (Vec<u8>, Vec<u8>) {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(HEAD_WAIT, async {
@@ -143,14 +147,36 @@ async fn read_head(stream: &mut TcpStream) -> Vec<u8> {
         }
     })
     .await;
-    if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-        head.truncate(end + 4);
+    let rest = match head.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(end) => head.split_off(end + 4),
+        None => Vec::new(),
+    };
+    (head, rest)
+}
+
+/// Reads until a frame of `kind` has arrived; false if the client went away first.
+async fn await_frame(
+    stream: &mut TcpStream,
+    frames: &mut crate::h2::FrameReader,
+    kind: u8,
+) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some(k) = frames.next_frame() {
+            if k == kind {
+                return true;
+            }
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => frames.feed(&buf[..n]),
+        }
     }
-    head
 }
 
 async fn play(mut stream: TcpStream, script: &[RawStep], heads: &Mutex<Vec<Bytes>>) {
-    let head = read_head(&mut stream).await;
+    let (head, rest) = read_head(&mut stream).await;
+    let mut frames = crate::h2::FrameReader::new(&rest, head.starts_with(b"PRI * HTTP/2.0"));
     heads
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -170,6 +196,11 @@ async fn play(mut stream: TcpStream, script: &[RawStep], heads: &Mutex<Vec<Bytes
             RawStep::Reset => {
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 return;
+            }
+            RawStep::AwaitH2Frame(kind) => {
+                if !await_frame(&mut stream, &mut frames, *kind).await {
+                    return;
+                }
             }
         }
     }

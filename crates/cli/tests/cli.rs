@@ -270,6 +270,27 @@ fn a_password_in_the_url_is_sent_and_never_printed() {
 }
 
 #[test]
+fn an_http2_goaway_mid_response_exits_56_not_55() {
+    use tenax_chaos::{RawServer, RawStep, h2};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt.block_on(async {
+        RawServer::start(vec![
+            RawStep::write(h2::settings(&[])),
+            RawStep::AwaitH2Frame(h2::HEADERS),
+            RawStep::write(h2::headers(1, 200, Some(1000), false)),
+            RawStep::write(h2::data(1, b"partial", false)),
+            RawStep::write(h2::goaway(1, h2::INTERNAL_ERROR)),
+            RawStep::Close,
+        ])
+        .await
+        .unwrap()
+    });
+    let out = tenax(&["get", &s.url("/"), "--http2", "--retries", "0"]);
+    assert_eq!(out.status.code(), Some(56), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("failed to send"), "{}", stderr(&out));
+}
+
+#[test]
 fn get_exit_52_on_an_empty_reply() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -5,7 +5,6 @@ use std::fmt;
 use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -15,12 +14,15 @@ use http_body::{Body as _, Frame, SizeHint};
 use tokio::time::Sleep;
 
 use crate::TimeoutPhase;
-use crate::error::{BoxError, Error, Kind, Peer};
+use crate::error::{BoxError, Error, Peer};
 use crate::pool::Conn;
+use crate::progress::{H2_PIECE, SendProgress};
 
 /// A request body: empty, bytes (replayable), or a stream of chunks.
 pub struct Body {
     kind: BodyKind,
+    /// Set for the attempt that sends it: how far it has gone (see `progress.rs`).
+    watch: Option<Box<Watch>>,
 }
 
 enum BodyKind {
@@ -28,9 +30,16 @@ enum BodyKind {
     Full(Option<Bytes>),
     Stream {
         stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
-        /// Set once the stream has ended, so the read timeout can start.
-        ended: Option<Arc<AtomicBool>>,
     },
+}
+
+/// A body watched on its way to a connection.
+struct Watch {
+    progress: Arc<SendProgress>,
+    /// HTTP/2: hand the body over in pieces of at most `H2_PIECE` bytes.
+    pieces: bool,
+    /// What is left of the chunk being handed over in pieces.
+    rest: Bytes,
 }
 
 impl Body {
@@ -38,6 +47,7 @@ impl Body {
     pub fn empty() -> Body {
         Body {
             kind: BodyKind::Empty,
+            watch: None,
         }
     }
 
@@ -66,8 +76,8 @@ impl Body {
         Body {
             kind: BodyKind::Stream {
                 stream: Box::pin(MapErr(Box::pin(stream))),
-                ended: None,
             },
+            watch: None,
         }
     }
 
@@ -91,6 +101,7 @@ impl Body {
             BodyKind::Empty => Some(Body::empty()),
             BodyKind::Full(b) => Some(Body {
                 kind: BodyKind::Full(b.clone()),
+                watch: None,
             }),
             BodyKind::Stream { .. } => None,
         }
@@ -101,7 +112,7 @@ impl Body {
     /// (bytes). Otherwise it stays a stream (with what was taken put back in front), and a
     /// retry will not be possible. Never waits for the stream.
     pub(crate) fn buffer_for_replay(self, limit: usize) -> Body {
-        let BodyKind::Stream { mut stream, ended } = self.kind else {
+        let BodyKind::Stream { mut stream } = self.kind else {
             return self;
         };
         let mut taken: Vec<Bytes> = Vec::new();
@@ -126,18 +137,17 @@ impl Body {
                 // An error, or nothing ready: leave the rest to the connection.
                 Poll::Ready(Some(Err(e))) => {
                     let rest = futures_core_once(Err(e));
-                    return Body::prefixed(taken, Box::pin(rest), ended);
+                    return Body::prefixed(taken, Box::pin(rest));
                 }
                 Poll::Pending => break,
             }
         }
-        Body::prefixed(taken, stream, ended)
+        Body::prefixed(taken, stream)
     }
 
     fn prefixed(
         taken: Vec<Bytes>,
         rest: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
-        ended: Option<Arc<AtomicBool>>,
     ) -> Body {
         struct Prefixed {
             prefix: std::collections::VecDeque<Bytes>,
@@ -161,21 +171,73 @@ impl Body {
                     prefix: taken.into(),
                     rest,
                 }),
-                ended,
             },
+            watch: None,
         }
     }
 
-    /// For a streaming body, a flag that turns true once the whole body has been handed to
-    /// the connection; `None` for bodies that are whole from the start.
-    pub(crate) fn end_flag(&mut self) -> Option<Arc<AtomicBool>> {
+    /// Watches this body on its way to the connection, for the read timeout's start and, on
+    /// HTTP/2, for write stalls (the body is then handed over in pieces). `None` for a body
+    /// there is nothing to watch of: empty, or whole bytes on HTTP/1.1 (written at once).
+    pub(crate) fn watch(&mut self, h2: bool) -> Option<Arc<SendProgress>> {
+        let worth = match &self.kind {
+            BodyKind::Empty => false,
+            BodyKind::Full(b) => h2 && b.as_ref().is_some_and(|b| !b.is_empty()),
+            BodyKind::Stream { .. } => true,
+        };
+        if !worth {
+            self.watch = None;
+            return None;
+        }
+        let progress = Arc::new(SendProgress::new());
+        self.watch = Some(Box::new(Watch {
+            progress: progress.clone(),
+            pieces: h2,
+            rest: Bytes::new(),
+        }));
+        Some(progress)
+    }
+
+    fn poll_kind(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
         match &mut self.kind {
-            BodyKind::Stream { ended, .. } => Some(
-                ended
-                    .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
-                    .clone(),
-            ),
-            _ => None,
+            BodyKind::Empty => Poll::Ready(None),
+            BodyKind::Full(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(Ok)),
+            BodyKind::Stream { stream } => stream.as_mut().poll_next(cx),
+        }
+    }
+
+    /// The next piece of a watched body, recording its progress.
+    fn poll_watched(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
+        let w = self.watch.as_mut().expect("watched");
+        if !w.rest.is_empty() {
+            let piece = w.rest.split_to(w.rest.len().min(H2_PIECE));
+            w.progress.pulled();
+            return Poll::Ready(Some(Ok(piece)));
+        }
+        let next = match &mut self.kind {
+            BodyKind::Empty => None,
+            BodyKind::Full(b) => b.take().filter(|b| !b.is_empty()).map(Ok),
+            BodyKind::Stream { stream } => match stream.as_mut().poll_next(cx) {
+                Poll::Pending => {
+                    w.progress.source_waiting();
+                    return Poll::Pending;
+                }
+                Poll::Ready(next) => next,
+            },
+        };
+        match next {
+            None => {
+                w.progress.end();
+                Poll::Ready(None)
+            }
+            Some(Ok(mut chunk)) => {
+                if w.pieces && chunk.len() > H2_PIECE {
+                    w.rest = chunk.split_off(H2_PIECE);
+                }
+                w.progress.pulled();
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e))),
         }
     }
 }
@@ -200,6 +262,7 @@ impl From<Bytes> for Body {
     fn from(b: Bytes) -> Body {
         Body {
             kind: BodyKind::Full(Some(b)),
+            watch: None,
         }
     }
 }
@@ -236,26 +299,20 @@ impl http_body::Body for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match &mut self.kind {
-            BodyKind::Empty => Poll::Ready(None),
-            BodyKind::Full(b) => Poll::Ready(
-                b.take()
-                    .filter(|b| !b.is_empty())
-                    .map(|b| Ok(Frame::data(b))),
-            ),
-            BodyKind::Stream { stream, ended } => {
-                let next = ready!(stream.as_mut().poll_next(cx));
-                if next.is_none()
-                    && let Some(flag) = ended
-                {
-                    flag.store(true, Ordering::Relaxed);
-                }
-                Poll::Ready(next.map(|r| r.map(Frame::data)))
-            }
-        }
+        let next = if self.watch.is_some() {
+            ready!(self.poll_watched(cx))
+        } else {
+            ready!(self.poll_kind(cx))
+        };
+        Poll::Ready(next.map(|r| r.map(Frame::data)))
     }
 
     fn is_end_stream(&self) -> bool {
+        if let Some(w) = &self.watch {
+            // The end is found by asking once more: on HTTP/2 that ask comes only after the
+            // last piece found room in the window.
+            return w.progress.ended_at().is_some() && w.rest.is_empty();
+        }
         match &self.kind {
             BodyKind::Empty => true,
             BodyKind::Full(b) => b.as_ref().is_none_or(Bytes::is_empty),
@@ -453,11 +510,11 @@ impl RecvBody {
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    self.conn = None;
+                    let h2 = self.conn.take().and_then(|c| c.h2_settings());
                     self.done = true;
-                    let err =
-                        crate::client::classify_hyper(e, Kind::Recv, "while reading the body")
-                            .with_peer(Peer::Addr(self.peer));
+                    let during = crate::client::During::Body;
+                    let err = crate::client::classify_hyper(e, during, h2.as_deref())
+                        .with_peer(Peer::Addr(self.peer));
                     return Poll::Ready(Some(Err(err)));
                 }
                 Poll::Pending => {

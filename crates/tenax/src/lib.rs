@@ -39,6 +39,7 @@ mod download;
 mod error;
 pub mod events;
 mod pool;
+mod progress;
 mod proxy;
 mod redirect;
 mod request;

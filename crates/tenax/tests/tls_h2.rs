@@ -7,6 +7,8 @@ use std::time::Duration;
 use tenax::{Certificate, Client, ClientBuilder, Identity, TlsVersion, Version};
 use tenax_chaos::{ChaosServer, TlsVersions, pattern};
 
+mod support;
+
 fn tls_server() -> ChaosServer {
     ChaosServer::builder().tls(true).start_in_thread().unwrap()
 }
@@ -294,4 +296,186 @@ async fn a_refused_h2_stream_is_sent_again_once_on_a_fresh_connection() {
     // Refused twice: the first refusal was replayed on a new connection, the second is final.
     assert_eq!(raw.connections(), 2, "{e}");
     assert!(!e.is_timeout(), "{e}");
+}
+
+// ===== HTTP/2 faults, scripted frame by frame =====
+
+use tenax_chaos::{RawServer, RawStep, h2};
+
+/// A server that speaks HTTP/2 as `script` says, after its own SETTINGS (`settings`).
+async fn h2_server(settings: &[(u16, u32)], script: Vec<RawStep>) -> RawServer {
+    let mut steps = vec![RawStep::write(h2::settings(settings))];
+    steps.extend(script);
+    RawServer::start(steps).await.unwrap()
+}
+
+fn h2_client() -> ClientBuilder {
+    Client::builder()
+        .http2_only()
+        .retry(tenax::RetryPolicy::none())
+        .connect_timeout(Duration::from_secs(5))
+}
+
+fn within(t: std::time::Instant, low: f64, high: f64) {
+    let s = t.elapsed().as_secs_f64();
+    assert!(
+        (low..high).contains(&s),
+        "took {s:.2} s, expected {low}..{high}"
+    );
+}
+
+#[tokio::test]
+async fn an_http2_read_timeout_is_the_requests_own_whatever_else_the_connection_does() {
+    // The server never answers, but keeps the connection busy: a PING every 100 ms, which the
+    // client answers. Those writes pushed the read timeout back (3 s fired at 14.9 s).
+    let mut pings = vec![RawStep::AwaitH2Frame(h2::HEADERS)];
+    for i in 0..60u8 {
+        pings.push(RawStep::write(h2::ping([i; 8])));
+        pings.push(RawStep::Sleep(Duration::from_millis(100)));
+    }
+    let s = h2_server(&[], pings).await;
+    let c = h2_client()
+        .read_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let e = support::bounded(c.get(s.url("/")).send())
+        .await
+        .unwrap_err();
+    assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Read), "{e}");
+    within(t, 0.9, 2.5);
+}
+
+#[tokio::test]
+async fn an_http2_body_blocked_by_flow_control_is_a_write_timeout() {
+    // The server's stream window is 0 and never opens: the body cannot move.
+    let s = h2_server(&[(h2::INITIAL_WINDOW_SIZE, 0)], vec![]).await;
+    let c = h2_client()
+        .write_timeout(Duration::from_secs(1))
+        .read_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let e = support::bounded(c.post(s.url("/")).body(vec![7u8; 100_000]).send())
+        .await
+        .unwrap_err();
+    assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Write), "{e}");
+    within(t, 0.9, 2.5);
+}
+
+#[tokio::test]
+async fn an_http2_stream_limit_of_zero_waits_within_the_pool_timeout() {
+    // No stream allowed, ever: the request waits for one within the pool timeout, which names
+    // itself (the first request was given a stream anyway, and failed at the read timeout).
+    let s = h2_server(&[(h2::MAX_CONCURRENT_STREAMS, 0)], vec![]).await;
+    let c = h2_client()
+        .pool_timeout(Duration::from_secs(1))
+        .read_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let e = support::bounded(c.get(s.url("/")).send())
+        .await
+        .unwrap_err();
+    assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Pool), "{e}");
+    within(t, 0.9, 2.5);
+    assert!(s.heads().len() <= 2, "{} connections", s.heads().len());
+    // Nothing is left running: the client closes at once.
+    let t = std::time::Instant::now();
+    support::bounded(c.close()).await;
+    within(t, 0.0, 1.0);
+
+    // Raised later: the request goes out then.
+    let s = h2_server(
+        &[(h2::MAX_CONCURRENT_STREAMS, 0)],
+        vec![
+            RawStep::Sleep(Duration::from_millis(300)),
+            RawStep::write(h2::settings(&[(h2::MAX_CONCURRENT_STREAMS, 10)])),
+            RawStep::AwaitH2Frame(h2::HEADERS),
+            RawStep::write(h2::headers(1, 200, Some(2), false)),
+            RawStep::write(h2::data(1, b"ok", true)),
+        ],
+    )
+    .await;
+    let c = h2_client().build().unwrap();
+    let res = support::bounded(c.get(s.url("/")).send()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(&support::bounded(res.bytes()).await.unwrap()[..], b"ok");
+}
+
+#[tokio::test]
+async fn a_goaway_mid_response_is_a_receive_failure_not_a_send_failure() {
+    let s = h2_server(
+        &[],
+        vec![
+            RawStep::AwaitH2Frame(h2::HEADERS),
+            RawStep::write(h2::headers(1, 200, Some(1000), false)),
+            RawStep::write(h2::data(1, b"partial", false)),
+            RawStep::write(h2::goaway(1, h2::INTERNAL_ERROR)),
+            RawStep::Close,
+        ],
+    )
+    .await;
+    let c = h2_client().build().unwrap();
+    let res = support::bounded(c.get(s.url("/")).send()).await.unwrap();
+    let e = support::bounded(res.bytes()).await.unwrap_err();
+    assert!(e.is_recv() && !e.is_send(), "{e}");
+}
+
+#[tokio::test]
+async fn a_goaway_after_the_request_was_processed_says_so_and_is_no_send_failure() {
+    // GOAWAY with last stream 1: the server took the request, then closed without answering.
+    // "Failed to send" would invite an unsafe resend.
+    let s = h2_server(
+        &[],
+        vec![
+            RawStep::AwaitH2Frame(h2::HEADERS),
+            RawStep::write(h2::goaway(1, h2::INTERNAL_ERROR)),
+            RawStep::Close,
+        ],
+    )
+    .await;
+    let c = h2_client().build().unwrap();
+    let e = support::bounded(c.post(s.url("/")).body("pay once").send())
+        .await
+        .unwrap_err();
+    assert!(e.is_recv() && !e.is_send(), "{e}");
+    let text = format!(
+        "{e}: {}",
+        std::error::Error::source(&e).map_or(String::new(), |s| s.to_string())
+    );
+    assert!(text.contains("after processing the request"), "{text}");
+}
+
+#[tokio::test]
+async fn http2_bodies_in_pieces_arrive_whole_under_a_short_write_timeout() {
+    // Bodies go out in 16 KiB pieces on HTTP/2 (for the write stall watch); a server that
+    // reads along never trips the write timeout, and every byte arrives once.
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let c = Client::builder()
+        .http2_only()
+        .write_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let res = support::bounded(c.post(s.url("/echo?raw=1")).body(body.clone()).send())
+        .await
+        .unwrap();
+    assert_eq!(res.version(), Version::HTTP_2);
+    let got = support::bounded(res.bytes()).await.unwrap();
+    assert!(got == body, "{} bytes back", got.len());
+    let chunks = futures_util::stream::iter(
+        body.chunks(100_000)
+            .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    let res = support::bounded(
+        c.post(s.url("/echo?raw=1"))
+            .body(tenax::Body::from_stream(chunks))
+            .send(),
+    )
+    .await
+    .unwrap();
+    let got = support::bounded(res.bytes()).await.unwrap();
+    assert!(got == body, "{} bytes back from a stream", got.len());
 }

@@ -2,7 +2,7 @@
 //! the HTTP/1.1 or HTTP/2 handshake), the request written, the response head read.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap};
 use http::{Method, Uri, Version};
@@ -20,7 +20,7 @@ use crate::{Result, TimeoutPhase, Timings};
 
 use super::Client;
 use super::wire::{
-    Attempted, SendError, When, classify_hyper, copy_request, is_refused, keep_alive_limit,
+    Attempted, During, SendError, When, classify_hyper, copy_request, is_refused, keep_alive_limit,
     origin_form, send,
 };
 
@@ -34,7 +34,7 @@ impl Client {
         uri: &Uri,
         origin: &Origin,
         headers: HeaderMap,
-        mut body: Body,
+        body: Body,
         when: When,
     ) -> Result<Attempted> {
         let When {
@@ -73,7 +73,6 @@ impl Client {
         {
             h.insert(header::ACCEPT_ENCODING, codings.clone());
         }
-        let body_ended = body.end_flag();
         *req.body_mut() = body;
 
         let mut fresh = false;
@@ -151,6 +150,8 @@ impl Client {
                 None
             };
 
+            // Watched on its way for the read timeout's start (and HTTP/2's write stalls).
+            let progress = req.body_mut().watch(h2);
             let info = conn.info();
             info.io.set_write_timeout(t.write);
             let remote = info.remote;
@@ -161,7 +162,8 @@ impl Client {
             } else {
                 Instant::now()
             };
-            match send(&mut conn, req, t.read, body_ended.as_deref(), send_start).await {
+            let limits = (t.read, t.write);
+            match send(&mut conn, req, limits, progress.as_deref(), send_start).await {
                 Ok(res) => {
                     let head_at = Instant::now();
                     timings.ttfb = head_at - send_start;
@@ -175,6 +177,7 @@ impl Client {
                 }
                 Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
                 Err(SendError::Failed(mut e)) => {
+                    let h2_settings = conn.h2_settings();
                     drop(conn);
                     if !fresh {
                         if let Some(unsent) = e.take_message().filter(|_| reused) {
@@ -188,8 +191,7 @@ impl Client {
                             continue;
                         }
                     }
-                    let err =
-                        classify_hyper(e.into_error(), Kind::Recv, "waiting for the response head");
+                    let err = classify_hyper(e.into_error(), During::Head, h2_settings.as_deref());
                     return Err(err.with_peer(Peer::Addr(remote)));
                 }
             }
@@ -287,11 +289,14 @@ impl Client {
                 .builder()
                 .handshake(TokioIo::new(stream))
                 .await
-                .map_err(|e| classify_hyper(e, Kind::Connect, "during the HTTP/2 handshake"))?;
+                .map_err(|e| classify_hyper(e, During::H2Handshake, None))?;
             let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
             let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_2);
+            let watched = settings.clone();
             pool.tracker.spawn(pool.next_conn_id(), async move {
                 let _ = ended_tx.send(conn.await.err());
+                // A request waiting for the server to allow a stream learns it never will.
+                watched.ended();
                 drop(closed);
             });
             // The server's first SETTINGS carry its stream limit, which the pool needs; a
@@ -300,7 +305,7 @@ impl Client {
                 tokio::select! {
                     () = settings.wait_first() => Ok(()),
                     ended = ended_rx => Err(match ended {
-                        Ok(Some(e)) => classify_hyper(e, Kind::Connect, "during the HTTP/2 handshake"),
+                        Ok(Some(e)) => classify_hyper(e, During::H2Handshake, None),
                         _ => Error::new(Kind::EmptyReply).with_what("during the HTTP/2 handshake"),
                     }),
                 }
@@ -313,17 +318,24 @@ impl Client {
             )
             .await
             .map_err(|e| e.with_peer(Peer::Addr(info.remote)))?;
-            return Ok(pool.opened_h2(H2Conn {
+            let remote = info.remote;
+            let (h2, lease) = pool.opened_h2(H2Conn {
                 tx,
                 info,
                 settings,
                 slot,
-            }));
+            });
+            return match lease {
+                Some(conn) => Ok(conn),
+                None => wait_for_stream(pool, &h2, t.pool)
+                    .await
+                    .map_err(|e| e.with_peer(Peer::Addr(remote))),
+            };
         }
         let (tx, conn) = hyper::client::conn::http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| classify_hyper(e, Kind::Connect, "during the handshake"))?;
+            .map_err(|e| classify_hyper(e, During::Handshake, None))?;
         let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_11);
         pool.tracker.spawn(pool.next_conn_id(), async move {
             // The connection's errors reach the request that was using it.
@@ -336,6 +348,39 @@ impl Client {
             hold: Hold::Exclusive { slot, info },
         })
     }
+}
+
+/// Waits, within the pool timeout, for a server that allowed no stream
+/// (SETTINGS_MAX_CONCURRENT_STREAMS = 0) to raise its limit.
+async fn wait_for_stream(
+    pool: &Arc<crate::pool::Pool>,
+    h2: &Arc<H2Conn>,
+    limit: Option<Duration>,
+) -> Result<Conn> {
+    let wait = async {
+        loop {
+            // Listening before looking: a change in between is not missed.
+            let changed = h2.settings.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(conn) = pool.lease_on(h2) {
+                return Ok(conn);
+            }
+            if h2.tx.is_closed() {
+                return Err(Error::new(Kind::EmptyReply)
+                    .with_what("waiting for the server to allow a stream")
+                    .with_source("the server closed the connection without allowing a stream"));
+            }
+            changed.await;
+        }
+    };
+    with_timeout(
+        limit,
+        TimeoutPhase::Pool,
+        "waiting for the server to allow a stream (its SETTINGS_MAX_CONCURRENT_STREAMS is 0)",
+        wait,
+    )
+    .await
 }
 
 /// Tells the observer that a connection closed, when dropped.

@@ -24,7 +24,7 @@ mod wire;
 
 pub use builder::ClientBuilder;
 use builder::Http2Options;
-pub(crate) use wire::classify_hyper;
+pub(crate) use wire::{During, classify_hyper};
 use wire::{IDEMPOTENCY_KEY, When, generated_key};
 
 /// An HTTP client: one pool of connections, shared by every clone.

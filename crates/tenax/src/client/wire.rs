@@ -1,17 +1,17 @@
 //! The wire side of an attempt: sending, the read timeout for the head, replays, and
 //! turning hyper's errors and headers into ours.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use http::Uri;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::body::{Body, RecvBody};
-use crate::connect::IoState;
 use crate::connect::tls;
+use crate::connect::{GoAway, IoState, PeerSettings};
 use crate::error::{Error, Kind, find_io, find_write_stall};
 use crate::pool::Conn;
+use crate::progress::SendProgress;
 use crate::{Result, TimeoutPhase, Timings};
 
 /// The time limits of one attempt.
@@ -56,43 +56,105 @@ pub(super) enum SendError {
     Failed(Box<hyper::client::conn::TrySendError<http::Request<Body>>>),
 }
 
+/// What tells when the request was written, for the read timeout's start (and, on HTTP/2,
+/// for the body's write stalls).
+pub(super) enum Written<'a> {
+    /// HTTP/1.1: the socket's last write, once the body (if watched) has been handed over.
+    H1 {
+        io: &'a IoState,
+        body: Option<&'a SendProgress>,
+    },
+    /// HTTP/2: the stream's own body; no body (or a whole one already handed over) means
+    /// written when sent. Other streams' traffic on the connection never counts.
+    H2 { body: Option<&'a SendProgress> },
+}
+
+impl Written<'_> {
+    /// When to look again, or the timeout that has run out. `None`: no timer is needed.
+    fn next_check(
+        &self,
+        now: Instant,
+        send_start: Instant,
+        read: Option<Duration>,
+        write: Option<Duration>,
+    ) -> Result<Option<Instant>> {
+        let read_from = match self {
+            Written::H1 { io, body } => {
+                let body_done = body.is_none_or(|b| b.ended_at().is_some());
+                (body_done && !io.write_blocked()).then(|| io.last_write().max(send_start))
+            }
+            Written::H2 { body: None } => Some(send_start),
+            Written::H2 { body: Some(b) } => match (b.ended_at(), write) {
+                (Some(at), _) => Some(at.max(send_start)),
+                (None, Some(w)) => {
+                    if let Some(due) = b.stalled_at(w).map(|t| t.max(send_start + w))
+                        && due <= now
+                    {
+                        return Err(Error::timeout(
+                            TimeoutPhase::Write,
+                            w,
+                            "sending the request body (the server's HTTP/2 flow-control window let nothing through)",
+                        ));
+                    }
+                    let recheck = b.stalled_at(w).map_or(now + w, |t| t.max(send_start + w));
+                    return Ok(Some(read.map_or(recheck, |r| recheck.min(now + r))));
+                }
+                (None, None) => None,
+            },
+        };
+        let Some(read) = read else {
+            return Ok(None);
+        };
+        match read_from {
+            // Not written yet: the read timeout has not started.
+            None => Ok(Some(now + read)),
+            Some(from) if from + read <= now => Err(Error::timeout(
+                TimeoutPhase::Read,
+                read,
+                "waiting for the response head",
+            )),
+            Some(from) => Ok(Some(from + read)),
+        }
+    }
+}
+
 /// Sends the request and waits for the response head, with the read timeout counted from the
 /// moment the request was written (a write in progress pushes it back: that is the write
 /// timeout's business).
 pub(super) async fn send(
     conn: &mut Conn,
     req: http::Request<Body>,
-    read: Option<Duration>,
-    body_ended: Option<&AtomicBool>,
+    (read, write): (Option<Duration>, Option<Duration>),
+    body: Option<&SendProgress>,
     send_start: Instant,
 ) -> Result<http::Response<hyper::body::Incoming>, SendError> {
+    let h2 = conn.is_h2();
     let (tx, info) = conn.parts_mut();
-    let io: &IoState = &info.io;
+    let written = if h2 {
+        Written::H2 { body }
+    } else {
+        Written::H1 { io: &info.io, body }
+    };
     let fut = tx.send(req);
-    let Some(read) = read else {
+    let first = written
+        .next_check(Instant::now(), send_start, read, write)
+        .map_err(SendError::Timeout)?;
+    let Some(first) = first else {
         return fut.await.map_err(|e| SendError::Failed(Box::new(e)));
     };
     tokio::pin!(fut);
-    let sleep = tokio::time::sleep(read);
+    let sleep = tokio::time::sleep_until(first.into());
     tokio::pin!(sleep);
     loop {
         tokio::select! {
             biased;
             res = &mut fut => return res.map_err(|e| SendError::Failed(Box::new(e))),
             () = &mut sleep => {
-                let now = Instant::now();
-                let body_done = body_ended.is_none_or(|b| b.load(Ordering::Relaxed));
-                let written = body_done && !io.write_blocked();
-                let from = if written { io.last_write().max(send_start) } else { now };
-                let due = from + read;
-                if due <= now {
-                    return Err(SendError::Timeout(Error::timeout(
-                        TimeoutPhase::Read,
-                        read,
-                        "waiting for the response head",
-                    )));
+                match written.next_check(Instant::now(), send_start, read, write) {
+                    Err(e) => return Err(SendError::Timeout(e)),
+                    Ok(Some(due)) => sleep.as_mut().reset(due.into()),
+                    Ok(None) => return fut.await.map_err(|e| SendError::Failed(Box::new(e))),
                 }
-                sleep.as_mut().reset(due.into());
             }
         }
     }
@@ -143,29 +205,116 @@ pub(super) fn keep_alive_limit(
     Some(idle_timeout.map_or(limit, |t| t.min(limit)))
 }
 
+/// Where a hyper error happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum During {
+    /// The HTTP/1.1 handshake.
+    Handshake,
+    /// The HTTP/2 handshake, or waiting for the server's first SETTINGS.
+    H2Handshake,
+    /// Sending the request and waiting for the response head.
+    Head,
+    /// Reading the response body.
+    Body,
+}
+
+impl During {
+    fn what(self) -> &'static str {
+        match self {
+            During::Handshake => "during the handshake",
+            During::H2Handshake => "during the HTTP/2 handshake",
+            During::Head => "waiting for the response head",
+            During::Body => "while reading the body",
+        }
+    }
+
+    fn fallback(self) -> Kind {
+        match self {
+            During::Handshake | During::H2Handshake => Kind::Connect,
+            During::Head | During::Body => Kind::Recv,
+        }
+    }
+}
+
 /// Turns a hyper error into ours: write stalls are write timeouts, parse errors protocol
-/// errors, a close before any response an empty reply; otherwise `fallback`.
-pub(crate) fn classify_hyper(e: hyper::Error, fallback: Kind, what: &'static str) -> Error {
+/// errors, a close before any response an empty reply. `h2`: the connection's HTTP/2 state,
+/// for a stream the connection's end closed (h2 reports it as a broken pipe, whether or not
+/// anything failed to be written).
+pub(crate) fn classify_hyper(e: hyper::Error, during: During, h2: Option<&PeerSettings>) -> Error {
     if let Some(limit) = find_write_stall(&e) {
         return Error::timeout(TimeoutPhase::Write, limit, "writing the request");
+    }
+    let broken_pipe = find_io(&e).is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+    if let Some(settings) = h2
+        && broken_pipe
+    {
+        return h2_stream_closed(e, during, settings.goaway());
     }
     let kind = if let Some(kind) = tls::tls_kind_in(&e) {
         kind
     } else if e.is_parse() || e.is_parse_status() {
         Kind::Protocol
-    } else if e.is_incomplete_message() && what == "waiting for the response head" {
+    } else if e.is_incomplete_message() && during == During::Head {
         Kind::EmptyReply
-    } else if e.is_body_write_aborted() || e.is_user() {
+    } else if e.is_body_write_aborted() || e.is_user() || broken_pipe {
         Kind::Send
-    } else if let Some(io) = find_io(&e) {
-        match io.kind() {
-            std::io::ErrorKind::BrokenPipe => Kind::Send,
-            _ => fallback,
-        }
     } else {
-        fallback
+        during.fallback()
     };
-    Error::new(kind).with_what(what).with_source(e)
+    Error::new(kind).with_what(during.what()).with_source(e)
+}
+
+/// An HTTP/2 stream ended by its connection's end: what that means depends on what the server
+/// said before. A GOAWAY that did not refuse the stream means it took the request.
+fn h2_stream_closed(e: hyper::Error, during: During, goaway: Option<GoAway>) -> Error {
+    let (kind, why) = match (during, goaway) {
+        (During::Head, Some(g)) => (
+            Kind::Recv,
+            format!(
+                "the server closed the connection after processing the request (GOAWAY, last \
+                 stream {}, error code {:#x})",
+                g.last_stream, g.code
+            ),
+        ),
+        (During::Head, None) => (
+            Kind::EmptyReply,
+            "the server closed the connection without answering".to_string(),
+        ),
+        (_, Some(g)) => (
+            Kind::Recv,
+            format!(
+                "the server closed the connection in the middle of the response (GOAWAY, last \
+                 stream {}, error code {:#x})",
+                g.last_stream, g.code
+            ),
+        ),
+        (_, None) => (
+            Kind::Recv,
+            "the server closed the connection in the middle of the response".to_string(),
+        ),
+    };
+    Error::new(kind)
+        .with_what(during.what())
+        .with_source(H2Closed { why, cause: e })
+}
+
+/// Why an HTTP/2 stream ended, with hyper's error as its cause.
+#[derive(Debug)]
+struct H2Closed {
+    why: String,
+    cause: hyper::Error,
+}
+
+impl std::fmt::Display for H2Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl std::error::Error for H2Closed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
 }
 
 /// The request target for HTTP/1.1 to an origin server: path and query only.

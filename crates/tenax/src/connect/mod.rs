@@ -21,7 +21,7 @@ pub use dns::HickoryResolver;
 pub(crate) use dns::{DnsCache, DnsConfig, SystemResolver};
 pub use dns::{DnsStats, Resolve, Resolving, ResolvingWithTtl};
 pub(crate) use io::{ConnIo, IoState};
-pub(crate) use stream::{PeerSettings, Stream};
+pub(crate) use stream::{GoAway, PeerSettings, Stream};
 
 /// A freshly opened connection and what opening it took.
 pub(crate) struct Connected {

@@ -1,10 +1,11 @@
-//! The byte stream under hyper: plain TCP or TLS over it, with an optional HTTP/2 SETTINGS
-//! sniffer that learns the server's stream limit (hyper does not expose it).
+//! The byte stream under hyper: plain TCP or TLS over it, with an optional HTTP/2 frame
+//! sniffer that learns what hyper does not expose: the server's stream limit (SETTINGS) and
+//! whether it said GOAWAY.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -97,13 +98,18 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// What the server announced in its HTTP/2 SETTINGS.
+/// What the server announced on an HTTP/2 connection: its SETTINGS, and a GOAWAY.
 #[derive(Debug)]
 pub(crate) struct PeerSettings {
     /// SETTINGS_MAX_CONCURRENT_STREAMS; `usize::MAX` until announced (no limit).
     max_streams: AtomicUsize,
     seen: AtomicBool,
     seen_notify: Notify,
+    /// Woken when the stream limit changes or the connection ends.
+    changed: Notify,
+    /// The last GOAWAY: last stream id in the high half, error code in the low; `u64::MAX`
+    /// for none.
+    goaway: AtomicU64,
 }
 
 impl Default for PeerSettings {
@@ -112,13 +118,42 @@ impl Default for PeerSettings {
             max_streams: AtomicUsize::new(usize::MAX),
             seen: AtomicBool::new(false),
             seen_notify: Notify::new(),
+            changed: Notify::new(),
+            goaway: AtomicU64::new(u64::MAX),
         }
     }
+}
+
+/// A GOAWAY the server sent: streams up to `last_stream` may have been processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GoAway {
+    pub(crate) last_stream: u32,
+    pub(crate) code: u32,
 }
 
 impl PeerSettings {
     pub(crate) fn max_streams(&self) -> usize {
         self.max_streams.load(Ordering::Relaxed)
+    }
+
+    /// The server's GOAWAY, if it sent one.
+    pub(crate) fn goaway(&self) -> Option<GoAway> {
+        let v = self.goaway.load(Ordering::Relaxed);
+        (v != u64::MAX).then_some(GoAway {
+            last_stream: (v >> 32) as u32,
+            code: v as u32,
+        })
+    }
+
+    /// Completes when the stream limit changes or the connection ends (see
+    /// [`ended`](Self::ended)); enable it before looking at the state it watches.
+    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+
+    /// The connection has ended: wakes those waiting for a change.
+    pub(crate) fn ended(&self) {
+        self.changed.notify_waiters();
     }
 
     /// Waits for the server's first SETTINGS frame.
@@ -140,12 +175,14 @@ pub(crate) struct Sniffer {
     header_len: usize,
     /// Payload bytes of the current frame still to come.
     remaining: usize,
-    /// The current frame is a SETTINGS frame (not an ACK): collect its payload.
-    collecting: bool,
+    /// The current frame is a SETTINGS frame (not an ACK) or a GOAWAY: collect its payload
+    /// (a GOAWAY's first 8 bytes).
+    collecting: Option<u8>,
     payload: Vec<u8>,
 }
 
 const SETTINGS: u8 = 0x4;
+const GOAWAY: u8 = 0x7;
 const ACK: u8 = 0x1;
 const MAX_CONCURRENT_STREAMS: u16 = 0x3;
 
@@ -156,7 +193,7 @@ impl Sniffer {
             header: [0; 9],
             header_len: 0,
             remaining: 0,
-            collecting: false,
+            collecting: None,
             payload: Vec::new(),
         }
     }
@@ -172,7 +209,11 @@ impl Sniffer {
                     let h = self.header;
                     let len =
                         (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
-                    self.collecting = h[3] == SETTINGS && h[4] & ACK == 0;
+                    self.collecting = match h[3] {
+                        SETTINGS if h[4] & ACK == 0 => Some(SETTINGS),
+                        GOAWAY => Some(GOAWAY),
+                        _ => None,
+                    };
                     self.payload.clear();
                     self.remaining = len;
                     if len == 0 {
@@ -182,8 +223,13 @@ impl Sniffer {
                 continue;
             }
             let take = self.remaining.min(data.len());
-            if self.collecting {
-                self.payload.extend_from_slice(&data[..take]);
+            match self.collecting {
+                Some(SETTINGS) => self.payload.extend_from_slice(&data[..take]),
+                Some(_) => {
+                    let room = 8usize.saturating_sub(self.payload.len()).min(take);
+                    self.payload.extend_from_slice(&data[..room]);
+                }
+                None => {}
             }
             self.remaining -= take;
             data = &data[take..];
@@ -194,22 +240,35 @@ impl Sniffer {
     }
 
     fn end_frame(&mut self) {
-        if self.collecting {
-            for s in self.payload.chunks_exact(6) {
-                let id = u16::from_be_bytes([s[0], s[1]]);
-                if id == MAX_CONCURRENT_STREAMS {
-                    let v = u32::from_be_bytes([s[2], s[3], s[4], s[5]]);
-                    self.settings
-                        .max_streams
-                        .store(usize::try_from(v).unwrap_or(usize::MAX), Ordering::Relaxed);
-                }
+        match self.collecting {
+            Some(SETTINGS) => self.end_settings(),
+            Some(_) if self.payload.len() == 8 => {
+                let p = &self.payload;
+                let last = u32::from_be_bytes([p[0], p[1], p[2], p[3]]) & 0x7fff_ffff;
+                let code = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+                let packed = (u64::from(last) << 32) | u64::from(code);
+                self.settings.goaway.store(packed, Ordering::Relaxed);
             }
-            if !self.settings.seen.swap(true, Ordering::AcqRel) {
-                self.settings.seen_notify.notify_waiters();
+            _ => {}
+        }
+        self.collecting = None;
+        self.header_len = 0;
+    }
+
+    fn end_settings(&mut self) {
+        for s in self.payload.chunks_exact(6) {
+            let id = u16::from_be_bytes([s[0], s[1]]);
+            if id == MAX_CONCURRENT_STREAMS {
+                let v = u32::from_be_bytes([s[2], s[3], s[4], s[5]]);
+                self.settings
+                    .max_streams
+                    .store(usize::try_from(v).unwrap_or(usize::MAX), Ordering::Relaxed);
+                self.settings.changed.notify_waiters();
             }
         }
-        self.collecting = false;
-        self.header_len = 0;
+        if !self.settings.seen.swap(true, Ordering::AcqRel) {
+            self.settings.seen_notify.notify_waiters();
+        }
     }
 }
 
@@ -252,5 +311,28 @@ mod tests {
         // A later SETTINGS frame updates it.
         s.feed(&frame(SETTINGS, 0, &[0, 3, 0, 0, 0, 50]));
         assert_eq!(settings.max_streams(), 50);
+    }
+
+    #[test]
+    fn remembers_a_goaway_across_split_reads() {
+        let settings = Arc::new(PeerSettings::default());
+        let mut s = Sniffer::new(settings.clone());
+        assert_eq!(settings.goaway(), None);
+        let mut bytes = frame(
+            GOAWAY,
+            0,
+            &[0, 0, 0, 7, 0, 0, 0, 2, b'd', b'e', b'b', b'u', b'g'],
+        );
+        bytes.extend(frame(0x0, 0, &[1u8; 10]));
+        for chunk in bytes.chunks(3) {
+            s.feed(chunk);
+        }
+        assert_eq!(
+            settings.goaway(),
+            Some(GoAway {
+                last_stream: 7,
+                code: 2
+            })
+        );
     }
 }

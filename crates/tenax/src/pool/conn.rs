@@ -229,6 +229,14 @@ impl Conn {
         matches!(self.hold, Hold::Lease(_))
     }
 
+    /// What the server announced on this HTTP/2 connection; `None` for HTTP/1.1.
+    pub(crate) fn h2_settings(&self) -> Option<Arc<PeerSettings>> {
+        match &self.hold {
+            Hold::Lease(h2) => Some(h2.settings.clone()),
+            Hold::Exclusive { .. } => None,
+        }
+    }
+
     pub(crate) fn slot(&self) -> &Slot {
         match &self.hold {
             Hold::Exclusive { slot, .. } => slot,

@@ -503,16 +503,21 @@ impl Pool {
     }
 
     /// A new connection turned out HTTP/2: it joins the pool, the caller gets the first lease,
-    /// and waiters for its host get the next ones.
-    pub(crate) fn opened_h2(self: &Arc<Self>, mut h2: H2Conn) -> Conn {
+    /// and waiters for its host get the next ones. A server that allows no stream yet
+    /// (SETTINGS_MAX_CONCURRENT_STREAMS = 0) gives no lease: the caller waits for one with
+    /// [`lease_on`](Self::lease_on), and the connection counts as idle meanwhile (the reaper
+    /// retires it if the limit is never raised).
+    pub(crate) fn opened_h2(self: &Arc<Self>, mut h2: H2Conn) -> (Arc<H2Conn>, Option<Conn>) {
         let mut doomed = Doomed::default();
         let origin = h2.slot.origin.clone();
         h2.slot.opening = false;
         let h2 = Arc::new(h2);
-        let conn = Conn {
+        let allowed = h2.settings.max_streams() > 0;
+        let conn = allowed.then(|| Conn {
             tx: Sender::H2(h2.tx.clone()),
             hold: Hold::Lease(h2.clone()),
-        };
+        });
+        let mut start_reaper = false;
         {
             let mut st = lock(&self.state);
             let host = st.hosts.entry(origin.clone()).or_default();
@@ -520,17 +525,47 @@ impl Pool {
             host.h2 = true;
             host.known = true;
             host.h2_conns.push(H2Entry {
-                conn: h2,
-                in_use: 1,
-                idle_since: None,
+                conn: h2.clone(),
+                in_use: usize::from(allowed),
+                idle_since: (!allowed).then(Instant::now),
             });
+            if !allowed {
+                start_reaper = self.want_reaper(&mut st);
+            }
             self.grant_leases(&mut st, &origin, &mut doomed);
             gauge(&st, &origin);
             // Waiters beyond the server's stream limit may open another connection.
             self.grant_permits(&mut st, &mut doomed);
         }
         drop(doomed);
-        conn
+        if start_reaper {
+            self.start_reaper();
+        }
+        (h2, conn)
+    }
+
+    /// A stream on this HTTP/2 connection if the server's limit has room for one; `None`
+    /// also once the connection has left the pool (closed or retired).
+    pub(crate) fn lease_on(self: &Arc<Self>, h2: &Arc<H2Conn>) -> Option<Conn> {
+        let mut st = lock(&self.state);
+        let origin = &h2.slot.origin;
+        let host = st.hosts.get_mut(origin)?;
+        let e = host
+            .h2_conns
+            .iter_mut()
+            .find(|e| Arc::ptr_eq(&e.conn, h2))?;
+        if e.conn.tx.is_closed() || e.in_use >= e.conn.settings.max_streams() {
+            return None;
+        }
+        e.in_use += 1;
+        e.idle_since = None;
+        let conn = Conn {
+            tx: Sender::H2(e.conn.tx.clone()),
+            hold: Hold::Lease(e.conn.clone()),
+        };
+        let origin = origin.clone();
+        gauge(&st, &origin);
+        Some(conn)
     }
 
     /// A request's lease on an HTTP/2 stream ended.
