@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo bench -p tenax-bench --bench small_get`. Clients take turns for
 //! `TENAX_BENCH_ROUNDS` rounds (default 3); each figure is the median of its rounds.
+//! `TENAX_BENCH_ONLY=NAME` runs one client; add `TENAX_BENCH_COUNT=N` for exactly N requests
+//! (run it under `valgrind --tool=callgrind` to count instructions).
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::rt::TokioExecutor;
-use tenax_bench::{Run, load, median, rounds, run_length};
+use tenax_bench::{Run, fixed_count, load, load_count, median, rounds, run_length};
 use tenax_chaos::ChaosServer;
 
 const IN_FLIGHT: usize = 64;
@@ -100,13 +102,17 @@ fn main() {
         }),
     ];
 
-    // `TENAX_BENCH_ONLY=tenax` runs one client alone (for profiling).
+    // `TENAX_BENCH_ONLY=tenax` runs one client alone (for profiling); with
+    // `TENAX_BENCH_COUNT=N`, exactly N requests (for instruction counts under callgrind).
     if let Ok(only) = std::env::var("TENAX_BENCH_ONLY") {
         let (_, fetch) = clients
             .iter()
             .find(|(n, _)| *n == only)
             .expect("a client name");
-        let run = rt.block_on(load(fetch.clone(), 13, IN_FLIGHT, run_length()));
+        let run = match fixed_count() {
+            Some(n) => rt.block_on(load_count(fetch.clone(), 13, IN_FLIGHT, n)),
+            None => rt.block_on(load(fetch.clone(), 13, IN_FLIGHT, run_length())),
+        };
         println!(
             "{only}: {:.0} req/s, client {:.2} µs/req",
             run.rate(),

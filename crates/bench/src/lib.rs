@@ -56,6 +56,47 @@ pub async fn load<T: PartialEq + Debug + Clone + 'static>(
     }
 }
 
+/// Runs `in_flight` loops of `fetch` until `total` requests are done, for instruction counts
+/// (`valgrind --tool=callgrind` counts the same for the same binary and work, whatever the
+/// machine's neighbours do; a timed run does not do the same work twice).
+pub async fn load_count<T: PartialEq + Debug + Clone + 'static>(
+    fetch: Fetch<T>,
+    expect: T,
+    in_flight: usize,
+    total: u64,
+) -> Run {
+    let started = Arc::new(AtomicU64::new(0));
+    let (cpu0, srv0, t0) = (
+        thread_cpu(),
+        named_threads_cpu("tenax-chaos"),
+        Instant::now(),
+    );
+    let local = tokio::task::LocalSet::new();
+    for _ in 0..in_flight {
+        let (started, fetch, expect) = (started.clone(), fetch.clone(), expect.clone());
+        local.spawn_local(async move {
+            while started.fetch_add(1, Ordering::Relaxed) < total {
+                assert_eq!(fetch().await, expect);
+            }
+        });
+    }
+    local.await;
+    Run {
+        units: total,
+        wall: t0.elapsed(),
+        client_cpu: thread_cpu() - cpu0,
+        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
+    }
+}
+
+/// A fixed number of requests instead of a timed run: `TENAX_BENCH_COUNT`.
+pub fn fixed_count() -> Option<u64> {
+    std::env::var("TENAX_BENCH_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+}
+
 /// How many rounds each client runs: `TENAX_BENCH_ROUNDS`, default 3.
 pub fn rounds() -> usize {
     std::env::var("TENAX_BENCH_ROUNDS")

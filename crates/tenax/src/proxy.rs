@@ -2,7 +2,6 @@
 //! `ALL_PROXY`, minus `NO_PROXY`), and how: absolute-form requests for `http://`, a `CONNECT`
 //! tunnel for `https://` and WebSockets.
 
-use base64::Engine as _;
 use http::HeaderValue;
 
 use crate::error::Error;
@@ -28,8 +27,9 @@ pub(crate) enum ProxyKind {
 
 /// A proxy server: `http://[user:password@]host:port`, `https://…` (TLS to the proxy, checked
 /// against the client's roots), `socks5://…` (names resolved here) or `socks5h://…` (names
-/// resolved by the proxy).
-#[derive(Clone, Debug)]
+/// resolved by the proxy). Credentials are percent-decoded; the password is never shown
+/// (`Debug` and errors print `***`).
+#[derive(Clone)]
 pub struct Proxy {
     kind: ProxyKind,
     scope: Scope,
@@ -42,7 +42,8 @@ pub struct Proxy {
 
 impl Proxy {
     fn parse(url: &str, scope: Scope) -> Result<Proxy, Error> {
-        let bad = |why: &str| Error::builder(format!("invalid proxy URL {url:?}: {why}"));
+        let shown = crate::url::redact(url);
+        let bad = |why: &str| Error::builder(format!("invalid proxy URL {shown:?}: {why}"));
         let url = url.trim();
         let (kind, rest) = match url.split_once("://") {
             Some(("http", rest)) => (ProxyKind::Http, rest),
@@ -95,7 +96,9 @@ impl Proxy {
         };
         if let Some(u) = userinfo {
             let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-            proxy = proxy.basic_auth(user, pass);
+            let decoded =
+                |s: &str| String::from_utf8_lossy(&crate::url::percent_decode(s)).into_owned();
+            proxy = proxy.basic_auth(&decoded(user), &decoded(pass));
         }
         Ok(proxy)
     }
@@ -119,13 +122,7 @@ impl Proxy {
     /// credentials in the URL, if any.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Proxy {
         self.user = Some((user.to_string(), password.to_string()));
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        self.auth = HeaderValue::from_str(&format!("Basic {token}"))
-            .ok()
-            .map(|mut v| {
-                v.set_sensitive(true);
-                v
-            });
+        self.auth = Some(crate::url::basic_auth(user.as_bytes(), password.as_bytes()));
         self
     }
 
@@ -161,6 +158,18 @@ impl Proxy {
             Scope::Http => !https,
             Scope::Https => https,
         }
+    }
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("kind", &self.kind)
+            .field("scope", &self.scope)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user.as_ref().map(|(u, _)| format!("{u}:***")))
+            .finish()
     }
 }
 
@@ -305,6 +314,20 @@ mod tests {
         assert!(Proxy::all("ftp://127.0.0.1:1080").unwrap_err().is_builder());
         assert!(Proxy::all("http://:3128").unwrap_err().is_builder());
         assert!(Proxy::all("http://h:port").unwrap_err().is_builder());
+    }
+
+    #[test]
+    fn a_proxy_password_is_decoded_and_never_shown() {
+        let p = Proxy::all("http://us%40er:s3cr%3At@127.0.0.1:3128").unwrap();
+        // base64("us@er:s3cr:t")
+        assert_eq!(p.auth().unwrap(), "Basic dXNAZXI6czNjcjp0");
+        assert!(!format!("{p:?}").contains("s3cr"), "{p:?}");
+        let e = Proxy::all("http://u:s3cret@h:99999").unwrap_err();
+        let text = crate::error::message_chain(&e);
+        assert!(
+            !text.contains("s3cret") && text.contains("u:***@"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -417,7 +417,8 @@ fn basic_from_userinfo(userinfo: &str) -> Option<HeaderValue> {
     Some(basic_auth(&percent_decode(user), &percent_decode(password)))
 }
 
-fn percent_decode(s: &str) -> Vec<u8> {
+/// Percent-decodes `%XX` sequences; anything else stays as it is.
+pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
