@@ -21,8 +21,6 @@ use crate::progress::{H2_PIECE, SendProgress};
 /// A request body: empty, bytes (replayable), or a stream of chunks.
 pub struct Body {
     kind: BodyKind,
-    /// Set for the attempt that sends it: how far it has gone (see `progress.rs`).
-    watch: Option<Box<Watch>>,
 }
 
 enum BodyKind {
@@ -31,10 +29,15 @@ enum BodyKind {
     Stream {
         stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
     },
+    /// Watched on its way by the attempt that sends it (see `progress.rs`); boxed, so that
+    /// every other body stays as small as it was.
+    Watched(Box<Watched>),
 }
 
 /// A body watched on its way to a connection.
-struct Watch {
+struct Watched {
+    /// The body itself (never `Watched`).
+    kind: BodyKind,
     progress: Arc<SendProgress>,
     /// HTTP/2: hand the body over in pieces of at most `H2_PIECE` bytes.
     pieces: bool,
@@ -47,7 +50,6 @@ impl Body {
     pub fn empty() -> Body {
         Body {
             kind: BodyKind::Empty,
-            watch: None,
         }
     }
 
@@ -77,17 +79,12 @@ impl Body {
             kind: BodyKind::Stream {
                 stream: Box::pin(MapErr(Box::pin(stream))),
             },
-            watch: None,
         }
     }
 
     /// The body's length, when known before sending.
     pub fn len(&self) -> Option<u64> {
-        match &self.kind {
-            BodyKind::Empty => Some(0),
-            BodyKind::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
-            BodyKind::Stream { .. } => None,
-        }
+        self.kind.len()
     }
 
     /// Whether the body is known to be empty.
@@ -97,14 +94,7 @@ impl Body {
 
     /// A copy of a body that is whole (empty or bytes); `None` for a stream.
     pub(crate) fn try_clone(&self) -> Option<Body> {
-        match &self.kind {
-            BodyKind::Empty => Some(Body::empty()),
-            BodyKind::Full(b) => Some(Body {
-                kind: BodyKind::Full(b.clone()),
-                watch: None,
-            }),
-            BodyKind::Stream { .. } => None,
-        }
+        self.kind.try_clone().map(|kind| Body { kind })
     }
 
     /// Makes a streaming body replayable when it can be cheaply: the chunks its stream has
@@ -172,7 +162,6 @@ impl Body {
                     rest,
                 }),
             },
-            watch: None,
         }
     }
 
@@ -180,61 +169,81 @@ impl Body {
     /// HTTP/2, for write stalls (the body is then handed over in pieces). `None` for a body
     /// there is nothing to watch of: empty, or whole bytes on HTTP/1.1 (written at once).
     pub(crate) fn watch(&mut self, h2: bool) -> Option<Arc<SendProgress>> {
-        let worth = match &self.kind {
-            BodyKind::Empty => false,
+        let kind = match std::mem::replace(&mut self.kind, BodyKind::Empty) {
+            BodyKind::Watched(w) => w.kind,
+            kind => kind,
+        };
+        let worth = match &kind {
+            BodyKind::Empty | BodyKind::Watched(_) => false,
             BodyKind::Full(b) => h2 && b.as_ref().is_some_and(|b| !b.is_empty()),
             BodyKind::Stream { .. } => true,
         };
         if !worth {
-            self.watch = None;
+            self.kind = kind;
             return None;
         }
         let progress = Arc::new(SendProgress::new());
-        self.watch = Some(Box::new(Watch {
+        self.kind = BodyKind::Watched(Box::new(Watched {
+            kind,
             progress: progress.clone(),
             pieces: h2,
             rest: Bytes::new(),
         }));
         Some(progress)
     }
+}
 
-    fn poll_kind(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
-        match &mut self.kind {
-            BodyKind::Empty => Poll::Ready(None),
-            BodyKind::Full(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(Ok)),
-            BodyKind::Stream { stream } => stream.as_mut().poll_next(cx),
+impl BodyKind {
+    fn len(&self) -> Option<u64> {
+        match self {
+            BodyKind::Empty => Some(0),
+            BodyKind::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
+            BodyKind::Stream { .. } => None,
+            BodyKind::Watched(w) => w.kind.len(),
         }
     }
 
-    /// The next piece of a watched body, recording its progress.
-    fn poll_watched(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
-        let w = self.watch.as_mut().expect("watched");
-        if !w.rest.is_empty() {
-            let piece = w.rest.split_to(w.rest.len().min(H2_PIECE));
-            w.progress.pulled();
+    fn try_clone(&self) -> Option<BodyKind> {
+        match self {
+            BodyKind::Empty => Some(BodyKind::Empty),
+            BodyKind::Full(b) => Some(BodyKind::Full(b.clone())),
+            BodyKind::Stream { .. } => None,
+            BodyKind::Watched(w) => w.kind.try_clone(),
+        }
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
+        match self {
+            BodyKind::Empty => Poll::Ready(None),
+            BodyKind::Full(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(Ok)),
+            BodyKind::Stream { stream } => stream.as_mut().poll_next(cx),
+            BodyKind::Watched(w) => w.poll_piece(cx),
+        }
+    }
+}
+
+impl Watched {
+    /// The next piece, recording the body's progress.
+    fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
+        if !self.rest.is_empty() {
+            let piece = self.rest.split_to(self.rest.len().min(H2_PIECE));
+            self.progress.pulled();
             return Poll::Ready(Some(Ok(piece)));
         }
-        let next = match &mut self.kind {
-            BodyKind::Empty => None,
-            BodyKind::Full(b) => b.take().filter(|b| !b.is_empty()).map(Ok),
-            BodyKind::Stream { stream } => match stream.as_mut().poll_next(cx) {
-                Poll::Pending => {
-                    w.progress.source_waiting();
-                    return Poll::Pending;
-                }
-                Poll::Ready(next) => next,
-            },
+        let Poll::Ready(next) = self.kind.poll_chunk(cx) else {
+            self.progress.source_waiting();
+            return Poll::Pending;
         };
         match next {
             None => {
-                w.progress.end();
+                self.progress.end();
                 Poll::Ready(None)
             }
             Some(Ok(mut chunk)) => {
-                if w.pieces && chunk.len() > H2_PIECE {
-                    w.rest = chunk.split_off(H2_PIECE);
+                if self.pieces && chunk.len() > H2_PIECE {
+                    self.rest = chunk.split_off(H2_PIECE);
                 }
-                w.progress.pulled();
+                self.progress.pulled();
                 Poll::Ready(Some(Ok(chunk)))
             }
             Some(Err(e)) => Poll::Ready(Some(Err(e))),
@@ -254,6 +263,7 @@ impl fmt::Debug for Body {
             BodyKind::Empty => f.write_str("Body(empty)"),
             BodyKind::Full(b) => write!(f, "Body({} bytes)", b.as_ref().map_or(0, Bytes::len)),
             BodyKind::Stream { .. } => f.write_str("Body(stream)"),
+            BodyKind::Watched(_) => f.write_str("Body(being sent)"),
         }
     }
 }
@@ -262,7 +272,6 @@ impl From<Bytes> for Body {
     fn from(b: Bytes) -> Body {
         Body {
             kind: BodyKind::Full(Some(b)),
-            watch: None,
         }
     }
 }
@@ -299,24 +308,18 @@ impl http_body::Body for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let next = if self.watch.is_some() {
-            ready!(self.poll_watched(cx))
-        } else {
-            ready!(self.poll_kind(cx))
-        };
+        let next = ready!(self.kind.poll_chunk(cx));
         Poll::Ready(next.map(|r| r.map(Frame::data)))
     }
 
     fn is_end_stream(&self) -> bool {
-        if let Some(w) = &self.watch {
-            // The end is found by asking once more: on HTTP/2 that ask comes only after the
-            // last piece found room in the window.
-            return w.progress.ended_at().is_some() && w.rest.is_empty();
-        }
         match &self.kind {
             BodyKind::Empty => true,
             BodyKind::Full(b) => b.as_ref().is_none_or(Bytes::is_empty),
             BodyKind::Stream { .. } => false,
+            // The end is found by asking once more: on HTTP/2 that ask comes only after the
+            // last piece found room in the window.
+            BodyKind::Watched(w) => w.progress.ended_at().is_some() && w.rest.is_empty(),
         }
     }
 

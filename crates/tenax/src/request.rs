@@ -23,8 +23,19 @@ pub(crate) struct Parts {
     pub(crate) retry: Option<crate::RetryPolicy>,
     pub(crate) deadline: Option<std::time::Instant>,
     pub(crate) max_body: Option<u64>,
-    /// `Authorization` from the URL's user information, sent unless the request has its own.
-    pub(crate) url_auth: Option<HeaderValue>,
+    /// The `Authorization` header came from the URL's user information: one the request sets
+    /// replaces it.
+    pub(crate) url_auth: bool,
+}
+
+impl Parts {
+    /// A header the request sets itself: its own `Authorization` replaces the URL's.
+    fn own_authorization(&mut self, name: &HeaderName) {
+        if self.url_auth && name == http::header::AUTHORIZATION {
+            self.headers.remove(http::header::AUTHORIZATION);
+            self.url_auth = false;
+        }
+    }
 }
 
 /// A request being built; [`send`](Self::send) it. Invalid input (a malformed URL, header
@@ -78,28 +89,35 @@ impl IntoUrl for &String {
 
 impl IntoUrl for Uri {
     fn into_target(self) -> Result<Target> {
-        url::check(&self)
+        url::check(self)
     }
 }
 
 impl IntoUrl for &Uri {
     fn into_target(self) -> Result<Target> {
-        url::check(self)
+        url::check(self.clone())
     }
 }
 
 impl RequestBuilder {
     pub(crate) fn new(client: Client, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        let parts = url.into_target().map(|t| Parts {
-            method,
-            uri: t.uri,
-            url_auth: t.auth,
-            headers: HeaderMap::new(),
-            body: Body::empty(),
-            timeouts: TimeoutOverrides::default(),
-            retry: None,
-            deadline: None,
-            max_body: None,
+        let parts = url.into_target().map(|t| {
+            let mut headers = HeaderMap::new();
+            let url_auth = t.auth.is_some();
+            if let Some(auth) = t.auth {
+                headers.insert(http::header::AUTHORIZATION, auth);
+            }
+            Parts {
+                method,
+                uri: t.uri,
+                url_auth,
+                headers,
+                body: Body::empty(),
+                timeouts: TimeoutOverrides::default(),
+                retry: None,
+                deadline: None,
+                max_body: None,
+            }
         });
         RequestBuilder { client, parts }
     }
@@ -129,6 +147,7 @@ impl RequestBuilder {
             let value = value.try_into().map_err(|e| {
                 Error::builder(format!("invalid value for header {name}: {}", e.into()))
             })?;
+            p.own_authorization(&name);
             p.headers.append(name, value);
             Ok(())
         })
@@ -138,6 +157,7 @@ impl RequestBuilder {
     pub fn headers(self, headers: HeaderMap) -> Self {
         self.map(|p| {
             for (name, value) in &headers {
+                p.own_authorization(name);
                 p.headers.append(name.clone(), value.clone());
             }
             Ok(())
@@ -298,11 +318,6 @@ impl RequestBuilder {
                     ));
                 }
             };
-            if let Some(auth) = parts.url_auth.take()
-                && !parts.headers.contains_key(http::header::AUTHORIZATION)
-            {
-                parts.headers.insert(http::header::AUTHORIZATION, auth);
-            }
             let policy = client.redirect_policy();
             if !policy.follows() {
                 return client.execute(parts).await;

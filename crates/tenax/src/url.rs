@@ -43,16 +43,102 @@ pub(crate) fn is_secure(uri: &Uri) -> bool {
 /// The port a request to `uri` goes to, `None` when the URL's port is not one from 1 to 65535
 /// (`http::Uri` accepts any digits there, and its `port()` is then `None`).
 pub(crate) fn port_of(uri: &Uri) -> Option<u16> {
-    let authority = uri.authority()?.as_str();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    match split_port(host_port).ok()? {
-        (_, Some(p)) => Some(p),
-        (_, None) => Some(default_port(is_secure(uri))),
+    let all = uri.authority()?.as_str().as_bytes();
+    // From the end back to the port's colon; `]` or `@` first means there is no port.
+    // (`Authority::host()` would find it too, at several times the cost: this runs on every
+    // request.)
+    let mut i = all.len();
+    let digits = loop {
+        if i == 0 {
+            break &[][..];
+        }
+        i -= 1;
+        match all[i] {
+            b':' => break &all[i + 1..],
+            b']' | b'@' => break &[][..],
+            _ => {}
+        }
+    };
+    if digits.is_empty() {
+        return Some(default_port(is_secure(uri)));
     }
+    if digits.len() > 5 {
+        return None;
+    }
+    let mut port = 0u32;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        port = port * 10 + u32::from(d - b'0');
+    }
+    u16::try_from(port).ok().filter(|&p| p != 0)
+}
+
+/// Whether the URL carries user information (`user[:password]@`).
+fn has_userinfo(uri: &Uri) -> bool {
+    uri.authority()
+        .is_some_and(|a| a.as_str().bytes().any(|b| b == b'@'))
 }
 
 /// Parses, checks and normalises a URL given as text.
 pub(crate) fn parse(input: &str, schemes: Schemes) -> Result<Target, Error> {
+    if let Some(t) = parse_plain(input, schemes) {
+        return Ok(t);
+    }
+    parse_general(input, schemes)
+}
+
+/// The common case in one pass: an `http://` or `https://` URL that normalising would leave as
+/// it is (no byte to encode, no user information, no dot segment, a port that fits). `None`
+/// sends the URL the general way, which also words any error.
+fn parse_plain(input: &str, schemes: Schemes) -> Option<Target> {
+    if schemes != Schemes::Http {
+        return None;
+    }
+    let rest = input
+        .strip_prefix("http://")
+        .or_else(|| input.strip_prefix("https://"))?;
+    // One pass: every byte plain, and no dot segment (`/.` or `/%2e`) before the query.
+    let mut prev = 0u8;
+    let mut query = false;
+    for &b in rest.as_bytes() {
+        if !PLAIN[usize::from(b)] {
+            return None;
+        }
+        if !query {
+            query = b == b'?';
+            if prev == b'/' && (b == b'.' || b == b'%') {
+                return None;
+            }
+        }
+        prev = b;
+    }
+    let uri = Uri::try_from(input).ok()?;
+    let empty_port = uri.authority().is_some_and(|a| a.as_str().ends_with(':'));
+    if empty_port || uri.host().is_none_or(str::is_empty) || port_of(&uri).is_none() {
+        return None;
+    }
+    Some(Target { uri, auth: None })
+}
+
+/// Bytes a URL can hold as they are: visible ASCII, less those the request line cannot carry
+/// or that mean user information (`@`) or a fragment (`#`).
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = !matches!(
+            b as u8,
+            b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | b'#' | b'@'
+        );
+        b += 1;
+    }
+    t
+};
+
+/// Every rule, step by step.
+fn parse_general(input: &str, schemes: Schemes) -> Result<Target, Error> {
     let shown = || redact(input).into_owned();
     let bad = |why: String| Error::invalid_url(format!("{:?}: {why}", shown()));
     let s = input.trim_matches(|c: char| c <= ' ');
@@ -110,19 +196,18 @@ pub(crate) fn parse(input: &str, schemes: Schemes) -> Result<Target, Error> {
 
 /// Checks a URL given already parsed: the scheme, a host, a port that fits; the user
 /// information is taken out into credentials and the fragment dropped.
-pub(crate) fn check(uri: &Uri) -> Result<Target, Error> {
-    let plain = uri.authority().is_none_or(|a| !a.as_str().contains('@'));
-    if plain && matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() {
-        if port_of(uri).is_none() {
+pub(crate) fn check(uri: Uri) -> Result<Target, Error> {
+    let plain = !has_userinfo(&uri)
+        && matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.host().is_some_and(|h| !h.is_empty());
+    if plain {
+        if port_of(&uri).is_none() {
             return Err(Error::invalid_url(format!(
                 "{:?}: its port is not one from 1 to 65535",
                 uri.to_string()
             )));
         }
-        return Ok(Target {
-            uri: uri.clone(),
-            auth: None,
-        });
+        return Ok(Target { uri, auth: None });
     }
     parse(&uri.to_string(), Schemes::Http)
 }
@@ -468,7 +553,7 @@ mod tests {
         assert_eq!(norm("http://h:65535/"), "http://h:65535/");
         assert_eq!(norm("http://h:/a"), "http://h/a");
         let uri: Uri = "http://127.0.0.1:65536/x".parse().unwrap();
-        assert!(check(&uri).unwrap_err().is_builder());
+        assert!(check(uri.clone()).unwrap_err().is_builder());
         assert_eq!(port_of(&uri), None);
     }
 
@@ -481,7 +566,7 @@ mod tests {
         let t = parse("http://user@h/", Schemes::Http).unwrap();
         assert_eq!(t.auth.unwrap(), "Basic dXNlcjo=");
         let uri: Uri = "http://u:secret@h/".parse().unwrap();
-        let t = check(&uri).unwrap();
+        let t = check(uri).unwrap();
         assert_eq!(t.uri.to_string(), "http://h/");
         assert!(t.auth.unwrap().is_sensitive());
     }
@@ -498,6 +583,30 @@ mod tests {
             !text.contains("secret") && text.contains("u:***@h"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_plain_path_and_the_general_one_agree() {
+        for url in [
+            "http://h/a/b?c=d",
+            "https://h:8443/",
+            "http://h",
+            "http://[::1]:80/x",
+            "http://h/a%20b",
+        ] {
+            let plain = parse_plain(url, Schemes::Http).map(|t| t.uri.to_string());
+            let general = parse_general(url, Schemes::Http).unwrap().uri.to_string();
+            assert_eq!(plain.as_deref(), Some(general.as_str()), "{url}");
+        }
+        for url in [
+            "http://h/./x",
+            "http://u@h/",
+            "http://h/\u{e9}",
+            "HTTP://h/",
+            "http://h:99999/",
+        ] {
+            assert!(parse_plain(url, Schemes::Http).is_none(), "{url}");
+        }
     }
 
     #[test]

@@ -135,28 +135,22 @@ pub(super) async fn send(
     } else {
         Written::H1 { io: &info.io, body }
     };
+    // Pinned where it is made: the request inside is never moved again.
     let fut = tx.send(req);
-    let first = written
-        .next_check(Instant::now(), send_start, read, write)
-        .map_err(SendError::Timeout)?;
-    let Some(first) = first else {
-        return fut.await.map_err(|e| SendError::Failed(Box::new(e)));
-    };
     tokio::pin!(fut);
-    let sleep = tokio::time::sleep_until(first.into());
-    tokio::pin!(sleep);
+    let mut check = written.next_check(Instant::now(), send_start, read, write);
     loop {
+        let at = match check {
+            Err(e) => return Err(SendError::Timeout(e)),
+            Ok(None) => return fut.await.map_err(|e| SendError::Failed(Box::new(e))),
+            Ok(Some(at)) => at,
+        };
         tokio::select! {
             biased;
             res = &mut fut => return res.map_err(|e| SendError::Failed(Box::new(e))),
-            () = &mut sleep => {
-                match written.next_check(Instant::now(), send_start, read, write) {
-                    Err(e) => return Err(SendError::Timeout(e)),
-                    Ok(Some(due)) => sleep.as_mut().reset(due.into()),
-                    Ok(None) => return fut.await.map_err(|e| SendError::Failed(Box::new(e))),
-                }
-            }
+            () = tokio::time::sleep_until(at.into()) => {}
         }
+        check = written.next_check(Instant::now(), send_start, read, write);
     }
 }
 
