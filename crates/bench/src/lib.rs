@@ -25,11 +25,7 @@ pub async fn load<T: PartialEq + Debug + Clone + 'static>(
 ) -> Run {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let (cpu0, srv0, t0) = (
-        thread_cpu(),
-        named_threads_cpu("tenax-chaos"),
-        Instant::now(),
-    );
+    let meter = Meter::start();
     let local = tokio::task::LocalSet::new();
     for _ in 0..in_flight {
         let (done, stop, fetch, expect) =
@@ -48,11 +44,32 @@ pub async fn load<T: PartialEq + Debug + Clone + 'static>(
         })
         .await;
     local.await;
-    Run {
-        units: done.load(Ordering::Relaxed),
-        wall: t0.elapsed(),
-        client_cpu: thread_cpu() - cpu0,
-        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
+    meter.finish(done.load(Ordering::Relaxed))
+}
+
+/// Wall time and the client's and chaos server's CPU, from a start to a finish.
+struct Meter {
+    cpu: Duration,
+    server: Duration,
+    at: Instant,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            cpu: thread_cpu(),
+            server: named_threads_cpu("tenax-chaos"),
+            at: Instant::now(),
+        }
+    }
+
+    fn finish(self, units: u64) -> Run {
+        Run {
+            units,
+            wall: self.at.elapsed(),
+            client_cpu: thread_cpu() - self.cpu,
+            server_cpu: named_threads_cpu("tenax-chaos") - self.server,
+        }
     }
 }
 
@@ -66,11 +83,7 @@ pub async fn load_count<T: PartialEq + Debug + Clone + 'static>(
     total: u64,
 ) -> Run {
     let started = Arc::new(AtomicU64::new(0));
-    let (cpu0, srv0, t0) = (
-        thread_cpu(),
-        named_threads_cpu("tenax-chaos"),
-        Instant::now(),
-    );
+    let meter = Meter::start();
     let local = tokio::task::LocalSet::new();
     for _ in 0..in_flight {
         let (started, fetch, expect) = (started.clone(), fetch.clone(), expect.clone());
@@ -81,12 +94,7 @@ pub async fn load_count<T: PartialEq + Debug + Clone + 'static>(
         });
     }
     local.await;
-    Run {
-        units: total,
-        wall: t0.elapsed(),
-        client_cpu: thread_cpu() - cpu0,
-        server_cpu: named_threads_cpu("tenax-chaos") - srv0,
-    }
+    meter.finish(total)
 }
 
 /// A fixed number of requests instead of a timed run: `TENAX_BENCH_COUNT`.

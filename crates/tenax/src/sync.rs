@@ -11,20 +11,28 @@ pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Poisons `m`: a thread panics while holding it (for the tests of this rule).
+#[cfg(test)]
+pub(crate) fn poison<T: Send>(m: &Mutex<T>) {
+    std::thread::scope(|s| {
+        let _ = s
+            .spawn(|| {
+                let _held = m.lock();
+                panic!("poisoning the lock on purpose");
+            })
+            .join();
+    });
+    assert!(m.is_poisoned());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_poisoned_lock_is_taken_over() {
-        let m = std::sync::Arc::new(Mutex::new(1));
-        let m2 = m.clone();
-        let _ = std::thread::spawn(move || {
-            let _g = m2.lock().unwrap();
-            panic!("poison it");
-        })
-        .join();
-        assert!(m.is_poisoned());
+        let m = Mutex::new(1);
+        poison(&m);
         *lock(&m) += 1;
         assert_eq!(*lock(&m), 2);
     }
