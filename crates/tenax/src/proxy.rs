@@ -69,7 +69,7 @@ impl Proxy {
                 .split_once(']')
                 .ok_or_else(|| bad("an unclosed [IPv6] host"))?;
             let port = match rest.strip_prefix(':') {
-                Some(p) => p.parse().map_err(|_| bad("the port is not a number"))?,
+                Some(p) => crate::url::parse_port(p).map_err(|why| bad(&why))?,
                 None if rest.is_empty() => 1080,
                 None => return Err(bad("junk after the [IPv6] host")),
             };
@@ -78,7 +78,7 @@ impl Proxy {
             match hostport.rsplit_once(':') {
                 Some((h, p)) => (
                     h.to_string(),
-                    p.parse().map_err(|_| bad("the port is not a number"))?,
+                    crate::url::parse_port(p).map_err(|why| bad(&why))?,
                 ),
                 None => (hostport.to_string(), 1080),
             }
@@ -314,6 +314,13 @@ mod tests {
         assert!(Proxy::all("ftp://127.0.0.1:1080").unwrap_err().is_builder());
         assert!(Proxy::all("http://:3128").unwrap_err().is_builder());
         assert!(Proxy::all("http://h:port").unwrap_err().is_builder());
+        for port in ["0", "65536", "4294967376"] {
+            let e = Proxy::all(&format!("http://127.0.0.1:{port}")).unwrap_err();
+            assert!(
+                crate::error::message_chain(&e).contains("out of range"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

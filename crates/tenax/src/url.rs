@@ -304,11 +304,16 @@ fn split_port(host_port: &str) -> Result<(&str, Option<u16>), String> {
     if port.is_empty() {
         return Ok((host, None));
     }
-    if !port.bytes().all(|b| b.is_ascii_digit()) {
+    parse_port(port).map(|p| (host, Some(p)))
+}
+
+/// A port as written in a URL: digits, from 1 to 65535.
+pub(crate) fn parse_port(port: &str) -> Result<u16, String> {
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("port {port:?} is not a number"));
     }
     match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok((host, Some(p))),
+        Ok(p) if p > 0 => Ok(p),
         _ => Err(format!("port {port} is out of range (1-65535)")),
     }
 }

@@ -275,6 +275,19 @@ async fn credentials_in_the_url_are_sent_as_basic_auth_and_never_shown() {
     assert!(head.contains("authorization: Bearer t\r\n"), "{head}");
     assert!(!head.contains("Basic"), "{head}");
 
+    // Dropped when a redirect leaves the origin, like any credential.
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let other = format!("http://localhost:{}/headers", s.addr().port());
+    let from = s
+        .url(&format!("/redirect-to?url={}", encoded(&other)))
+        .replace("http://", "http://user:pw@");
+    let echo: serde_json::Value = bounded(async {
+        let c = Client::new();
+        c.get(&from).send().await.unwrap().json().await.unwrap()
+    })
+    .await;
+    assert!(echo["headers"].get("authorization").is_none(), "{echo}");
+
     // Errors never show the password.
     let e = bounded(client().get("http://user:s3cret@127.0.0.1:1/x").send())
         .await
