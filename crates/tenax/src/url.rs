@@ -670,3 +670,55 @@ mod tests {
         assert!(resolve(&"http://h/".parse().unwrap(), "ftp://x/").is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What every accepted URL must be, whatever it was given as.
+    fn well_formed(t: &Target) -> Result<(), TestCaseError> {
+        let u = &t.uri;
+        prop_assert!(matches!(u.scheme_str(), Some("http" | "https")), "{}", u);
+        prop_assert!(
+            u.host().is_some_and(|h| !h.is_empty() && h.is_ascii()),
+            "{}",
+            u
+        );
+        prop_assert!(!u.authority().unwrap().as_str().contains('@'), "{}", u);
+        prop_assert!(port_of(u).is_some(), "{}", u);
+        let pq = u.path_and_query().map_or("/", |p| p.as_str());
+        prop_assert!(pq.bytes().all(|b| b > b' ' && b < 0x7f), "{}", u);
+        prop_assert!(!u.path().split('/').any(|s| s == "." || s == ".."), "{}", u);
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_refused_or_becomes_a_well_formed_url(
+            tail in "[a-zA-Z0-9:@/?#%. \\[\\]\u{e9}\u{4e2d}\r\n-]{0,40}"
+        ) {
+            for prefix in ["http://", "https://u:p@", "http://h", "HTTP://h:", ""] {
+                let input = format!("{prefix}{tail}");
+                if let Ok(t) = parse(&input, Schemes::Http) {
+                    well_formed(&t)?;
+                    if input.contains("u:p@") {
+                        prop_assert!(t.auth.is_some());
+                    }
+                }
+                let shown = redact(&input);
+                prop_assert!(!shown.contains(":p@"), "{}", shown);
+            }
+        }
+
+        #[test]
+        fn any_location_resolves_to_a_well_formed_url_or_is_refused(
+            loc in "[a-z0-9:@/?#%. \u{e9}-]{0,40}"
+        ) {
+            let base: Uri = "https://h:8443/a/b/c?q=1".parse().unwrap();
+            if let Ok(t) = resolve(&base, &loc) {
+                well_formed(&t)?;
+            }
+        }
+    }
+}
