@@ -115,8 +115,11 @@ fn parse_plain(input: &str, schemes: Schemes) -> Option<Target> {
         prev = b;
     }
     let uri = Uri::try_from(input).ok()?;
-    let empty_port = uri.authority().is_some_and(|a| a.as_str().ends_with(':'));
-    if empty_port || uri.host().is_none_or(str::is_empty) || port_of(&uri).is_none() {
+    // A host (no `@` can be there): the authority neither empty nor starting with its port;
+    // an empty port is normalised away the general way.
+    let authority = uri.authority()?.as_str();
+    let no_host = authority.is_empty() || authority.starts_with(':') || authority.starts_with("[]");
+    if no_host || authority.ends_with(':') || port_of(&uri).is_none() {
         return None;
     }
     Some(Target { uri, auth: None })
@@ -179,6 +182,11 @@ fn parse_general(input: &str, schemes: Schemes) -> Result<Target, Error> {
     if host.is_empty() || host == "[]" {
         return Err(Error::invalid_url(format!("URL {:?} has no host", shown())));
     }
+    if !host.starts_with('[') && host.contains(':') {
+        return Err(bad(format!(
+            "host {host:?} is not valid (a colon outside [IPv6])"
+        )));
+    }
     let host = ascii_host(host).map_err(bad)?;
     let mut out = String::with_capacity(s.len() + 8);
     out.push_str(scheme);
@@ -190,6 +198,9 @@ fn parse_general(input: &str, schemes: Schemes) -> Result<Target, Error> {
     }
     push_path_and_query(&mut out, path_and_query);
     let uri = Uri::from_maybe_shared(bytes::Bytes::from(out)).map_err(|e| bad(e.to_string()))?;
+    if port_of(&uri).is_none() {
+        return Err(bad("its port is not one from 1 to 65535".into()));
+    }
     let auth = userinfo.and_then(basic_from_userinfo);
     Ok(Target { uri, auth })
 }
@@ -548,6 +559,8 @@ mod tests {
             "http://[::1]:70000/",
             "http://h:0/",
             "http://h:8o/",
+            // Found by the property test: the last colon's port is empty, the host kept one.
+            "http://h:A:/",
         ] {
             let e = parse(url, Schemes::Http).unwrap_err();
             assert!(e.is_builder(), "{url}: {e}");
