@@ -12,6 +12,13 @@ use http::{HeaderValue, Uri};
 
 use crate::error::Error;
 
+mod idna;
+mod path;
+
+use idna::ascii_host;
+pub(crate) use path::percent_decode;
+use path::push_path_and_query;
+
 /// A checked URL: absolute, without user information or fragment, normalised, with the
 /// credentials its user information carried.
 #[derive(Clone, Debug)]
@@ -329,173 +336,6 @@ pub(crate) fn parse_port(port: &str) -> Result<u16, String> {
     }
 }
 
-/// The host in ASCII: an international name label by label in its IDNA form (`xn--`,
-/// lowercased and Punycode-encoded; the name is taken as written, without Unicode
-/// normalisation).
-fn ascii_host(host: &str) -> Result<Cow<'_, str>, String> {
-    if host.is_ascii() {
-        return Ok(Cow::Borrowed(host));
-    }
-    if host.starts_with('[') {
-        return Err(format!("host {host:?} is not a valid IPv6 address"));
-    }
-    let mut out = String::with_capacity(host.len() * 2);
-    for (i, label) in host.split('.').enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        let lower: Vec<char> = label.chars().flat_map(char::to_lowercase).collect();
-        if lower.iter().all(char::is_ascii) {
-            out.extend(lower);
-            continue;
-        }
-        if lower.iter().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("host {host:?} is not a valid name"));
-        }
-        out.push_str("xn--");
-        out.push_str(&punycode(&lower).ok_or_else(|| format!("host {host:?} is too long"))?);
-    }
-    Ok(Cow::Owned(out))
-}
-
-/// RFC 3492 Punycode of one label (`None` on overflow).
-fn punycode(input: &[char]) -> Option<String> {
-    const BASE: u32 = 36;
-    const T_MIN: u32 = 1;
-    const T_MAX: u32 = 26;
-    let digit = |d: u32| {
-        char::from(if d < 26 {
-            b'a' + d as u8
-        } else {
-            b'0' + (d - 26) as u8
-        })
-    };
-    let mut out: String = input.iter().filter(|c| c.is_ascii()).collect();
-    let basic = out.len() as u32;
-    if basic > 0 {
-        out.push('-');
-    }
-    let (mut n, mut delta, mut bias, mut handled) = (128u32, 0u32, 72u32, basic);
-    while (handled as usize) < input.len() {
-        let m = input.iter().map(|&c| c as u32).filter(|&c| c >= n).min()?;
-        delta = delta.checked_add((m - n).checked_mul(handled + 1)?)?;
-        n = m;
-        for &c in input {
-            let c = c as u32;
-            if c < n {
-                delta = delta.checked_add(1)?;
-            }
-            if c != n {
-                continue;
-            }
-            let mut q = delta;
-            let mut k = BASE;
-            loop {
-                let t = k.saturating_sub(bias).clamp(T_MIN, T_MAX);
-                if q < t {
-                    break;
-                }
-                out.push(digit(t + (q - t) % (BASE - t)));
-                q = (q - t) / (BASE - t);
-                k += BASE;
-            }
-            out.push(digit(q));
-            bias = adapt(delta, handled + 1, handled == basic);
-            delta = 0;
-            handled += 1;
-        }
-        delta = delta.checked_add(1)?;
-        n = n.checked_add(1)?;
-    }
-    Some(out)
-}
-
-/// RFC 3492 §6.1, bias adaptation.
-fn adapt(delta: u32, points: u32, first: bool) -> u32 {
-    const BASE: u32 = 36;
-    let mut delta = if first { delta / 700 } else { delta / 2 };
-    delta += delta / points;
-    let mut k = 0;
-    while delta > ((BASE - 1) * 26) / 2 {
-        delta /= BASE - 1;
-        k += BASE;
-    }
-    k + (BASE * delta) / (delta + 38)
-}
-
-/// Appends the path (dot segments removed, `/` when empty) and the query, each with the bytes
-/// a request line cannot carry percent-encoded.
-fn push_path_and_query(out: &mut String, path_and_query: &str) {
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (path_and_query, None),
-    };
-    let mut encoded = String::with_capacity(path.len() + 1);
-    percent_encode(path, &mut encoded);
-    if encoded.is_empty() {
-        out.push('/');
-    } else {
-        out.push_str(&remove_dot_segments(&encoded));
-    }
-    if let Some(q) = query {
-        out.push('?');
-        percent_encode(q, out);
-    }
-}
-
-/// Percent-encodes what the request line cannot carry: spaces, non-ASCII, and the few ASCII
-/// bytes browsers encode in paths and queries (`"`, `<`, `>`, `` ` ``, `{`, `}`).
-fn percent_encode(s: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in s.bytes() {
-        if b <= b' ' || b >= 0x7f || b"\"<>`{}".contains(&b) {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        } else {
-            out.push(char::from(b));
-        }
-    }
-}
-
-/// RFC 3986 §5.2.4 on an absolute path (`%2e` counts as a dot, as browsers take it).
-fn remove_dot_segments(path: &str) -> Cow<'_, str> {
-    let is_dot = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
-    let is_dotdot = |s: &str| {
-        matches!(
-            s.to_ascii_lowercase().as_str(),
-            ".." | ".%2e" | "%2e." | "%2e%2e"
-        )
-    };
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    if !segments.iter().any(|s| is_dot(s) || is_dotdot(s)) {
-        return Cow::Borrowed(path);
-    }
-    let mut kept: Vec<&str> = Vec::with_capacity(segments.len());
-    let last = segments.len() - 1;
-    for (i, seg) in segments.iter().enumerate() {
-        if is_dotdot(seg) {
-            kept.pop();
-        } else if !is_dot(seg) {
-            kept.push(seg);
-            continue;
-        }
-        // A dot segment at the end leaves the path ending in `/`.
-        if i == last {
-            kept.push("");
-        }
-    }
-    let mut out = String::with_capacity(path.len());
-    for seg in kept {
-        out.push('/');
-        out.push_str(seg);
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    Cow::Owned(out)
-}
-
 /// `Authorization: Basic` for `user:password` (sensitive).
 pub(crate) fn basic_auth(user: &[u8], password: &[u8]) -> HeaderValue {
     let mut plain = Vec::with_capacity(user.len() + password.len() + 1);
@@ -518,34 +358,11 @@ fn basic_from_userinfo(userinfo: &str) -> Option<HeaderValue> {
     Some(basic_auth(&percent_decode(user), &percent_decode(password)))
 }
 
-/// Percent-decodes `%XX` sequences; anything else stays as it is.
-pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|&c| hex(c)),
-                b.get(i + 2).and_then(|&c| hex(c)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn norm(s: &str) -> String {
+    pub(super) fn norm(s: &str) -> String {
         parse(s, Schemes::Http).unwrap().uri.to_string()
     }
 
