@@ -18,6 +18,7 @@ use tenax::ws::{DisconnectReason, Message, WsEvent};
 use tenax::{Certificate, Client, TlsVersion, Version};
 use tenax_chaos::TestCertificates;
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {

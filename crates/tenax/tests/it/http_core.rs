@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::{server, wait_until};
 use tenax::{Client, RetryPolicy, TimeoutPhase, Timeouts};
-use tenax_chaos::{Blackhole, ChaosServer, RawServer, RawStep, pattern};
+use tenax_chaos::{Blackhole, RawServer, RawStep, pattern};
 
 /// Every phase limited to 1 s: each fault must trip its own phase and no other.
 fn one_second() -> Timeouts {
@@ -27,28 +28,12 @@ fn client() -> Client {
         .unwrap()
 }
 
-fn server() -> ChaosServer {
-    ChaosServer::builder().start_in_thread().unwrap()
-}
-
 /// A 1 s timeout fires between 0.9 s and 2.5 s, even on a loaded 2-core machine.
 fn assert_about_1s(took: Duration) {
     assert!(
         took >= Duration::from_millis(900) && took <= Duration::from_millis(2500),
         "took {took:?}"
     );
-}
-
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let give_up = Instant::now() + Duration::from_secs(5);
-    while !cond() {
-        assert!(Instant::now() < give_up, "not within 5 s: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 #[tokio::test]
@@ -244,7 +229,6 @@ async fn idle_connections_are_reaped_by_a_timer() {
 #[tokio::test]
 async fn close_leaves_no_socket_open() {
     let s = server();
-    let before = open_fds();
     let c = client();
     let mut tasks = Vec::new();
     for i in 0..20 {
@@ -256,11 +240,12 @@ async fn close_leaves_no_socket_open() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert!(open_fds() > before);
+    assert!(s.connections_open() > 0);
     c.close().await;
     assert_eq!(c.open_connections(), 0);
-    // Our sockets are closed; the server closes its ends as it sees EOF.
-    wait_until("every socket is closed", || open_fds() <= before).await;
+    // Our sockets are closed: the server sees EOF on each and closes its end. (Counting the
+    // server's sockets, not the process's descriptors: other tests share this process.)
+    wait_until("every socket is closed", || s.connections_open() == 0).await;
     let e = c.get(s.url("/bytes/1")).send().await.unwrap_err();
     assert!(e.is_closed(), "{e}");
 }

@@ -8,8 +8,7 @@ use tenax::events::{Event, EventKind};
 use tenax::{Client, RetryPolicy};
 use tenax_chaos::ChaosServer;
 
-mod support;
-use support::bounded;
+use crate::support::bounded;
 
 /// A hook that keeps every event.
 fn recorder() -> (

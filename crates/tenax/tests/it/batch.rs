@@ -7,8 +7,7 @@ use futures_util::StreamExt;
 use tenax::Client;
 use tenax_chaos::ChaosServer;
 
-mod support;
-use support::bounded;
+use crate::support::bounded;
 
 #[tokio::test]
 async fn a_thousand_requests_never_run_more_than_twenty_at_once() {

@@ -4,18 +4,13 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::support::server;
 use tenax::ws::{self, Closed, DisconnectReason, Message, WsEvent};
 use tenax::{Client, TimeoutPhase};
 use tenax_chaos::ChaosServer;
 
-mod support;
-
 async fn bounded<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
-    support::bounded_for(Duration::from_secs(secs), f).await
-}
-
-fn server() -> ChaosServer {
-    ChaosServer::builder().start_in_thread().unwrap()
+    crate::support::bounded_for(Duration::from_secs(secs), f).await
 }
 
 /// Reconnects quickly, so the tests are short.

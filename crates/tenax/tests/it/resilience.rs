@@ -4,13 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::server;
 use bytes::Bytes;
 use tenax::{Body, Client, RetryBudget, RetryPolicy, TimeoutPhase};
-use tenax_chaos::ChaosServer;
-
-fn server() -> ChaosServer {
-    ChaosServer::builder().start_in_thread().unwrap()
-}
 
 /// Retries with short waits, so the tests are quick.
 fn fast() -> RetryPolicy {

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use tenax::{Client, RetryPolicy};
 use tenax_chaos::{ChaosServer, RawServer, RawStep};
 
-mod support;
-use support::bounded;
+use crate::support::bounded;
 
 fn client() -> Client {
     Client::builder()

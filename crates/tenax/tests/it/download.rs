@@ -8,14 +8,9 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tenax::{Client, TimeoutPhase};
-use tenax_chaos::ChaosServer;
 
-mod support;
-use support::bounded;
-
-fn server() -> ChaosServer {
-    ChaosServer::builder().start_in_thread().unwrap()
-}
+use crate::support::bounded;
+use crate::support::server;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tenax-dl-{name}-{}", std::process::id()));

@@ -6,8 +6,7 @@ use std::time::Duration;
 use tenax::{Client, Proxy, Resolve, Resolving};
 use tenax_chaos::{ChaosServer, ProxyServer};
 
-mod support;
-use support::bounded;
+use crate::support::bounded;
 
 #[tokio::test]
 async fn http_goes_in_absolute_form_and_https_through_connect() {

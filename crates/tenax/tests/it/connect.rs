@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use tenax::{Client, Resolve, Resolving};
 use tenax_chaos::{Blackhole, ChaosServer};
 
-mod support;
-use support::bounded;
+use crate::support::bounded;
 
 /// Answers with fixed addresses after an optional delay, counting calls; fails after
 /// `fail_after` calls.

@@ -7,8 +7,6 @@ use std::time::Duration;
 use tenax::{Certificate, Client, ClientBuilder, Identity, TlsVersion, Version};
 use tenax_chaos::{ChaosServer, TlsVersions, pattern};
 
-mod support;
-
 fn tls_server() -> ChaosServer {
     ChaosServer::builder().tls(true).start_in_thread().unwrap()
 }
@@ -339,7 +337,7 @@ async fn an_http2_read_timeout_is_the_requests_own_whatever_else_the_connection_
         .build()
         .unwrap();
     let t = std::time::Instant::now();
-    let e = support::bounded(c.get(s.url("/")).send())
+    let e = crate::support::bounded(c.get(s.url("/")).send())
         .await
         .unwrap_err();
     assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Read), "{e}");
@@ -356,7 +354,7 @@ async fn an_http2_body_blocked_by_flow_control_is_a_write_timeout() {
         .build()
         .unwrap();
     let t = std::time::Instant::now();
-    let e = support::bounded(c.post(s.url("/")).body(vec![7u8; 100_000]).send())
+    let e = crate::support::bounded(c.post(s.url("/")).body(vec![7u8; 100_000]).send())
         .await
         .unwrap_err();
     assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Write), "{e}");
@@ -374,7 +372,7 @@ async fn an_http2_stream_limit_of_zero_waits_within_the_pool_timeout() {
         .build()
         .unwrap();
     let t = std::time::Instant::now();
-    let e = support::bounded(c.get(s.url("/")).send())
+    let e = crate::support::bounded(c.get(s.url("/")).send())
         .await
         .unwrap_err();
     assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Pool), "{e}");
@@ -382,7 +380,7 @@ async fn an_http2_stream_limit_of_zero_waits_within_the_pool_timeout() {
     assert!(s.heads().len() <= 2, "{} connections", s.heads().len());
     // Nothing is left running: the client closes at once.
     let t = std::time::Instant::now();
-    support::bounded(c.close()).await;
+    crate::support::bounded(c.close()).await;
     within(t, 0.0, 1.0);
 
     // Raised later: the request goes out then.
@@ -398,9 +396,14 @@ async fn an_http2_stream_limit_of_zero_waits_within_the_pool_timeout() {
     )
     .await;
     let c = h2_client().build().unwrap();
-    let res = support::bounded(c.get(s.url("/")).send()).await.unwrap();
+    let res = crate::support::bounded(c.get(s.url("/")).send())
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(&support::bounded(res.bytes()).await.unwrap()[..], b"ok");
+    assert_eq!(
+        &crate::support::bounded(res.bytes()).await.unwrap()[..],
+        b"ok"
+    );
 }
 
 #[tokio::test]
@@ -417,8 +420,10 @@ async fn a_goaway_mid_response_is_a_receive_failure_not_a_send_failure() {
     )
     .await;
     let c = h2_client().build().unwrap();
-    let res = support::bounded(c.get(s.url("/")).send()).await.unwrap();
-    let e = support::bounded(res.bytes()).await.unwrap_err();
+    let res = crate::support::bounded(c.get(s.url("/")).send())
+        .await
+        .unwrap();
+    let e = crate::support::bounded(res.bytes()).await.unwrap_err();
     assert!(e.is_recv() && !e.is_send(), "{e}");
 }
 
@@ -436,7 +441,7 @@ async fn a_goaway_after_the_request_was_processed_says_so_and_is_no_send_failure
     )
     .await;
     let c = h2_client().build().unwrap();
-    let e = support::bounded(c.post(s.url("/")).body("pay once").send())
+    let e = crate::support::bounded(c.post(s.url("/")).body("pay once").send())
         .await
         .unwrap_err();
     assert!(e.is_recv() && !e.is_send(), "{e}");
@@ -458,24 +463,24 @@ async fn http2_bodies_in_pieces_arrive_whole_under_a_short_write_timeout() {
         .build()
         .unwrap();
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    let res = support::bounded(c.post(s.url("/echo?raw=1")).body(body.clone()).send())
+    let res = crate::support::bounded(c.post(s.url("/echo?raw=1")).body(body.clone()).send())
         .await
         .unwrap();
     assert_eq!(res.version(), Version::HTTP_2);
-    let got = support::bounded(res.bytes()).await.unwrap();
+    let got = crate::support::bounded(res.bytes()).await.unwrap();
     assert!(got == body, "{} bytes back", got.len());
     let chunks = futures_util::stream::iter(
         body.chunks(100_000)
             .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
             .collect::<Vec<_>>(),
     );
-    let res = support::bounded(
+    let res = crate::support::bounded(
         c.post(s.url("/echo?raw=1"))
             .body(tenax::Body::from_stream(chunks))
             .send(),
     )
     .await
     .unwrap();
-    let got = support::bounded(res.bytes()).await.unwrap();
+    let got = crate::support::bounded(res.bytes()).await.unwrap();
     assert!(got == body, "{} bytes back from a stream", got.len());
 }

@@ -2,12 +2,9 @@
 
 use std::time::Duration;
 
+use crate::support::server;
 use tenax::{Certificate, Client, RedirectPolicy};
 use tenax_chaos::ChaosServer;
-
-fn server() -> ChaosServer {
-    ChaosServer::builder().start_in_thread().unwrap()
-}
 
 #[tokio::test]
 async fn redirects_are_followed_up_to_the_limit() {

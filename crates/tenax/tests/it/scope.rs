@@ -7,8 +7,7 @@ use tenax::scope::{Cancel, Outcome, Scope};
 use tenax::{Client, TimeoutPhase};
 use tenax_chaos::ChaosServer;
 
-mod support;
-use support::bounded;
+use crate::support::bounded;
 
 /// Waits until the server has no open connection, for at most `limit`.
 async fn server_sockets_close(s: &ChaosServer, limit: Duration) -> u64 {

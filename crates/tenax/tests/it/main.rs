@@ -1,0 +1,20 @@
+//! Tenax's integration tests, in one binary (one link, one process): a module per feature,
+//! each against tenax-chaos or real peers on loopback. Tests that measure the whole process
+//! (`process.rs`), own a global (`metrics.rs`), need optional features (`dns_hickory.rs`,
+//! `interop.rs`) or run long (`soak.rs`) have binaries of their own.
+
+mod support;
+
+mod batch;
+mod bodies;
+mod connect;
+mod download;
+mod http_core;
+mod observe;
+mod proxy;
+mod redirects;
+mod resilience;
+mod scope;
+mod security;
+mod tls_h2;
+mod websocket;
