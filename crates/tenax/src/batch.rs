@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use crate::pool::Origin;
+use crate::origin::Origin;
 use crate::{RequestBuilder, Response, Result};
 
 /// A request sent, as a batch runs it by default.

@@ -38,6 +38,7 @@ mod decode;
 mod download;
 mod error;
 pub mod events;
+mod origin;
 mod pool;
 mod progress;
 mod proxy;

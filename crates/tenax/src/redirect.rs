@@ -4,7 +4,7 @@ use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri};
 
 use crate::error::{Error, Kind};
-use crate::pool::Origin;
+use crate::origin::Origin;
 use crate::url::{self, Target};
 
 /// Whether and how far to follow redirects (301, 302, 303, 307, 308).

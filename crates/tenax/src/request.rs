@@ -301,7 +301,7 @@ impl RequestBuilder {
         self.parts
             .as_ref()
             .ok()
-            .and_then(|p| crate::pool::Origin::of(&p.uri))
+            .and_then(|p| crate::origin::Origin::of(&p.uri))
     }
 
     /// Sends the request and waits for the response head.

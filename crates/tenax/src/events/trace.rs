@@ -12,12 +12,13 @@ use super::{Event, EventKind};
 
 /// The span of a request (a redirect is a new request).
 pub(crate) fn request_span(method: &Method, url: &Uri) -> Span {
+    let origin = crate::origin::Origin::of(url);
     tracing::info_span!(
         "http.client.request",
         otel.kind = "client",
         http.request.method = %method,
-        server.address = url.host().unwrap_or(""),
-        server.port = crate::url::port_of(url).unwrap_or(0),
+        server.address = origin.as_ref().map_or("", |o| o.host()),
+        server.port = origin.as_ref().map_or(0, |o| o.port()),
         url.full = %url,
         http.response.status_code = Empty,
         network.protocol.version = Empty,

@@ -23,8 +23,9 @@ use crate::error::{Error, Kind};
 use crate::sync::lock;
 use crate::{TimeoutPhase, Timings};
 
-use conn::PassHasher;
-pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Origin, Sender, Tracker};
+pub(crate) use crate::origin::Origin;
+use crate::origin::PassHasher;
+pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Sender, Tracker};
 use stats::{gauge, gauge_all};
 
 /// How long a connection that comes back while `max_idle_per_host` are idle is kept.

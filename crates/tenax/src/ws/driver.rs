@@ -79,10 +79,9 @@ async fn open(
     cfg: &Config,
 ) -> std::result::Result<(Ws, Option<String>), DisconnectReason> {
     let failed = |e: Error| DisconnectReason::Failed(Arc::new(e.with_url(&Method::GET, uri)));
-    let tls = crate::url::is_secure(uri);
-    let host = uri.host().unwrap_or_default();
-    // Checked when the URL was parsed.
-    let port = crate::url::port_of(uri).unwrap_or(crate::url::default_port(tls));
+    let origin = crate::origin::Origin::of(uri)
+        .ok_or_else(|| failed(Error::invalid_url("the URL has no usable host and port")))?;
+    let (tls, host, port) = (origin.is_https(), origin.host(), origin.port());
     let c = connect::connect(
         &parts.resolver,
         host,
