@@ -20,7 +20,7 @@ use crate::{Result, TimeoutPhase, Timings};
 
 use super::Client;
 use super::wire::{
-    Attempted, During, SendError, When, classify_hyper, copy_request, is_refused, keep_alive_limit,
+    Answer, During, SendError, When, classify_hyper, copy_request, is_refused, keep_alive_limit,
     origin_form, send,
 };
 
@@ -36,12 +36,11 @@ impl Client {
         headers: HeaderMap,
         body: Body,
         when: When,
-    ) -> Result<Attempted> {
+    ) -> Result<Answer> {
         let When {
             timeouts,
             attempt_start,
             deadline,
-            mut deposit,
             id,
         } = when;
         let inner = &*self.inner;
@@ -87,7 +86,6 @@ impl Client {
                             fresh,
                             timeout: t.pool,
                             start: attempt_start,
-                            deposit: deposit.take(),
                         },
                         &mut timings,
                     )
@@ -173,7 +171,14 @@ impl Client {
                     let keep_alive = keep_alive_limit(&head.headers, inner.pool_idle_timeout);
                     let tls_version = conn.info().tls_version;
                     let body = RecvBody::new(incoming, conn, t.read, keep_alive, deadline);
-                    return Ok((head, body, timings, reused, head_at, tls_version));
+                    return Ok(Answer {
+                        head,
+                        body,
+                        timings,
+                        reused,
+                        head_at,
+                        tls_version,
+                    });
                 }
                 Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
                 Err(SendError::Failed(mut e)) => {

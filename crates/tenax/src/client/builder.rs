@@ -500,6 +500,7 @@ impl ClientBuilder {
                 h1_tls: std::sync::OnceLock::new(),
                 h2: self.h2,
                 retry: self.retry,
+                budgets: crate::retry::Budgets::default(),
                 deadline_header: self.deadline_header,
                 redirect: self.redirect,
                 decompress: self.decompress && crate::decode::accept_encoding().is_some(),

@@ -5,27 +5,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::Method;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 
 use crate::config::Timeouts;
 use crate::connect::tls::HttpVersions;
 use crate::connect::{self, DnsCache};
-use crate::error::Error;
 use crate::events::EventKind;
-use crate::pool::{Origin, Pool};
+use crate::pool::Pool;
 use crate::request::{IntoUrl, Parts, RequestBuilder};
-use crate::response::Head;
-use crate::retry::{self, Retry, RetryPolicy, Verdict};
-use crate::{Response, Result, TimeoutPhase};
+use crate::retry::RetryPolicy;
+use crate::{Response, Result};
 
 mod attempt;
 mod builder;
+mod retries;
 mod wire;
 
 pub use builder::ClientBuilder;
 use builder::Http2Options;
 pub(crate) use wire::{During, classify_hyper};
-use wire::{IDEMPOTENCY_KEY, When, generated_key};
 
 /// An HTTP client: one pool of connections, shared by every clone.
 ///
@@ -65,6 +63,8 @@ struct ClientInner {
     h1_tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     h2: Http2Options,
     retry: RetryPolicy,
+    /// The retry budget of each host (the retry stage's; the pool knows nothing of retries).
+    budgets: crate::retry::Budgets,
     deadline_header: Option<header::HeaderName>,
     redirect: crate::RedirectPolicy,
     decompress: bool,
@@ -326,252 +326,6 @@ impl Client {
         );
         res
     }
-
-    /// Runs a request to its response (or final error). `parts` is borrowed, not owned, so
-    /// that the request is held once in the caller's future rather than copied into this one.
-    /// `id`: the request's number for the observer (0 without one).
-    async fn run(&self, parts: &mut Parts, id: u64) -> Result<Response> {
-        let Parts {
-            method,
-            uri,
-            headers,
-            body,
-            timeouts,
-            retry,
-            deadline,
-            max_body,
-            url_auth: _,
-        } = parts;
-        let max_body = max_body.or(self.inner.max_body);
-        let (method, uri) = (&*method, uri);
-        let (timeouts, deadline) = (*timeouts, *deadline);
-        let inner = &*self.inner;
-        let started = Instant::now();
-        let policy = retry.as_ref().unwrap_or(&inner.retry);
-        let deadline = match (deadline, crate::deadline::current()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-
-        // One correlation id for every attempt and redirect of the request.
-        if let Some(name) = &inner.correlation
-            && !headers.contains_key(name)
-        {
-            headers.insert(name.clone(), generated_key());
-        }
-
-        // Which requests may be tried again: idempotent methods, and POST/PATCH with a key.
-        let mut can_retry = policy.max_attempts > 1;
-        if can_retry && !retry::is_idempotent(method) {
-            let keyed = *method == Method::POST || *method == Method::PATCH;
-            if keyed && policy.idempotency_keys && !headers.contains_key(IDEMPOTENCY_KEY) {
-                headers.insert(IDEMPOTENCY_KEY, generated_key());
-            }
-            can_retry = keyed && headers.contains_key(IDEMPOTENCY_KEY);
-        }
-        let body = std::mem::take(body);
-        let mut body = if can_retry {
-            body.buffer_for_replay(policy.replay_buffer)
-        } else {
-            body
-        };
-        let origin = Origin::of(uri).expect("checked when the URL was parsed");
-        // The first attempt counts in the host's retry budget (in the pool, at checkout).
-        let mut deposit = if can_retry { policy.budget } else { None };
-
-        let mut retries: Vec<Retry> = Vec::new();
-        loop {
-            let attempt_no = retries.len() as u32 + 1;
-            // One attempt and its verdict, in a block: what it holds (the attempt's future, its
-            // outcome) must not stay in this future's state across the wait below.
-            let delay = {
-                // The body for this attempt; a body that cannot be replayed makes it the last.
-                let (this_body, last) = match body.try_clone() {
-                    Some(copy) if can_retry && attempt_no < policy.max_attempts => (copy, false),
-                    _ => (std::mem::take(&mut body), true),
-                };
-                let mut this_headers = if last {
-                    std::mem::take(headers)
-                } else {
-                    headers.clone()
-                };
-                if let (Some(name), Some(d)) = (&inner.deadline_header, deadline) {
-                    let ms = d.saturating_duration_since(Instant::now()).as_millis();
-                    this_headers.insert(name.clone(), HeaderValue::from(ms as u64));
-                }
-                let when = When {
-                    timeouts,
-                    attempt_start: if attempt_no == 1 {
-                        started
-                    } else {
-                        Instant::now()
-                    },
-                    deadline,
-                    deposit: deposit.take(),
-                    id,
-                };
-                // One slot for the attempt whether or not there is a deadline (a `match` with
-                // `timeout_at` in one arm would keep two copies of the attempt in this future).
-                let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
-                let attempt = self.attempt(method, uri, &origin, this_headers, this_body, when);
-                #[cfg(feature = "tracing")]
-                let attempt = crate::events::trace::attempt(attempt_no, id != 0, attempt);
-                let res = tokio::select! {
-                    biased;
-                    res = attempt => res,
-                    () = async {
-                        match expiry.as_mut() {
-                            Some(s) => s.await,
-                            None => std::future::pending().await,
-                        }
-                    } => Err(Error::timeout(
-                        TimeoutPhase::Deadline,
-                        deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)),
-                        "for the whole request",
-                    )),
-                };
-                if let Some(obs) = self.observer(id) {
-                    obs.emit(
-                        Some(id),
-                        match &res {
-                            Ok((head, ..)) => EventKind::ResponseHead {
-                                attempt: attempt_no,
-                                status: head.status,
-                                version: head.version,
-                            },
-                            Err(e) => EventKind::AttemptFailed {
-                                attempt: attempt_no,
-                                error: e.kind_name(),
-                                phase: e.timeout_phase(),
-                                message: crate::error::message_chain(e),
-                            },
-                        },
-                    );
-                }
-                // The outcome is final: hand it over (moving what the response keeps).
-                macro_rules! finish {
-                    ($res:expr, $exhausted:expr) => {
-                        return match $res {
-                            Ok((head, body, timings, reused, head_at, tls_version)) => {
-                                let mut r = Response::new(
-                                    Head {
-                                        tls_version,
-                                        method: method.clone(),
-                                        status: head.status,
-                                        version: head.version,
-                                        headers: head.headers,
-                                        url: std::mem::take(uri),
-                                        remote_addr: body.peer(),
-                                        reused,
-                                        timings,
-                                        started,
-                                        head_at,
-                                    },
-                                    body,
-                                );
-                                if !retries.is_empty() {
-                                    r.set_retries(retries);
-                                }
-                                r.set_body_policy(inner.decompress, max_body);
-                                Ok(r)
-                            }
-                            Err(e) => {
-                                let e = e.with_url(method, uri).with_attempts(attempt_no);
-                                Err(if $exhausted { e.retries_exhausted() } else { e })
-                            }
-                        }
-                    };
-                }
-                if !can_retry
-                    || matches!(&res, Err(e) if e.timeout_phase() == Some(TimeoutPhase::Deadline))
-                {
-                    finish!(res, false);
-                }
-                let verdict = match &res {
-                    Ok((head, ..)) => policy.judge(Some(head.status), None),
-                    Err(e) => policy.judge(None, Some(e)),
-                };
-                let Verdict::Retry { throttle, reason } = verdict else {
-                    finish!(res, false);
-                };
-                if last {
-                    finish!(res, true);
-                }
-                // How long to wait: what the server asked for, else full-jitter backoff.
-                let asked = match &res {
-                    Ok((head, ..)) => head
-                        .headers
-                        .get(header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
-                    Err(_) => None,
-                };
-                let delay = match asked {
-                    Some(d) => d.min(policy.retry_after_cap),
-                    None => {
-                        let base = if throttle {
-                            policy.throttle_base
-                        } else {
-                            policy.base
-                        };
-                        let mut rng = fastrand::Rng::new();
-                        retry::full_jitter(base, policy.cap, attempt_no - 1, &mut rng)
-                    }
-                };
-                if let Some(d) = deadline
-                    && Instant::now() + delay >= d
-                {
-                    // Waiting would pass the deadline: fail now, saying why.
-                    let mut e = Error::timeout(
-                        TimeoutPhase::Deadline,
-                        d.saturating_duration_since(started),
-                        "before the next attempt",
-                    );
-                    if let Some(asked) = asked {
-                        e = e.with_retry_after(asked);
-                    }
-                    if let Err(last_err) = res {
-                        e = e.with_source(last_err);
-                    }
-                    return Err(e.with_url(method, uri).with_attempts(attempt_no));
-                }
-                if let Some(b) = &policy.budget
-                    && !inner.pool.budget_withdraw(&origin, b)
-                {
-                    if let Some(obs) = self.observer(id) {
-                        obs.emit(
-                            Some(id),
-                            EventKind::RetryBudgetExhausted {
-                                attempt: attempt_no,
-                            },
-                        );
-                    }
-                    finish!(res, true);
-                }
-                // Dropping a failed response reads a small rest of its body in the background, so
-                // that its connection can serve the next attempt (and nothing big stays alive in
-                // this future across the wait).
-                drop(res);
-                if let Some(obs) = self.observer(id) {
-                    obs.emit(
-                        Some(id),
-                        EventKind::RetryScheduled {
-                            attempt: attempt_no,
-                            reason: reason.clone(),
-                            delay,
-                        },
-                    );
-                }
-                retries.push(Retry {
-                    attempt: attempt_no,
-                    reason,
-                    delay,
-                });
-                delay
-            };
-            tokio::time::sleep(delay).await;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -582,7 +336,7 @@ mod tests {
         fn is_send_sync<T: Send + Sync>() {}
         fn is_send<T: Send>() {}
         is_send_sync::<Client>();
-        is_send_sync::<Error>();
+        is_send_sync::<crate::Error>();
         is_send::<Response>();
         is_send::<RequestBuilder>();
         is_send::<crate::Chunks>();

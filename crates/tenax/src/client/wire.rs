@@ -21,8 +21,6 @@ pub(super) struct When {
     pub(super) attempt_start: Instant,
     /// The operation deadline.
     pub(super) deadline: Option<Instant>,
-    /// Count this attempt in the host's retry budget (a first attempt).
-    pub(super) deposit: Option<crate::RetryBudget>,
     /// The request's number for the observer (0 without one).
     pub(super) id: u64,
 }
@@ -36,16 +34,17 @@ pub(super) fn generated_key() -> HeaderValue {
     HeaderValue::from_str(&key).expect("hex is a valid header value")
 }
 
-/// What an attempt that got a response head brings back: the head, the body, timings, whether
-/// the connection was reused, when the head came, the TLS version.
-pub(super) type Attempted = (
-    http::response::Parts,
-    RecvBody,
-    Timings,
-    bool,
-    Instant,
-    Option<crate::TlsVersion>,
-);
+/// What an attempt that got a response head brings back.
+pub(super) struct Answer {
+    pub(super) head: http::response::Parts,
+    pub(super) body: RecvBody,
+    pub(super) timings: Timings,
+    /// The connection had served requests before.
+    pub(super) reused: bool,
+    /// When the head arrived.
+    pub(super) head_at: Instant,
+    pub(super) tls_version: Option<crate::TlsVersion>,
+}
 
 /// Why a request got no response head.
 pub(super) enum SendError {

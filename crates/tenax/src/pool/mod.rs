@@ -53,8 +53,6 @@ pub(crate) struct Want {
     pub(crate) timeout: Option<Duration>,
     /// When the request started (the pool timeout counts from it).
     pub(crate) start: Instant,
-    /// Count this request in the host's retry budget.
-    pub(crate) deposit: Option<crate::RetryBudget>,
 }
 
 /// What a checkout hands out.
@@ -110,8 +108,6 @@ struct Host {
     /// Most recently used last: reuse pops the warmest connection.
     idle: Vec<Idle>,
     h2_conns: Vec<H2Entry>,
-    /// The retry budget of this host, once it has been used.
-    budget: Option<crate::retry::Budget>,
 }
 
 impl Host {
@@ -213,14 +209,7 @@ impl Pool {
     ) -> Result<(Checkout, bool), Error> {
         let start = want.start;
         let res = self
-            .checkout_inner(
-                origin,
-                want.h2,
-                want.fresh,
-                want.timeout,
-                start,
-                want.deposit,
-            )
+            .checkout_inner(origin, want.h2, want.fresh, want.timeout, start)
             .await;
         timings.pool_wait = start.elapsed();
         res
@@ -233,7 +222,6 @@ impl Pool {
         fresh: bool,
         timeout: Option<Duration>,
         start: Instant,
-        mut deposit: Option<crate::RetryBudget>,
     ) -> Result<(Checkout, bool), Error> {
         let mut queued = false;
         loop {
@@ -242,16 +230,6 @@ impl Pool {
                 let mut st = lock(&self.state);
                 if st.closed {
                     return Err(Error::new(Kind::Closed));
-                }
-                if let Some(cfg) = deposit.take() {
-                    // Counted here, under the lock already taken, for the retry budget.
-                    let host = match st.hosts.get_mut(origin) {
-                        Some(h) => h,
-                        None => st.hosts.entry(origin.clone()).or_default(),
-                    };
-                    host.budget
-                        .get_or_insert_with(|| crate::retry::Budget::new(start, &cfg))
-                        .deposit(start);
                 }
                 if !fresh && let Some(host) = st.hosts.get_mut(origin) {
                     let reuse =
@@ -406,13 +384,7 @@ impl Pool {
                 if opening {
                     h.opening -= 1;
                 }
-                let budget_active = h.budget.as_ref().is_some_and(|b| b.active(Instant::now()));
-                if h.open == 0
-                    && h.idle.is_empty()
-                    && h.h2_conns.is_empty()
-                    && !h.h2
-                    && !budget_active
-                {
+                if h.open == 0 && h.idle.is_empty() && h.h2_conns.is_empty() && !h.h2 {
                     st.hosts.remove(origin);
                 }
             }
@@ -473,16 +445,6 @@ impl Pool {
             }
             gauge(st, origin);
         }
-    }
-
-    /// Takes a retry from `origin`'s budget; false when it is spent.
-    pub(crate) fn budget_withdraw(&self, origin: &Origin, cfg: &crate::retry::RetryBudget) -> bool {
-        let now = Instant::now();
-        let mut st = lock(&self.state);
-        let host = st.hosts.entry(origin.clone()).or_default();
-        host.budget
-            .get_or_insert_with(|| crate::retry::Budget::new(now, cfg))
-            .withdraw(now, cfg)
     }
 
     /// A new connection in `slot` turned out HTTP/1.1: later requests to its host may open

@@ -1,9 +1,14 @@
 //! The retry budget of one host: retries may be at most `ratio` of the requests seen in the
 //! window, plus `min_per_sec` per second of it (Finagle's RetryBudget).
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::RetryBudget;
+use crate::origin::{Origin, PassHasher};
+use crate::sync::lock;
 
 const BUCKETS: usize = 10;
 
@@ -77,6 +82,66 @@ impl Budget {
     }
 }
 
+/// The budgets of the hosts a client sends to, by origin, kept by the retry stage (the pool
+/// knows nothing of retries). Budgets idle for a whole window are dropped when the map has
+/// grown to twice what it held after the last sweep (at least 1,024 entries): a batch over a
+/// million hosts keeps the ones of its last window.
+pub(crate) struct Budgets {
+    state: Mutex<BudgetMap>,
+}
+
+struct BudgetMap {
+    hosts: HashMap<Origin, Budget, BuildHasherDefault<PassHasher>>,
+    sweep_at: usize,
+}
+
+const FIRST_SWEEP: usize = 1024;
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            state: Mutex::new(BudgetMap {
+                hosts: HashMap::default(),
+                sweep_at: FIRST_SWEEP,
+            }),
+        }
+    }
+}
+
+impl Budgets {
+    /// Counts a first attempt to `origin`.
+    pub(crate) fn deposit(&self, origin: &Origin, cfg: &RetryBudget) {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        if let Some(b) = st.hosts.get_mut(origin) {
+            b.deposit(now);
+            return;
+        }
+        if st.hosts.len() >= st.sweep_at {
+            st.hosts.retain(|_, b| b.active(now));
+            st.sweep_at = (st.hosts.len() * 2).max(FIRST_SWEEP);
+        }
+        let mut b = Budget::new(now, cfg);
+        b.deposit(now);
+        st.hosts.insert(origin.clone(), b);
+    }
+
+    /// Takes a retry from `origin`'s budget; false when it is spent.
+    pub(crate) fn withdraw(&self, origin: &Origin, cfg: &RetryBudget) -> bool {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        st.hosts
+            .entry(origin.clone())
+            .or_insert_with(|| Budget::new(now, cfg))
+            .withdraw(now, cfg)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.state).hosts.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +167,22 @@ mod tests {
         assert_eq!(granted, 10);
         assert!(b.active(later));
         assert!(!b.active(later + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn idle_budgets_are_swept_as_hosts_come_and_go() {
+        let cfg = RetryBudget {
+            window: Duration::from_millis(10),
+            ..RetryBudget::default()
+        };
+        let budgets = Budgets::default();
+        let origin = |i: usize| Origin::of(&format!("http://h{i}.test/").parse().unwrap()).unwrap();
+        for i in 0..FIRST_SWEEP {
+            budgets.deposit(&origin(i), &cfg);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+        budgets.deposit(&origin(FIRST_SWEEP), &cfg);
+        assert_eq!(budgets.len(), 1, "the idle ones went");
+        assert!(budgets.withdraw(&origin(FIRST_SWEEP), &cfg));
     }
 }

@@ -7,7 +7,7 @@ mod policy;
 mod retry_after;
 
 pub(crate) use backoff::full_jitter;
-pub(crate) use budget::Budget;
+pub(crate) use budget::Budgets;
 pub use policy::{RetryBudget, RetryPolicy};
 pub(crate) use policy::{Verdict, is_idempotent};
 pub(crate) use retry_after::parse_retry_after;
