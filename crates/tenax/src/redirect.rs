@@ -1,10 +1,16 @@
-//! Following redirects: which to follow, where they lead, and what a request keeps on the way.
+//! The redirect stage, the first a request meets: which redirects to follow, where they lead,
+//! and what a request keeps on the way. Each hop goes through the retry stage
+//! (`Client::execute`) as a request of its own.
 
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri};
 
+use crate::body::Body;
+use crate::client::Client;
 use crate::error::{Error, Kind};
 use crate::origin::Origin;
+use crate::request::Parts;
+use crate::response::Response;
 use crate::url::{self, Target};
 
 /// Whether and how far to follow redirects (301, 302, 303, 307, 308).
@@ -63,6 +69,85 @@ impl RedirectPolicy {
     pub(crate) fn downgrade_allowed(&self) -> bool {
         self.allow_https_downgrade
     }
+}
+
+/// Sends the request and follows the redirects the client's policy allows.
+pub(crate) async fn follow(client: &Client, parts: &mut Parts) -> Result<Response, Error> {
+    let policy = client.redirect_policy();
+    if !policy.follows() {
+        return client.execute(parts).await;
+    }
+    let mut hops = 0;
+    loop {
+        // What the next hop may need, before this one consumes it.
+        let headers = parts.headers.clone();
+        let body = parts.body.try_clone();
+        let res = client.execute(parts).await?;
+        if !hop(parts, &res, (headers, body), &policy, hops)? {
+            return Ok(res);
+        }
+        hops += 1;
+        // The 3xx's small body is read in the background as it drops.
+        drop(res);
+    }
+}
+
+/// Readies `parts` for the redirect `res` asks for; false when `res` is the answer (not a
+/// redirect to follow, or one whose body cannot be sent again).
+fn hop(
+    parts: &mut Parts,
+    res: &Response,
+    (headers, body): (HeaderMap, Option<Body>),
+    policy: &RedirectPolicy,
+    hops: usize,
+) -> Result<bool, Error> {
+    let Some(next) = next_for(res.status(), &parts.method) else {
+        return Ok(false);
+    };
+    let Some(location) = res.headers().get(header::LOCATION) else {
+        return Ok(false);
+    };
+    let from = res.url();
+    let refuse = |msg: String| {
+        Error::new(Kind::Redirect)
+            .with_url(&parts.method, from)
+            .with_source(msg)
+    };
+    if hops >= policy.max() {
+        return Err(refuse(format!("more than {} redirects", policy.max())));
+    }
+    let to = resolve(from, location.as_bytes()).map_err(|e| e.with_url(&parts.method, from))?;
+    if from.scheme_str() == Some("https")
+        && to.uri.scheme_str() == Some("http")
+        && !policy.downgrade_allowed()
+    {
+        return Err(refuse(format!(
+            "refused to follow a redirect from https to {}",
+            to.uri
+        )));
+    }
+    parts.body = match (next, body) {
+        (Next::Repeat, Some(b)) => b,
+        // A body that cannot be sent again ends the chain here.
+        (Next::Repeat, None) => return Ok(false),
+        (Next::Get, _) => {
+            if parts.method != Method::HEAD {
+                parts.method = Method::GET;
+            }
+            Body::empty()
+        }
+    };
+    parts.headers = headers;
+    if parts.body.is_empty() {
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    strip_for(&mut parts.headers, from, &to.uri);
+    if let Some(auth) = to.auth {
+        parts.headers.insert(header::AUTHORIZATION, auth);
+    }
+    parts.uri = to.uri;
+    Ok(true)
 }
 
 /// What the next request of a redirect chain is.

@@ -318,68 +318,7 @@ impl RequestBuilder {
                     ));
                 }
             };
-            let policy = client.redirect_policy();
-            if !policy.follows() {
-                return client.execute(parts).await;
-            }
-            let mut hops = 0;
-            loop {
-                // What the next hop may need, before this one consumes it.
-                let headers = parts.headers.clone();
-                let body = parts.body.try_clone();
-                let res = client.execute(parts).await?;
-                let Some(next) = redirect::next_for(res.status(), &parts.method) else {
-                    return Ok(res);
-                };
-                let Some(location) = res.headers().get(http::header::LOCATION) else {
-                    return Ok(res);
-                };
-                let from = res.url().clone();
-                let refuse = |msg: String| {
-                    Error::new(crate::error::Kind::Redirect)
-                        .with_url(&parts.method, &from)
-                        .with_source(msg)
-                };
-                if hops >= policy.max() {
-                    return Err(refuse(format!("more than {} redirects", policy.max())));
-                }
-                let to = redirect::resolve(&from, location.as_bytes())
-                    .map_err(|e| e.with_url(&parts.method, &from))?;
-                let (to, to_auth) = (to.uri, to.auth);
-                if from.scheme_str() == Some("https")
-                    && to.scheme_str() == Some("http")
-                    && !policy.downgrade_allowed()
-                {
-                    return Err(refuse(format!(
-                        "refused to follow a redirect from https to {to}"
-                    )));
-                }
-                let next_body = match (next, body) {
-                    (redirect::Next::Repeat, Some(b)) => b,
-                    // A body that cannot be sent again ends the chain here.
-                    (redirect::Next::Repeat, None) => return Ok(res),
-                    (redirect::Next::Get, _) => {
-                        if parts.method != Method::HEAD {
-                            parts.method = Method::GET;
-                        }
-                        Body::empty()
-                    }
-                };
-                parts.body = next_body;
-                parts.headers = headers;
-                if parts.body.is_empty() {
-                    parts.headers.remove(http::header::CONTENT_TYPE);
-                    parts.headers.remove(http::header::CONTENT_LENGTH);
-                }
-                redirect::strip_for(&mut parts.headers, &from, &to);
-                if let Some(auth) = to_auth {
-                    parts.headers.insert(http::header::AUTHORIZATION, auth);
-                }
-                parts.uri = to;
-                hops += 1;
-                // The 3xx's small body is read in the background as it drops.
-                drop(res);
-            }
+            redirect::follow(&client, parts).await
         }
     }
 }
