@@ -4,7 +4,9 @@
 
 use http::HeaderValue;
 
+use crate::connect::Route;
 use crate::error::Error;
+use crate::origin::Origin;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
@@ -275,6 +277,28 @@ impl Proxies {
             return None;
         }
         self.list.iter().find(|p| p.applies_to(https))
+    }
+}
+
+impl Proxies {
+    /// The one choice of route to `origin`: direct, or through the proxy that applies to it —
+    /// a `CONNECT` tunnel for `https://` and for every WebSocket (`upgrade`: the upgrade is end
+    /// to end), the proxy itself in absolute form for plain `http://`. `proxy_tls`: how to
+    /// reach an `https://` proxy.
+    pub(crate) fn route<'a>(
+        &'a self,
+        origin: &Origin,
+        upgrade: bool,
+        proxy_tls: &'a std::sync::Arc<rustls::ClientConfig>,
+    ) -> Route<'a> {
+        match self.for_target(origin.host(), origin.is_https()) {
+            None => Route::Direct,
+            Some(proxy) => Route::Proxy {
+                proxy,
+                tunnel: upgrade || origin.is_https(),
+                proxy_tls,
+            },
+        }
     }
 }
 

@@ -241,18 +241,8 @@ impl Client {
         } else {
             None
         };
-        let via = inner.proxies.for_target(origin.host(), origin.is_https());
-        let route = match via {
-            None => connect::Route::Direct,
-            // https goes through a CONNECT tunnel; http requests go to the proxy in absolute
-            // form.
-            Some(proxy) => connect::Route::Proxy {
-                proxy,
-                tunnel: origin.is_https(),
-                proxy_tls: self.h1_tls(),
-            },
-        };
-        let absolute = via.filter(|p| !origin.is_https() && p.takes_absolute_form());
+        let route = inner.proxies.route(origin, false, self.h1_tls());
+        let absolute = route.absolute_form();
         let c = connect::connect(
             &inner.resolver,
             origin.host(),

@@ -75,6 +75,20 @@ pub(crate) enum Route<'a> {
     },
 }
 
+impl<'a> Route<'a> {
+    /// The proxy requests go to in absolute form (plain `http://` through an HTTP proxy).
+    pub(crate) fn absolute_form(&self) -> Option<&'a crate::proxy::Proxy> {
+        match self {
+            Route::Proxy {
+                proxy,
+                tunnel: false,
+                ..
+            } if proxy.takes_absolute_form() => Some(proxy),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) async fn connect(
     resolver: &DnsCache,
     host: &str,

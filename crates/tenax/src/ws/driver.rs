@@ -88,15 +88,7 @@ async fn open(
         port,
         tls.then_some(&parts.tls),
         parts.timeouts.connect,
-        // A WebSocket always tunnels through a proxy (the upgrade is end to end).
-        match parts.proxies.for_target(host, tls) {
-            None => connect::Route::Direct,
-            Some(proxy) => connect::Route::Proxy {
-                proxy,
-                tunnel: true,
-                proxy_tls: &parts.tls,
-            },
-        },
+        parts.proxies.route(&origin, true, &parts.tls),
         parts.tcp,
     )
     .await
