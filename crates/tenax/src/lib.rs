@@ -38,6 +38,7 @@ mod decode;
 mod download;
 mod error;
 pub mod events;
+mod h1_head;
 mod origin;
 mod pool;
 mod progress;

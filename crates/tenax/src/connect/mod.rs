@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 
 use crate::TimeoutPhase;
 use crate::error::{Error, Kind, Peer};
+use crate::h1_head::HeadError;
 use crate::timeouts_phase::with_timeout;
 
 #[cfg(feature = "hickory-dns")]
@@ -309,7 +310,7 @@ async fn tunnel<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     port: u16,
     auth: Option<&http::HeaderValue>,
 ) -> Result<(), Error> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n").into_bytes();
     if let Some(a) = auth {
         req.extend_from_slice(b"Proxy-Authorization: ");
@@ -325,35 +326,28 @@ async fn tunnel<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     io.write_all(&req).await.map_err(io_err)?;
     io.flush().await.map_err(io_err)?;
     // Byte by byte up to the blank line: nothing of the tunnelled stream is read ahead.
-    let mut head = Vec::with_capacity(128);
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() >= 8 * 1024 {
-            return Err(Error::new(Kind::Proxy)
-                .with_source("the proxy's answer to CONNECT is larger than 8 KiB"));
-        }
-        let mut b = [0u8; 1];
-        if io.read(&mut b).await.map_err(io_err)? == 0 {
-            return Err(Error::new(Kind::Proxy)
-                .with_source("the proxy closed the connection without answering CONNECT"));
-        }
-        head.push(b[0]);
+    let proxy_err = |why: String| Error::new(Kind::Proxy).with_source(why);
+    let head = crate::h1_head::read(io, 8 * 1024, false)
+        .await
+        .map_err(|e| match e {
+            HeadError::Io(e) => io_err(e),
+            HeadError::TooLarge(_) => {
+                proxy_err("the proxy's answer to CONNECT is larger than 8 KiB".into())
+            }
+            HeadError::Closed { .. } => {
+                proxy_err("the proxy closed the connection without answering CONNECT".into())
+            }
+            HeadError::Invalid(why) => {
+                proxy_err(format!("the proxy's answer to CONNECT is not HTTP: {why}"))
+            }
+        })?;
+    if (200..300).contains(&head.status) {
+        return Ok(());
     }
-    let text = String::from_utf8_lossy(&head);
-    let status_line = text.lines().next().unwrap_or_default();
-    let code = status_line
-        .strip_prefix("HTTP/1.")
-        .and_then(|r| r.get(2..5))
-        .and_then(|c| c.parse::<u16>().ok());
-    match code {
-        Some(c) if (200..300).contains(&c) => Ok(()),
-        Some(_) => Err(Error::new(Kind::Proxy).with_source(format!(
-            "the proxy answered CONNECT {host}:{port} with {}",
-            status_line.get(9..).unwrap_or(status_line)
-        ))),
-        None => Err(Error::new(Kind::Proxy).with_source(format!(
-            "the proxy's answer to CONNECT is not HTTP: {status_line:?}"
-        ))),
-    }
+    Err(proxy_err(format!(
+        "the proxy answered CONNECT {host}:{port} with {} {}",
+        head.status, head.reason
+    )))
 }
 
 /// How long an attempt runs alone before the next address is tried too (RFC 8305: 250 ms).

@@ -6,13 +6,13 @@ use std::io;
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use bytes::BytesMut;
 use http::{HeaderMap, StatusCode, Uri};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::event::DisconnectReason;
 use super::io::WsIo;
 use crate::error::{Error, Kind};
+use crate::h1_head::HeadError;
 use crate::retry::parse_retry_after;
 
 /// The largest response head accepted.
@@ -102,38 +102,17 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(io_failed)?;
     io.flush().await.map_err(io_failed)?;
 
-    let mut buf = BytesMut::with_capacity(1024);
-    let head_len = loop {
-        if let Some(end) = find_head_end(&buf) {
-            break end;
-        }
-        if buf.len() >= MAX_HEAD {
-            return Err(invalid(format!(
-                "the response head is larger than {MAX_HEAD} bytes"
-            )));
-        }
-        if io.read_buf(&mut buf).await.map_err(io_failed)? == 0 {
-            return Err(invalid(if buf.is_empty() {
-                "the server closed the connection without answering".to_string()
-            } else {
-                "the server closed the connection in the middle of its answer".to_string()
-            }));
-        }
-    };
-
-    let mut slots = [httparse::EMPTY_HEADER; 64];
-    let mut res = httparse::Response::new(&mut slots);
-    match res.parse(&buf[..head_len]) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(invalid("incomplete response head")),
-        Err(e) => return Err(invalid(format!("invalid response head: {e}"))),
-    }
-    let code = res.code.unwrap_or(0);
+    let head = crate::h1_head::read(&mut io, MAX_HEAD, true)
+        .await
+        .map_err(|e| match e {
+            HeadError::Io(e) => io_failed(e),
+            other => invalid(other.to_string()),
+        })?;
+    let code = head.status;
     let header = |name: &str| {
-        res.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+        head.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
     };
     if code != 101 {
         let status = StatusCode::from_u16(code)
@@ -170,14 +149,10 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             "the server chose the subprotocol {p:?}, which was not offered"
         )));
     }
-    // Bytes that came after the head belong to the first frames. They are copied out so that
-    // the 1 KiB read buffer is not kept for the life of the connection (memory per idle
+    // Bytes that came after the head belong to the first frames: split off on their own, so
+    // that the 1 KiB read buffer is not kept for the life of the connection (memory per idle
     // connection); usually there are none.
-    Ok((WsIo::new(buf[head_len..].to_vec(), io), protocol))
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+    Ok((WsIo::new(head.rest, io), protocol))
 }
 
 #[cfg(test)]
