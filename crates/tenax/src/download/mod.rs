@@ -120,16 +120,10 @@ fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
     Some((a, total))
 }
 
-/// Failures worth resuming after: the connection broke or stalled.
+/// Failures worth resuming after: the connection broke or stalled (the transient rule of
+/// retries, a write stall included: resuming only reads).
 fn resumable(e: &Error) -> bool {
-    e.is_recv()
-        || e.is_empty_reply()
-        || e.is_connect()
-        || e.is_send()
-        || matches!(
-            e.timeout_phase(),
-            Some(TimeoutPhase::Read | TimeoutPhase::Connect | TimeoutPhase::Write)
-        )
+    crate::retry::is_transient(e, crate::retry::WriteStall::Transient)
 }
 
 impl DownloadBuilder {
@@ -176,10 +170,18 @@ impl DownloadBuilder {
         self
     }
 
-    /// The most resumptions, each after a full-jitter wait (100 ms, doubling, at most 5 s).
+    /// The most resumptions, each after a full-jitter wait (see [`backoff`](Self::backoff)).
     /// Default is 5.
     pub fn max_resumes(mut self, n: u32) -> Self {
         self.max_resumes = n;
+        self
+    }
+
+    /// The wait before each resumption: full jitter, `random(0, min(max, base · 2^n))` before
+    /// resumption `n + 1` (the same backoff as retries and WebSocket reconnects). Default is
+    /// 100 ms and 5 s.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff = (base, max.max(base));
         self
     }
 

@@ -9,7 +9,7 @@ mod retry_after;
 pub(crate) use backoff::full_jitter;
 pub(crate) use budget::Budgets;
 pub use policy::{RetryBudget, RetryPolicy};
-pub(crate) use policy::{Verdict, is_idempotent};
+pub(crate) use policy::{Verdict, WriteStall, is_idempotent, is_transient};
 pub(crate) use retry_after::parse_retry_after;
 
 /// One retry that a request made: which attempt failed, why, and how long it waited.

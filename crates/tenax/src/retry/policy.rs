@@ -216,15 +216,7 @@ impl RetryPolicy {
         let Some(e) = err else {
             return Verdict::Final;
         };
-        let transient = e.is_connect()
-            || matches!(
-                e.timeout_phase(),
-                Some(TimeoutPhase::Connect | TimeoutPhase::Read)
-            )
-            || e.is_empty_reply()
-            || e.is_recv()
-            || e.is_send();
-        if transient {
+        if is_transient(e, WriteStall::Final) {
             Verdict::Retry {
                 throttle: false,
                 reason: reason(None, Some(e)),
@@ -233,6 +225,30 @@ impl RetryPolicy {
             Verdict::Final
         }
     }
+}
+
+/// Whether a write timeout counts as transient: a request whose server stopped reading may be
+/// in the middle of processing it (`Final`, for requests); a download only resumes a read
+/// (`Transient`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteStall {
+    Final,
+    Transient,
+}
+
+/// The one rule of what failure is worth another try: the connection could not be made, broke,
+/// stalled, or closed without an answer. (A WebSocket reconnects after more than this: a new
+/// connection replays nothing, see `ws::default_decision`.)
+pub(crate) fn is_transient(e: &Error, write_stall: WriteStall) -> bool {
+    e.is_connect()
+        || e.is_empty_reply()
+        || e.is_recv()
+        || e.is_send()
+        || match e.timeout_phase() {
+            Some(TimeoutPhase::Connect | TimeoutPhase::Read) => true,
+            Some(TimeoutPhase::Write) => write_stall == WriteStall::Transient,
+            _ => false,
+        }
 }
 
 fn reason(status: Option<StatusCode>, err: Option<&Error>) -> String {
@@ -245,5 +261,22 @@ fn reason(status: Option<StatusCode>, err: Option<&Error>) -> String {
             None => "connection broken".to_string(),
         },
         (None, None) => "classifier".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_transient_rule_with_the_write_stall_named() {
+        let stalled = Error::timeout(TimeoutPhase::Write, Duration::from_secs(1), "writing");
+        assert!(!is_transient(&stalled, WriteStall::Final));
+        assert!(is_transient(&stalled, WriteStall::Transient));
+        let read = Error::timeout(TimeoutPhase::Read, Duration::from_secs(1), "reading");
+        assert!(is_transient(&read, WriteStall::Final));
+        let pool = Error::timeout(TimeoutPhase::Pool, Duration::from_secs(1), "waiting");
+        assert!(!is_transient(&pool, WriteStall::Transient));
+        assert!(!is_transient(&Error::builder("bad"), WriteStall::Transient));
     }
 }
