@@ -8,8 +8,8 @@ use http::{HeaderMap, Method, Uri};
 
 use crate::body::Body;
 use crate::client::Client;
-use crate::config::{TimeoutOverrides, Timeouts};
 use crate::error::Error;
+use crate::timeouts::{TimeoutOverrides, Timeouts};
 use crate::url::{self, Schemes, Target};
 use crate::{Response, Result, redirect};
 

@@ -9,13 +9,13 @@ use http::{Method, Uri, Version};
 use hyper_util::rt::TokioIo;
 
 use crate::body::{Body, RecvBody};
-use crate::config::Timeouts;
 use crate::connect;
 use crate::connect::tls::HttpVersions;
 use crate::error::{Error, Kind, Peer};
 use crate::events::EventKind;
 use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Sender, Slot, Want};
-use crate::timeouts_phase::with_timeout;
+use crate::timeouts::Timeouts;
+use crate::timeouts::with_timeout;
 use crate::{Result, TimeoutPhase, Timings};
 
 use super::Client;

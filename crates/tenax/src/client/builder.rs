@@ -8,12 +8,13 @@ use http::header::{self, HeaderMap, HeaderValue};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::Result;
-use crate::config::{PoolLimits, Timeouts};
 use crate::connect::tls::{self, Certificate, HttpVersions, Identity, TlsOptions, TlsVersion};
 use crate::connect::{DnsCache, DnsConfig, Resolve, SystemResolver};
 use crate::error::Error;
 use crate::pool::Pool;
+use crate::pool::PoolLimits;
 use crate::retry::RetryPolicy;
+use crate::timeouts::Timeouts;
 
 use super::{Client, ClientInner};
 

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use http::Method;
 use http::header::{self, HeaderMap};
 
-use crate::config::Timeouts;
 use crate::connect::tls::HttpVersions;
 use crate::connect::{self, DnsCache};
 use crate::events::EventKind;
 use crate::pool::Pool;
 use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::retry::RetryPolicy;
+use crate::timeouts::Timeouts;
 use crate::{Response, Result};
 
 mod attempt;

@@ -165,7 +165,7 @@ impl Client {
         headers: &mut HeaderMap,
         body: &mut Body,
         policy: &RetryPolicy,
-        timeouts: crate::config::TimeoutOverrides,
+        timeouts: crate::timeouts::TimeoutOverrides,
         id: u64,
     ) -> (HeaderMap, Body, When, bool) {
         let attempt_no = req.retries.len() as u32 + 1;

@@ -16,7 +16,7 @@ use crate::{Result, TimeoutPhase, Timings};
 
 /// The time limits of one attempt.
 pub(super) struct When {
-    pub(super) timeouts: crate::config::TimeoutOverrides,
+    pub(super) timeouts: crate::timeouts::TimeoutOverrides,
     /// When this attempt started: its pool wait and pool timeout count from here.
     pub(super) attempt_start: Instant,
     /// The operation deadline.

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use crate::TimeoutPhase;
 use crate::error::{Error, Kind, Peer};
 use crate::h1_head::HeadError;
-use crate::timeouts_phase::with_timeout;
+use crate::timeouts::with_timeout;
 
 #[cfg(feature = "hickory-dns")]
 pub use dns::HickoryResolver;

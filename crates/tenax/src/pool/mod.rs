@@ -7,6 +7,7 @@
 //! leases are dropped outside the pool's lock: their drops take the lock themselves.
 
 mod conn;
+mod limits;
 mod reaper;
 mod stats;
 
@@ -18,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::config::PoolLimits;
 use crate::error::{Error, Kind};
 use crate::sync::lock;
 use crate::{TimeoutPhase, Timings};
@@ -26,6 +26,8 @@ use crate::{TimeoutPhase, Timings};
 pub(crate) use crate::origin::Origin;
 use crate::origin::PassHasher;
 pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Sender, Tracker};
+pub use limits::PoolLimits;
+pub use stats::{HostStats, PoolStats};
 use stats::{gauge, gauge_all};
 
 /// How long a connection that comes back while `max_idle_per_host` are idle is kept.

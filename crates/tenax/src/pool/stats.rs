@@ -5,6 +5,38 @@ use std::collections::HashMap;
 
 use super::{Host, Origin, Pool, State, lock};
 
+/// A snapshot of a client's connection pool, from [`Client::stats`](crate::Client::stats).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Connections open or being opened, all hosts together.
+    pub open: usize,
+    /// Requests waiting for a connection, all hosts together.
+    pub waiting: usize,
+    /// Host by host, sorted by origin; hosts with neither connections nor waiters are left out.
+    pub hosts: Vec<HostStats>,
+}
+
+/// One host's part of a [`PoolStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostStats {
+    /// `scheme://host:port`.
+    pub origin: String,
+    /// Connections open (idle or busy).
+    pub open: usize,
+    /// Connections being opened.
+    pub opening: usize,
+    /// Open connections no request is using.
+    pub idle: usize,
+    /// Open connections in use (`open - idle`).
+    pub active: usize,
+    /// Requests waiting for a connection to this host.
+    pub waiting: usize,
+    /// HTTP/2 streams in use, over all of the host's HTTP/2 connections.
+    pub h2_streams: usize,
+}
+
 impl Pool {
     /// Connections open and unused: idle HTTP/1.1 ones, HTTP/2 ones without streams.
     pub(crate) fn idle(&self) -> usize {

@@ -54,8 +54,8 @@ pub use outbox::SendError;
 pub use socket::{Events, WebSocket, WsSender, WsStats};
 
 use crate::Client;
-use crate::config::Timeouts;
 use crate::connect::DnsCache;
+use crate::timeouts::Timeouts;
 
 /// A WebSocket builder on a default [`Client`] (see [`Client::websocket`] to share a client's
 /// TLS settings and resolver).

@@ -1,6 +1,11 @@
-//! Timeouts and pool limits: one config type each, used by the client and per request.
+//! Timeouts by phase: the client's and a request's (one type for both), what a request
+//! overrides, and running a future under a phase's limit.
 
+use std::future::Future;
 use std::time::Duration;
+
+use crate::TimeoutPhase;
+use crate::error::Error;
 
 /// Time limits per phase of a request. `None` means no limit for that phase.
 ///
@@ -77,32 +82,20 @@ impl TimeoutOverrides {
     }
 }
 
-/// Limits of the connection pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolLimits {
-    /// Open connections in all, to every host, counting those being opened. Requests beyond
-    /// it wait in a fair FIFO queue, bounded by the `pool` timeout. Default is 100.
-    pub max_connections: usize,
-    /// Open connections to one host (scheme, host, port). Default is unlimited
-    /// (`usize::MAX`), i.e. only `max_connections` applies.
-    pub max_connections_per_host: usize,
-    /// Idle connections kept per host; more are closed after 1 s idle (so that a burst does
-    /// not close and reopen them). `0`: none are kept. Default is 32.
-    pub max_idle_per_host: usize,
-    /// An idle connection is closed after this long unused, by a timer. `None` keeps idle
-    /// connections until the server closes them. Default is 90 s.
-    pub idle_timeout: Option<Duration>,
-}
-
-impl Default for PoolLimits {
-    fn default() -> Self {
-        PoolLimits {
-            max_connections: 100,
-            max_connections_per_host: usize::MAX,
-            max_idle_per_host: 32,
-            idle_timeout: Some(Duration::from_secs(90)),
-        }
+/// Runs `fut` within `limit` (no limit when `None`); running out gives a timeout error of
+/// `phase`, saying `what` was happening.
+pub(crate) async fn with_timeout<T>(
+    limit: Option<Duration>,
+    phase: TimeoutPhase,
+    what: &'static str,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match limit {
+        None => fut.await,
+        Some(limit) => match tokio::time::timeout(limit, fut).await {
+            Ok(res) => res,
+            Err(_) => Err(Error::timeout(phase, limit, what)),
+        },
     }
 }
 
@@ -124,36 +117,4 @@ mod tests {
         assert_eq!(t.connect, base.connect);
         assert_eq!(t.write, base.write);
     }
-}
-
-/// A snapshot of a client's connection pool, from [`Client::stats`](crate::Client::stats).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// Connections open or being opened, all hosts together.
-    pub open: usize,
-    /// Requests waiting for a connection, all hosts together.
-    pub waiting: usize,
-    /// Host by host, sorted by origin; hosts with neither connections nor waiters are left out.
-    pub hosts: Vec<HostStats>,
-}
-
-/// One host's part of a [`PoolStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HostStats {
-    /// `scheme://host:port`.
-    pub origin: String,
-    /// Connections open (idle or busy).
-    pub open: usize,
-    /// Connections being opened.
-    pub opening: usize,
-    /// Open connections no request is using.
-    pub idle: usize,
-    /// Open connections in use (`open - idle`).
-    pub active: usize,
-    /// Requests waiting for a connection to this host.
-    pub waiting: usize,
-    /// HTTP/2 streams in use, over all of the host's HTTP/2 connections.
-    pub h2_streams: usize,
 }

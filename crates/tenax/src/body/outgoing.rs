@@ -1,21 +1,16 @@
-//! Request bodies, and the response body under every [`Response`](crate::Response): it enforces
-//! the read timeout between chunks and returns the connection to the pool at the end.
+//! The request body: empty, whole bytes (replayable), or a stream of chunks; watched on its way
+//! to the connection when an attempt needs to know how far it got (`progress.rs`).
 
 use std::fmt;
-use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use http_body::{Body as _, Frame, SizeHint};
-use tokio::time::Sleep;
+use http_body::{Frame, SizeHint};
 
-use crate::TimeoutPhase;
-use crate::error::{BoxError, Error, Peer};
-use crate::pool::Conn;
+use crate::error::BoxError;
 use crate::progress::{H2_PIECE, SendProgress};
 
 /// A request body: empty, bytes (replayable), or a stream of chunks.
@@ -331,45 +326,6 @@ impl http_body::Body for Body {
     }
 }
 
-/// The most of a dropped HTTP/1.1 body that is read in the background to keep its connection.
-const DRAIN_ON_DROP: u64 = 64 << 10;
-/// How long such a background read may wait for the server.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
-
-impl Drop for RecvBody {
-    /// A response dropped with a small, announced rest of an HTTP/1.1 body still to come gets
-    /// that rest read in the background (for at most a second), so its connection can go back
-    /// to the pool; anything else closes the connection (an HTTP/2 stream is simply reset).
-    fn drop(&mut self) {
-        if self.done || self.draining || self.conn.as_ref().is_none_or(Conn::is_h2) {
-            return;
-        }
-        if self.exact_len().is_none_or(|n| n > DRAIN_ON_DROP) {
-            return;
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let rest = RecvBody {
-            inner: self.inner.take(),
-            conn: self.conn.take(),
-            keep_alive: self.keep_alive,
-            read_timeout: Some(
-                self.read_timeout
-                    .map_or(DRAIN_TIMEOUT, |t| t.min(DRAIN_TIMEOUT)),
-            ),
-            deadline: None,
-            idle: None,
-            idle_armed: false,
-            idle_is_deadline: false,
-            peer: self.peer,
-            done: false,
-            draining: true,
-        };
-        rt.spawn(rest.drain(DRAIN_ON_DROP));
-    }
-}
-
 /// A stream of one item.
 fn futures_core_once(
     item: Result<Bytes, BoxError>,
@@ -382,186 +338,4 @@ fn futures_core_once(
         }
     }
     Once(Some(item))
-}
-
-// ===== response body =====
-
-/// The body of a response as it arrives: enforces the read timeout between chunks, and hands
-/// the connection back to the pool once the body has been read to its end. A body dropped
-/// before its end takes its connection down with it: its state is unknown.
-pub(crate) struct RecvBody {
-    /// `None` only once a drop has handed the rest of the body to a background drain.
-    inner: Option<hyper::body::Incoming>,
-    conn: Option<Conn>,
-    /// How long the connection may stay idle, from the server's `Keep-Alive` header.
-    keep_alive: Option<Duration>,
-    read_timeout: Option<Duration>,
-    /// The operation deadline, which bounds the body's reads too.
-    deadline: Option<std::time::Instant>,
-    idle: Option<Pin<Box<Sleep>>>,
-    idle_armed: bool,
-    /// The armed timer is the operation deadline, not the read timeout.
-    idle_is_deadline: bool,
-    peer: std::net::SocketAddr,
-    done: bool,
-    /// This body is itself a background drain: dropping it never starts another.
-    draining: bool,
-}
-
-impl RecvBody {
-    pub(crate) fn new(
-        inner: hyper::body::Incoming,
-        conn: Conn,
-        read_timeout: Option<Duration>,
-        keep_alive: Option<Duration>,
-        deadline: Option<std::time::Instant>,
-    ) -> RecvBody {
-        let peer = conn.info().remote;
-        let mut body = RecvBody {
-            inner: Some(inner),
-            conn: Some(conn),
-            keep_alive,
-            read_timeout,
-            deadline,
-            idle: None,
-            idle_armed: false,
-            idle_is_deadline: false,
-            peer,
-            done: false,
-            draining: false,
-        };
-        if body
-            .inner
-            .as_ref()
-            .is_some_and(http_body::Body::is_end_stream)
-        {
-            body.finish();
-        }
-        body
-    }
-
-    /// The body ended cleanly: the connection may serve another request.
-    fn finish(&mut self) {
-        self.done = true;
-        if let Some(conn) = self.conn.take()
-            && let Some(pool) = conn.slot_pool()
-        {
-            pool.put(conn, self.keep_alive);
-        }
-    }
-
-    /// Reads the body to its end if it is announced as at most `limit` bytes, so that its
-    /// connection can be reused; otherwise (or on any error) drops it.
-    pub(crate) async fn drain(mut self, limit: u64) {
-        if self.exact_len().is_some_and(|n| n <= limit) {
-            while let Some(Ok(_)) = std::future::poll_fn(|cx| self.poll_chunk(cx)).await {}
-        }
-    }
-
-    /// The address of the server the body comes from.
-    pub(crate) fn peer(&self) -> std::net::SocketAddr {
-        self.peer
-    }
-
-    /// Whether the whole body has been received.
-    pub(crate) fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// The body's exact length, when the server announced it.
-    pub(crate) fn exact_len(&self) -> Option<u64> {
-        self.inner
-            .as_ref()
-            .and_then(|b| http_body::Body::size_hint(b).exact())
-    }
-
-    /// The next chunk of data; trailers are skipped.
-    pub(crate) fn poll_chunk(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Error>>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        loop {
-            let Some(inner) = self.inner.as_mut() else {
-                return Poll::Ready(None);
-            };
-            match Pin::new(inner).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    self.idle_armed = false;
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
-                    if self
-                        .inner
-                        .as_ref()
-                        .is_some_and(http_body::Body::is_end_stream)
-                    {
-                        self.finish();
-                    }
-                    if data.is_empty() {
-                        if self.done {
-                            return Poll::Ready(None);
-                        }
-                        continue;
-                    }
-                    return Poll::Ready(Some(Ok(data)));
-                }
-                Poll::Ready(None) => {
-                    self.finish();
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    let h2 = self.conn.take().and_then(|c| c.h2_settings());
-                    self.done = true;
-                    let during = crate::client::During::Body;
-                    let err = crate::client::classify_hyper(e, during, h2.as_deref())
-                        .with_peer(Peer::Addr(self.peer));
-                    return Poll::Ready(Some(Err(err)));
-                }
-                Poll::Pending => {
-                    if self.read_timeout.is_none() && self.deadline.is_none() {
-                        return Poll::Pending;
-                    }
-                    if !self.idle_armed {
-                        let now = std::time::Instant::now();
-                        let by_read = self.read_timeout.map(|t| now + t);
-                        let (at, is_deadline) = match (by_read, self.deadline) {
-                            (Some(r), Some(d)) if d < r => (d, true),
-                            (Some(r), _) => (r, false),
-                            (None, Some(d)) => (d, true),
-                            (None, None) => unreachable!("checked above"),
-                        };
-                        let at = tokio::time::Instant::from_std(at);
-                        match &mut self.idle {
-                            Some(s) => s.as_mut().reset(at),
-                            None => self.idle = Some(Box::pin(tokio::time::sleep_until(at))),
-                        }
-                        self.idle_armed = true;
-                        self.idle_is_deadline = is_deadline;
-                    }
-                    let idle = self.idle.as_mut().expect("armed above");
-                    ready!(idle.as_mut().poll(cx));
-                    self.conn = None;
-                    self.done = true;
-                    let err = if self.idle_is_deadline {
-                        Error::timeout(
-                            TimeoutPhase::Deadline,
-                            Duration::ZERO,
-                            "while reading the body",
-                        )
-                    } else {
-                        Error::timeout(
-                            TimeoutPhase::Read,
-                            self.read_timeout.unwrap_or_default(),
-                            "waiting for the next body chunk",
-                        )
-                    }
-                    .with_peer(Peer::Addr(self.peer));
-                    return Poll::Ready(Some(Err(err)));
-                }
-            }
-        }
-    }
 }
