@@ -61,7 +61,7 @@ pub use connect::HickoryResolver;
 pub use connect::tls::{Certificate, Identity, TlsVersion, pin_of_certificate};
 pub use connect::{DnsStats, Resolve, Resolving, ResolvingWithTtl};
 pub use download::{Download, DownloadBuilder, Progress};
-pub use error::{Error, Result, TimeoutPhase};
+pub use error::{Error, Result};
 pub use pool::{HostStats, PoolLimits, PoolStats};
 pub use proxy::Proxy;
 pub use redirect::RedirectPolicy;
@@ -70,7 +70,7 @@ pub use request::{IntoUrl, RequestBuilder};
 pub use response::NdJson;
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
 pub use retry::{Retry, RetryBudget, RetryPolicy};
-pub use timeouts::Timeouts;
+pub use timeouts::{TimeoutPhase, Timeouts};
 pub use timings::Timings;
 pub use url::redact as redact_url;
 

@@ -4,8 +4,54 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::TimeoutPhase;
+use std::fmt;
+
 use crate::error::Error;
+
+/// Which phase of a request ran out of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Waiting for a connection from the pool (all connections busy at the limits).
+    Pool,
+    /// Resolving the name and opening the connection.
+    Connect,
+    /// Writing the request: the socket accepted no bytes for that long.
+    Write,
+    /// Waiting for the response head after the request was written, or for the next body
+    /// chunk while reading the body.
+    Read,
+    /// A WebSocket heartbeat: no frame at all came back within the pong timeout after a ping.
+    Heartbeat,
+    /// A download's minimum speed: fewer bytes than the minimum arrived in a window.
+    MinSpeed,
+    /// The operation deadline: every attempt, wait and read of the request together
+    /// ([`RequestBuilder::deadline`](crate::RequestBuilder::deadline),
+    /// [`deadline::scope`](crate::deadline::scope)).
+    Deadline,
+}
+
+impl TimeoutPhase {
+    /// The phase's name as the CLI's JSON reports it: `pool`, `connect`, `write`, `read`,
+    /// `deadline`, `heartbeat`, `min-speed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutPhase::Pool => "pool",
+            TimeoutPhase::Connect => "connect",
+            TimeoutPhase::Write => "write",
+            TimeoutPhase::Read => "read",
+            TimeoutPhase::Deadline => "deadline",
+            TimeoutPhase::Heartbeat => "heartbeat",
+            TimeoutPhase::MinSpeed => "min-speed",
+        }
+    }
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Time limits per phase of a request. `None` means no limit for that phase.
 ///

@@ -6,55 +6,15 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+mod chain;
+
+use crate::timeouts::TimeoutPhase;
+pub(crate) use chain::{WriteStalled, chain, find_io, find_write_stall, message_chain};
+
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Which phase of a request ran out of time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TimeoutPhase {
-    /// Waiting for a connection from the pool (all connections busy at the limits).
-    Pool,
-    /// Resolving the name and opening the connection.
-    Connect,
-    /// Writing the request: the socket accepted no bytes for that long.
-    Write,
-    /// Waiting for the response head after the request was written, or for the next body
-    /// chunk while reading the body.
-    Read,
-    /// A WebSocket heartbeat: no frame at all came back within the pong timeout after a ping.
-    Heartbeat,
-    /// A download's minimum speed: fewer bytes than the minimum arrived in a window.
-    MinSpeed,
-    /// The operation deadline: every attempt, wait and read of the request together
-    /// ([`RequestBuilder::deadline`](crate::RequestBuilder::deadline),
-    /// [`deadline::scope`](crate::deadline::scope)).
-    Deadline,
-}
-
-impl TimeoutPhase {
-    /// The phase's name as the CLI's JSON reports it: `pool`, `connect`, `write`, `read`,
-    /// `deadline`, `heartbeat`, `min-speed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeoutPhase::Pool => "pool",
-            TimeoutPhase::Connect => "connect",
-            TimeoutPhase::Write => "write",
-            TimeoutPhase::Read => "read",
-            TimeoutPhase::Deadline => "deadline",
-            TimeoutPhase::Heartbeat => "heartbeat",
-            TimeoutPhase::MinSpeed => "min-speed",
-        }
-    }
-}
-
-impl fmt::Display for TimeoutPhase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -537,68 +497,6 @@ impl std::error::Error for Error {
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
-}
-
-/// The marker our socket wrapper puts inside the `io::Error` it returns when a write stalls
-/// past the write timeout, so the error that hyper hands back can be recognised.
-#[derive(Debug)]
-pub(crate) struct WriteStalled(pub(crate) Duration);
-
-impl fmt::Display for WriteStalled {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the socket accepted no bytes for {:?}", self.0)
-    }
-}
-
-impl std::error::Error for WriteStalled {}
-
-/// Every error in `err`'s chain, looking through the wrappers that hide their cause from
-/// `source()`: an `io::Error` carrying a custom error (rustls's, our write-stall marker) and an
-/// h2 error carrying an `io::Error`.
-pub(crate) fn chain<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(err), |e| {
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            return Some(inner as &(dyn std::error::Error + 'static));
-        }
-        if let Some(io) = e.downcast_ref::<h2::Error>().and_then(h2::Error::get_io) {
-            return Some(io as &(dyn std::error::Error + 'static));
-        }
-        e.source()
-    })
-}
-
-/// `err`'s message followed by its causes', joined by ": ".
-pub(crate) fn message_chain(err: &Error) -> String {
-    let mut out = String::new();
-    for e in chain(err) {
-        let text = e.to_string();
-        if !out.is_empty() {
-            // A cause already quoted by its wrapper is not repeated.
-            if out.ends_with(&text) {
-                continue;
-            }
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
-}
-
-/// Finds a [`WriteStalled`] marker anywhere in an error's chain.
-pub(crate) fn find_write_stall(err: &(dyn std::error::Error + 'static)) -> Option<Duration> {
-    chain(err).find_map(|e| e.downcast_ref::<WriteStalled>().map(|w| w.0))
-}
-
-/// Finds the first `io::Error` in an error's chain.
-pub(crate) fn find_io<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a std::io::Error> {
-    chain(err).find_map(|e| e.downcast_ref::<std::io::Error>())
 }
 
 #[cfg(test)]
