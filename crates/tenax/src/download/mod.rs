@@ -6,17 +6,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::Uri;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{StatusCode, Uri};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Kind};
 use crate::request::IntoUrl;
 use crate::{Client, Result, TimeoutPhase};
 
 mod sink;
+mod transfer;
 
 use sink::FileSink;
+use transfer::Transfer;
 
 /// How long a failed download waits for what it received to reach the temporary file.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
@@ -306,144 +307,71 @@ impl DownloadBuilder {
         started: Instant,
         out: &mut FileSink,
     ) -> Result<Download> {
-        let hashing = expected.is_some() || self.compute_sha256;
-        let mut hasher = hashing.then(Sha256::new);
-        let mut offset = 0u64;
-        let mut total: Option<u64> = None;
-        let mut validator: Option<HeaderValue> = None;
-        let (mut resumes, mut restarts) = (0u32, 0u32);
+        let mut t = Transfer::new(expected.is_some() || self.compute_sha256, started);
         let mut rng = fastrand::Rng::new();
-        // Bytes received in this run, for the rate limit.
-        let mut received = 0u64;
-
-        let outcome: Result<()> = 'attempts: loop {
-            let mut req = self.client.get(url).header(
-                header::ACCEPT_ENCODING,
-                HeaderValue::from_static("identity"),
-            );
-            for (k, v) in &self.headers {
-                req = req.header(k.clone(), v.clone());
-            }
-            if let Some(auth) = self.url.as_ref().ok().and_then(|t| t.auth.as_ref())
-                && !self.headers.contains_key(header::AUTHORIZATION)
-            {
-                req = req.header(header::AUTHORIZATION, auth.clone());
-            }
-            let ranged = offset > 0;
-            if ranged {
-                req = req.header(header::RANGE, format!("bytes={offset}-"));
-                if let Some(v) = &validator {
-                    req = req.header(header::IF_RANGE, v.clone());
-                }
-            }
-            let failure = match req.send().await {
+        let outcome: Result<()> = loop {
+            let failure = match self.request(url, &t).send().await {
                 Err(e) => e,
                 Ok(mut res) => {
-                    let status = res.status();
-                    let whole = status == StatusCode::OK;
-                    if ranged {
-                        let valid = status == StatusCode::PARTIAL_CONTENT
-                            && content_range(res.headers()).is_some_and(|(start, t)| {
-                                start == offset && (t.is_none() || total.is_none() || t == total)
-                            });
-                        if !valid && !whole {
-                            break 'attempts Err(Error::new(Kind::Status(status)).with_source(
-                                "the server answered the resumed range with neither 206 and a matching Content-Range nor 200",
-                            ));
-                        }
-                        if whole {
-                            // The range was ignored or the file changed: start over.
-                            out.truncate()
-                                .await
-                                .map_err(|e| io_error(e, "truncating"))?;
-                            hasher = hashing.then(Sha256::new);
-                            offset = 0;
-                            restarts += 1;
-                        }
-                    } else if !status.is_success() {
-                        break 'attempts Err(Error::new(Kind::Status(status)));
+                    if let Err(e) = t.accept(&res, out).await {
+                        break Err(e);
                     }
-                    if whole {
-                        total = res.content_length();
-                        validator = strong_validator(res.headers());
-                    }
-                    match self
-                        .copy_body(
-                            &mut res,
-                            out,
-                            &mut hasher,
-                            &mut offset,
-                            total,
-                            resumes,
-                            &mut received,
-                            started,
-                        )
-                        .await
-                    {
-                        Ok(()) => match total {
-                            Some(t) if offset != t => Error::new(Kind::Recv).with_source(format!(
-                                "the body ended after {offset} of {t} bytes (truncated)"
-                            )),
-                            _ => break 'attempts Ok(()),
+                    match self.copy_body(&mut res, out, &mut t).await {
+                        Ok(()) => match t.truncation() {
+                            Some(e) => e,
+                            None => break Ok(()),
                         },
                         Err(e) => e,
                     }
                 }
             };
-            let can_resume = self.resume && resumable(&failure) && resumes < self.max_resumes;
+            let can_resume = self.resume && resumable(&failure) && t.resumes < self.max_resumes;
             if !can_resume {
-                break 'attempts Err(failure);
+                break Err(failure);
             }
-            if offset > 0 && validator.is_none() {
+            if t.offset > 0 && t.validator.is_none() {
                 // Without a validator a range could splice two versions: start over instead.
-                out.truncate()
-                    .await
-                    .map_err(|e| io_error(e, "truncating"))?;
-                hasher = hashing.then(Sha256::new);
-                offset = 0;
-                restarts += 1;
+                t.restart(out).await?;
             }
-            resumes += 1;
-            let wait =
-                crate::retry::full_jitter(self.backoff.0, self.backoff.1, resumes - 1, &mut rng);
+            t.resumes += 1;
+            let (base, max) = self.backoff;
+            let wait = crate::retry::full_jitter(base, max, t.resumes - 1, &mut rng);
             tokio::time::sleep(wait).await;
         };
         outcome?;
-        out.sync()
-            .await
-            .map_err(|e| io_error(e, "writing and syncing the file"))?;
-        let digest: Option<[u8; 32]> = hasher.map(|h| h.finalize().into());
-        if let (Some(want), Some(digest)) = (expected, digest)
-            && want != digest
-        {
-            return Err(Error::new(Kind::Digest).with_source(format!(
-                "SHA-256 mismatch: expected {}, got {}",
-                to_hex(&want),
-                to_hex(&digest)
-            )));
+        t.finish(out, expected, part).await
+    }
+
+    /// The request of the next attempt: identity encoding, the caller's headers, and a range
+    /// from where the file stands (guarded by the validator) when resuming.
+    fn request(&self, url: &Uri, t: &Transfer) -> crate::RequestBuilder {
+        let mut req = self.client.get(url).header(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        for (k, v) in &self.headers {
+            req = req.header(k.clone(), v.clone());
         }
-        Ok(Download {
-            path: part.to_path_buf(),
-            bytes: offset,
-            sha256: digest.as_ref().map(|d| to_hex(d)),
-            resumes,
-            restarts,
-            elapsed: Duration::ZERO,
-        })
+        if let Some(auth) = self.url.as_ref().ok().and_then(|t| t.auth.as_ref())
+            && !self.headers.contains_key(header::AUTHORIZATION)
+        {
+            req = req.header(header::AUTHORIZATION, auth.clone());
+        }
+        if t.offset > 0 {
+            req = req.header(header::RANGE, format!("bytes={}-", t.offset));
+            if let Some(v) = &t.validator {
+                req = req.header(header::IF_RANGE, v.clone());
+            }
+        }
+        req
     }
 
     /// Copies the body to the file, enforcing the minimum speed and the rate limit.
-    #[allow(clippy::too_many_arguments)]
     async fn copy_body(
         &self,
         res: &mut crate::Response,
         out: &mut FileSink,
-        hasher: &mut Option<Sha256>,
-        offset: &mut u64,
-        total: Option<u64>,
-        resumes: u32,
-        received: &mut u64,
-        started: Instant,
+        t: &mut Transfer,
     ) -> Result<()> {
         let mut window = self
             .min_speed
@@ -476,26 +404,21 @@ impl DownloadBuilder {
             let Some(b) = chunk else {
                 return Ok(());
             };
-            let n = b.len() as u64;
-            if let Some(h) = hasher {
-                h.update(&b);
-            }
+            let n = t.record(&b);
             out.write(b).await.map_err(|e| io_error(e, "writing"))?;
-            *offset += n;
-            *received += n;
             if let Some((_, got)) = &mut window {
                 *got += n;
             }
             if let Some(p) = &self.progress {
                 p(&Progress {
-                    downloaded: *offset,
-                    total,
-                    resumes,
+                    downloaded: t.offset,
+                    total: t.total,
+                    resumes: t.resumes,
                 });
             }
             if let Some(rate) = self.max_rate {
-                let due = Duration::from_secs_f64(*received as f64 / rate as f64);
-                let spent = started.elapsed();
+                let due = Duration::from_secs_f64(t.received as f64 / rate as f64);
+                let spent = t.started.elapsed();
                 if due > spent {
                     tokio::time::sleep(due - spent).await;
                 }
