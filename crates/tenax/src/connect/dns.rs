@@ -168,41 +168,9 @@ impl DnsCache {
                     self.failures.fetch_add(1, Ordering::Relaxed);
                 });
         }
-        let now = Instant::now();
-        let cell = {
-            let mut entries = crate::sync::lock(&self.entries);
-            if entries.len() >= MAX_HOSTS && !entries.contains_key(&key) {
-                evict(&mut entries, now);
-            }
-            let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
-                ips: None,
-                error: None,
-                fresh_until: now,
-                stale_until: now,
-                inflight: None,
-            });
-            if now < entry.fresh_until {
-                return match (&entry.ips, &entry.error) {
-                    (Some(ips), None) => {
-                        self.hits.fetch_add(1, Ordering::Relaxed);
-                        Ok(with_port(ips))
-                    }
-                    // The refresh failed: the old answer, while the stale window lasts.
-                    (Some(ips), Some(_)) if now < entry.stale_until => {
-                        self.stale.fetch_add(1, Ordering::Relaxed);
-                        Ok(with_port(ips))
-                    }
-                    (_, Some(e)) => {
-                        self.hits.fetch_add(1, Ordering::Relaxed);
-                        Err(std::io::Error::other(e.to_string()))
-                    }
-                    (None, None) => Err(std::io::Error::other("no addresses")),
-                };
-            }
-            entry
-                .inflight
-                .get_or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
-                .clone()
+        let cell = match self.cached(&key) {
+            Cached::Answer(res) => return res.map(|ips| with_port(&ips)),
+            Cached::Ask(cell) => cell,
         };
         // One lookup for everyone waiting on this cell; if its owner is cancelled, the next
         // waiter runs it.
@@ -219,18 +187,70 @@ impl DnsCache {
             })
             .await
             .clone();
+        self.record(&key, &cell, answer).map(|ips| with_port(&ips))
+    }
+
+    /// What the cache has for `key`: an answer (fresh, a cached failure, or stale while a
+    /// refresh failed), or the cell of the lookup to join or run.
+    fn cached(&self, key: &str) -> Cached {
         let now = Instant::now();
         let mut entries = crate::sync::lock(&self.entries);
-        let Some(entry) = entries.get_mut(&key) else {
+        if entries.len() >= MAX_HOSTS && !entries.contains_key(key) {
+            evict(&mut entries, now);
+        }
+        let entry = entries.entry(key.to_string()).or_insert_with(|| Entry {
+            ips: None,
+            error: None,
+            fresh_until: now,
+            stale_until: now,
+            inflight: None,
+        });
+        if now < entry.fresh_until {
+            return Cached::Answer(match (&entry.ips, &entry.error) {
+                (Some(ips), None) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    Ok(ips.clone())
+                }
+                // The refresh failed: the old answer, while the stale window lasts.
+                (Some(ips), Some(_)) if now < entry.stale_until => {
+                    self.stale.fetch_add(1, Ordering::Relaxed);
+                    Ok(ips.clone())
+                }
+                (_, Some(e)) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    Err(std::io::Error::other(e.to_string()))
+                }
+                (None, None) => Err(std::io::Error::other("no addresses")),
+            });
+        }
+        Cached::Ask(
+            entry
+                .inflight
+                .get_or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
+                .clone(),
+        )
+    }
+
+    /// Keeps a lookup's answer (when this cell's lookup is the entry's current one) and says
+    /// what the caller gets: the answer, or the stale one while a failed refresh allows it.
+    fn record(
+        &self,
+        key: &str,
+        cell: &Arc<tokio::sync::OnceCell<Answer>>,
+        answer: Answer,
+    ) -> std::io::Result<Arc<[IpAddr]>> {
+        let now = Instant::now();
+        let mut entries = crate::sync::lock(&self.entries);
+        let Some(entry) = entries.get_mut(key) else {
             // Evicted meanwhile (the cache was full and the lookup done): the answer, uncached.
             return answer
-                .map(|(ips, _)| with_port(&ips))
+                .map(|(ips, _)| ips)
                 .map_err(|e| std::io::Error::other(e.to_string()));
         };
         let first = entry
             .inflight
             .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(c, &cell));
+            .is_some_and(|c| Arc::ptr_eq(c, cell));
         match answer {
             Ok((ips, ttl)) => {
                 if first {
@@ -243,7 +263,7 @@ impl DnsCache {
                     entry.fresh_until = now + ttl;
                     entry.stale_until = now + ttl + self.cfg.stale;
                 }
-                Ok(with_port(&ips))
+                Ok(ips)
             }
             Err(e) => {
                 if first {
@@ -259,13 +279,20 @@ impl DnsCache {
                 match &entry.ips {
                     Some(ips) if now < entry.stale_until => {
                         self.stale.fetch_add(1, Ordering::Relaxed);
-                        Ok(with_port(ips))
+                        Ok(ips.clone())
                     }
                     _ => Err(std::io::Error::other(e.to_string())),
                 }
             }
         }
     }
+}
+
+/// What the cache holds for a name.
+enum Cached {
+    Answer(std::io::Result<Arc<[IpAddr]>>),
+    /// The lookup to join (or run).
+    Ask(Arc<tokio::sync::OnceCell<Answer>>),
 }
 
 /// Makes room in a full cache: expired names first, then the eighth that expire soonest
