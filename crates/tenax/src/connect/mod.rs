@@ -100,111 +100,152 @@ pub(crate) async fn connect(
     tcp: TcpOptions,
 ) -> Result<Connected, Error> {
     let work = async {
-        let t0 = Instant::now();
-        let (dial_host, dial_port, dns_kind) = match route {
-            Route::Direct => (host, port, Kind::Dns),
-            Route::Proxy { proxy, .. } => (proxy.host(), proxy.port(), Kind::ProxyDns),
-        };
-        let (addrs, dns) = match ip_literal(dial_host) {
-            Some(ip) => (vec![SocketAddr::new(ip, dial_port)], None),
-            None => {
-                // The name looked up is the proxy's when there is one: its failure says so.
-                let failed = |why: Box<dyn std::error::Error + Send + Sync>| {
-                    Error::new(dns_kind)
-                        .with_peer(Peer::Host(dial_host.to_string()))
-                        .with_source(why)
-                };
-                let addrs = resolver
-                    .lookup(dial_host, dial_port)
-                    .await
-                    .map_err(|e| failed(e.into()))?;
-                if addrs.is_empty() {
-                    return Err(failed("the resolver returned no addresses".into()));
-                }
-                (addrs, Some(t0.elapsed()))
-            }
-        };
+        let (addrs, dns) = dial_addrs(resolver, host, port, &route).await?;
         let t1 = Instant::now();
-        match happy_eyeballs(dns::interleave(addrs), tcp).await {
-            Err((addr, e)) => Err(Error::new(Kind::Connect)
-                .with_peer(Peer::Addr(addr))
-                .with_source(e)),
-            Ok((tcp, addr)) => {
-                // Requests are small writes followed by waits: never delay them.
-                let _ = tcp.set_nodelay(true);
-                let tcp_time = t1.elapsed();
-                let (mut io, state) = ConnIo::new(tcp);
-                let done = move |stream, tls, (alpn_h2, tls_version)| Connected {
-                    stream,
-                    state,
-                    remote: addr,
-                    dns,
-                    tcp: tcp_time,
-                    tls,
-                    alpn_h2,
-                    tls_version,
-                };
-                if let Route::Proxy {
-                    proxy,
-                    tunnel: tunnelled,
-                    proxy_tls,
-                } = route
-                    && proxy.kind() == crate::proxy::ProxyKind::Https
-                {
-                    // TLS to the proxy, then the tunnel (or absolute-form requests) inside it,
-                    // then TLS to the server inside the tunnel.
-                    let t2 = Instant::now();
-                    let mut outer = handshake(proxy_tls, proxy.host(), io, addr).await?;
-                    if tunnelled {
-                        tunnel(&mut outer, host, port, proxy.auth())
-                            .await
-                            .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
-                    }
-                    let Some(config) = tls else {
-                        let stream = Stream::Tls(Box::new(outer), None);
-                        return Ok(done(stream, Some(t2.elapsed()), (false, None)));
-                    };
-                    let inner = handshake(config, host, outer, addr).await?;
-                    let agreed = agreed(inner.get_ref().1);
-                    let stream = Stream::TlsInTls(Box::new(inner), None);
-                    return Ok(done(stream, Some(t2.elapsed()), agreed));
-                }
-                match route {
-                    Route::Proxy { proxy, .. }
-                        if matches!(proxy.kind(), crate::proxy::ProxyKind::Socks5 { .. }) =>
-                    {
-                        io = socks5(io, resolver, proxy, host, port)
-                            .await
-                            .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
-                    }
-                    Route::Proxy {
-                        proxy,
-                        tunnel: true,
-                        ..
-                    } => {
-                        tunnel(&mut io, host, port, proxy.auth())
-                            .await
-                            .map_err(|e| e.with_peer(Peer::Addr(addr)))?;
-                    }
-                    _ => {}
-                }
-                let Some(config) = tls else {
-                    return Ok(done(Stream::Plain(io, None), None, (false, None)));
-                };
-                let t2 = Instant::now();
-                let stream = handshake(config, host, io, addr).await?;
-                let agreed = agreed(stream.get_ref().1);
-                Ok(done(
-                    Stream::Tls(Box::new(stream), None),
-                    Some(t2.elapsed()),
-                    agreed,
-                ))
-            }
-        }
+        let (stream, addr) =
+            happy_eyeballs(dns::interleave(addrs), tcp)
+                .await
+                .map_err(|(addr, e)| {
+                    Error::new(Kind::Connect)
+                        .with_peer(Peer::Addr(addr))
+                        .with_source(e)
+                })?;
+        // Requests are small writes followed by waits: never delay them.
+        let _ = stream.set_nodelay(true);
+        let tcp_time = t1.elapsed();
+        let (io, state) = ConnIo::new(stream);
+        let target = (host, port, tls);
+        let l = layers(io, resolver, target, route, addr).await?;
+        Ok(Connected {
+            stream: l.stream,
+            state,
+            remote: addr,
+            dns,
+            tcp: tcp_time,
+            tls: l.tls,
+            alpn_h2: l.alpn_h2,
+            tls_version: l.tls_version,
+        })
     };
     with_timeout(timeout, TimeoutPhase::Connect, "connecting", work)
         .await
         .map_err(|e| e.with_peer(Peer::Host(format!("{host}:{port}"))))
+}
+
+/// The addresses to dial, and how long resolving them took (`None` for an IP literal): the
+/// proxy's when there is one (its failure then says so), else the host's.
+async fn dial_addrs(
+    resolver: &DnsCache,
+    host: &str,
+    port: u16,
+    route: &Route<'_>,
+) -> Result<(Vec<SocketAddr>, Option<Duration>), Error> {
+    let t0 = Instant::now();
+    let (dial_host, dial_port, dns_kind) = match route {
+        Route::Direct => (host, port, Kind::Dns),
+        Route::Proxy { proxy, .. } => (proxy.host(), proxy.port(), Kind::ProxyDns),
+    };
+    if let Some(ip) = ip_literal(dial_host) {
+        return Ok((vec![SocketAddr::new(ip, dial_port)], None));
+    }
+    let failed = |why: Box<dyn std::error::Error + Send + Sync>| {
+        Error::new(dns_kind)
+            .with_peer(Peer::Host(dial_host.to_string()))
+            .with_source(why)
+    };
+    let addrs = resolver
+        .lookup(dial_host, dial_port)
+        .await
+        .map_err(|e| failed(e.into()))?;
+    if addrs.is_empty() {
+        return Err(failed("the resolver returned no addresses".into()));
+    }
+    Ok((addrs, Some(t0.elapsed())))
+}
+
+/// What runs over the TCP connection, and what its TLS handshakes took and agreed.
+struct Layered {
+    stream: Stream,
+    tls: Option<Duration>,
+    alpn_h2: bool,
+    tls_version: Option<tls::TlsVersion>,
+}
+
+impl Layered {
+    fn new(
+        stream: Stream,
+        tls: Option<Duration>,
+        (alpn_h2, tls_version): (bool, Option<tls::TlsVersion>),
+    ) -> Layered {
+        Layered {
+            stream,
+            tls,
+            alpn_h2,
+            tls_version,
+        }
+    }
+}
+
+/// What runs over the TCP connection: TLS to an `https://` proxy with the tunnel (or
+/// absolute-form requests) inside it, or a SOCKS5 or `CONNECT` tunnel; then TLS to the server.
+/// Also how long the TLS handshakes took, and what they agreed.
+async fn layers(
+    mut io: ConnIo,
+    resolver: &DnsCache,
+    (host, port, tls): (&str, u16, Option<&std::sync::Arc<rustls::ClientConfig>>),
+    route: Route<'_>,
+    addr: SocketAddr,
+) -> Result<Layered, Error> {
+    let at = |e: Error| e.with_peer(Peer::Addr(addr));
+    if let Route::Proxy {
+        proxy,
+        tunnel: tunnelled,
+        proxy_tls,
+    } = route
+        && proxy.kind() == crate::proxy::ProxyKind::Https
+    {
+        let t2 = Instant::now();
+        let mut outer = handshake(proxy_tls, proxy.host(), io, addr).await?;
+        if tunnelled {
+            tunnel(&mut outer, host, port, proxy.auth())
+                .await
+                .map_err(at)?;
+        }
+        let Some(config) = tls else {
+            let stream = Stream::Tls(Box::new(outer), None);
+            return Ok(Layered::new(stream, Some(t2.elapsed()), (false, None)));
+        };
+        let inner = handshake(config, host, outer, addr).await?;
+        let agreed = agreed(inner.get_ref().1);
+        let stream = Stream::TlsInTls(Box::new(inner), None);
+        return Ok(Layered::new(stream, Some(t2.elapsed()), agreed));
+    }
+    match route {
+        Route::Proxy { proxy, .. }
+            if matches!(proxy.kind(), crate::proxy::ProxyKind::Socks5 { .. }) =>
+        {
+            io = socks5(io, resolver, proxy, host, port).await.map_err(at)?;
+        }
+        Route::Proxy {
+            proxy,
+            tunnel: true,
+            ..
+        } => tunnel(&mut io, host, port, proxy.auth())
+            .await
+            .map_err(at)?,
+        _ => {}
+    }
+    let Some(config) = tls else {
+        return Ok(Layered::new(Stream::Plain(io, None), None, (false, None)));
+    };
+    let t2 = Instant::now();
+    let stream = handshake(config, host, io, addr).await?;
+    let agreed = agreed(stream.get_ref().1);
+    Ok(Layered::new(
+        Stream::Tls(Box::new(stream), None),
+        Some(t2.elapsed()),
+        agreed,
+    ))
 }
 
 /// A TLS handshake with `name` over `io` (the server, or an `https://` proxy).
