@@ -54,92 +54,20 @@ impl Client {
             HttpVersions::Auto => H2::No,
         };
 
-        let mut req = http::Request::new(Body::empty());
-        *req.method_mut() = method.clone();
-        let h = req.headers_mut();
-        *h = headers;
-        for (name, value) in &inner.default_headers {
-            if !h.contains_key(name) {
-                h.insert(name.clone(), value.clone());
-            }
-        }
-        // Ask for what we can decode — except for ranges, whose offsets are in the encoded
-        // representation and which resumed downloads want as stored.
-        if inner.decompress
-            && !h.contains_key(header::ACCEPT_ENCODING)
-            && !h.contains_key(header::RANGE)
-            && let Some(codings) = crate::decode::accept_encoding()
-        {
-            h.insert(header::ACCEPT_ENCODING, codings.clone());
-        }
-        *req.body_mut() = body;
+        let mut req = self.new_request(method, headers, body);
 
         let mut fresh = false;
         loop {
-            let (mut conn, reused) = loop {
-                let (checkout, queued) = inner
-                    .pool
-                    .checkout(
-                        origin,
-                        Want {
-                            h2,
-                            fresh,
-                            timeout: t.pool,
-                            start: attempt_start,
-                        },
-                        &mut timings,
-                    )
-                    .await?;
-                if queued && let Some(obs) = self.observer(id) {
-                    obs.emit(
-                        Some(id),
-                        EventKind::PoolWait {
-                            host: origin.host_port(),
-                            waited: timings.pool_wait,
-                        },
-                    );
-                }
-                match checkout {
-                    Checkout::Reuse(mut c) => {
-                        // Waits for the connection to be ready for the next request; fails if
-                        // the server closed it while it was idle. Then take another.
-                        if c.tx.ready().await.is_ok() {
-                            break (c, true);
-                        }
-                    }
-                    Checkout::New(slot) => {
-                        break (
-                            Box::pin(self.open(slot, &t, &mut timings, id)).await?,
-                            false,
-                        );
-                    }
-                }
+            let want = Want {
+                h2,
+                fresh,
+                timeout: t.pool,
+                start: attempt_start,
             };
+            let (mut conn, reused) = self.connection(origin, want, &t, &mut timings, id).await?;
 
             let h2 = conn.is_h2();
-            if h2 {
-                // HTTP/2 carries scheme and authority in pseudo-headers, from the full URI.
-                *req.uri_mut() = uri.clone();
-                *req.version_mut() = Version::HTTP_2;
-                req.headers_mut().remove(header::HOST);
-            } else {
-                let info = conn.info();
-                if info.absolute_form {
-                    // Through an HTTP proxy: the whole URL in the request line.
-                    *req.uri_mut() = uri.clone();
-                    if let Some(a) = &info.proxy_auth {
-                        req.headers_mut()
-                            .insert(header::PROXY_AUTHORIZATION, a.clone());
-                    }
-                } else {
-                    *req.uri_mut() = origin_form(uri);
-                }
-                *req.version_mut() = Version::HTTP_11;
-                if !req.headers().contains_key(header::HOST) {
-                    req.headers_mut()
-                        .insert(header::HOST, conn.info().host_header.clone());
-                }
-            }
+            address(&mut req, &conn, uri);
             // An HTTP/2 server may refuse a stream it did not process; keep what it takes to
             // send the request again (bodies that are whole only).
             let replay = if h2 && !fresh {
@@ -198,6 +126,69 @@ impl Client {
                     }
                     let err = classify_hyper(e.into_error(), During::Head, h2_settings.as_deref());
                     return Err(err.with_peer(Peer::Addr(remote)));
+                }
+            }
+        }
+    }
+
+    /// The request as hyper takes it: the caller's headers, the client's defaults, and
+    /// `Accept-Encoding` for what this build decodes. (Inlined: built where the attempt keeps
+    /// it, not copied there.)
+    #[inline(always)]
+    fn new_request(&self, method: &Method, headers: HeaderMap, body: Body) -> http::Request<Body> {
+        let inner = &*self.inner;
+        let mut req = http::Request::new(body);
+        *req.method_mut() = method.clone();
+        let h = req.headers_mut();
+        *h = headers;
+        for (name, value) in &inner.default_headers {
+            if !h.contains_key(name) {
+                h.insert(name.clone(), value.clone());
+            }
+        }
+        // Ask for what we can decode — except for ranges, whose offsets are in the encoded
+        // representation and which resumed downloads want as stored.
+        if inner.decompress
+            && !h.contains_key(header::ACCEPT_ENCODING)
+            && !h.contains_key(header::RANGE)
+            && let Some(codings) = crate::decode::accept_encoding()
+        {
+            h.insert(header::ACCEPT_ENCODING, codings.clone());
+        }
+        req
+    }
+
+    /// A connection for the attempt, and whether it was reused: from the pool (one the server
+    /// closed while it was idle is passed over) or opened in the place the pool gave.
+    async fn connection(
+        &self,
+        origin: &Origin,
+        want: Want,
+        t: &Timeouts,
+        timings: &mut Timings,
+        id: u64,
+    ) -> Result<(Conn, bool)> {
+        loop {
+            let (checkout, queued) = self.inner.pool.checkout(origin, want, timings).await?;
+            if queued && let Some(obs) = self.observer(id) {
+                obs.emit(
+                    Some(id),
+                    EventKind::PoolWait {
+                        host: origin.host_port(),
+                        waited: timings.pool_wait,
+                    },
+                );
+            }
+            match checkout {
+                Checkout::Reuse(mut c) => {
+                    // Waits for the connection to be ready for the next request; fails if the
+                    // server closed it while it was idle. Then take another.
+                    if c.tx.ready().await.is_ok() {
+                        return Ok((c, true));
+                    }
+                }
+                Checkout::New(slot) => {
+                    return Ok((Box::pin(self.open(slot, t, timings, id)).await?, false));
                 }
             }
         }
@@ -376,6 +367,34 @@ async fn wait_for_stream(
         wait,
     )
     .await
+}
+
+/// Addresses the request for its connection: on HTTP/2 the full URI (scheme and authority go
+/// in pseudo-headers); on HTTP/1.1 the path (or the whole URL through an HTTP proxy, with its
+/// credentials) and `Host`.
+fn address(req: &mut http::Request<Body>, conn: &Conn, uri: &Uri) {
+    if conn.is_h2() {
+        *req.uri_mut() = uri.clone();
+        *req.version_mut() = Version::HTTP_2;
+        req.headers_mut().remove(header::HOST);
+        return;
+    }
+    let info = conn.info();
+    if info.absolute_form {
+        // Through an HTTP proxy: the whole URL in the request line.
+        *req.uri_mut() = uri.clone();
+        if let Some(a) = &info.proxy_auth {
+            req.headers_mut()
+                .insert(header::PROXY_AUTHORIZATION, a.clone());
+        }
+    } else {
+        *req.uri_mut() = origin_form(uri);
+    }
+    *req.version_mut() = Version::HTTP_11;
+    if !req.headers().contains_key(header::HOST) {
+        req.headers_mut()
+            .insert(header::HOST, info.host_header.clone());
+    }
 }
 
 /// Tells the observer that a connection closed, when dropped.

@@ -158,7 +158,9 @@ impl Client {
     }
 
     /// What the next attempt sends (headers, body) and its limits; also whether it is the
-    /// last one possible (its body cannot be kept for another).
+    /// last one possible (its body cannot be kept for another). (Inlined: what it returns is
+    /// built where the loop keeps it.)
+    #[inline(always)]
     fn inputs(
         &self,
         req: &Request<'_>,

@@ -48,6 +48,7 @@ pub(crate) enum H2 {
 }
 
 /// What a request asks of the pool.
+#[derive(Clone, Copy)]
 pub(crate) struct Want {
     /// What a new connection will probably speak.
     pub(crate) h2: H2,
