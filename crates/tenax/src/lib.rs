@@ -69,7 +69,7 @@ pub use request::{IntoUrl, RequestBuilder};
 #[cfg(feature = "json")]
 pub use response::NdJson;
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
-pub use retry::{Retry, RetryBudget, RetryPolicy};
+pub use retry::{Retry, RetryBudget, RetryPolicy, RetryReason};
 pub use timeouts::{TimeoutPhase, Timeouts};
 pub use timings::Timings;
 pub use url::redact as redact_url;

@@ -16,7 +16,7 @@ use crate::events::EventKind;
 use crate::origin::Origin;
 use crate::request::Parts;
 use crate::response::Head;
-use crate::retry::{self, Retry, RetryPolicy, Verdict};
+use crate::retry::{self, Retry, RetryPolicy, RetryReason, Verdict};
 use crate::{Response, Result, TimeoutPhase};
 
 /// What the loop knows of the request across its attempts.
@@ -37,7 +37,10 @@ enum Next {
     /// Waiting would pass the deadline: fail with this error.
     Fail(Error),
     /// Wait `delay`, then try again.
-    Retry { delay: Duration, reason: String },
+    Retry {
+        delay: Duration,
+        reason: RetryReason,
+    },
 }
 
 impl Client {
@@ -121,7 +124,7 @@ impl Client {
                         // Dropping a failed response reads a small rest of its body in the
                         // background, so that its connection can serve the next attempt.
                         drop(res);
-                        self.scheduled(id, attempt_no, &reason, delay);
+                        self.scheduled(id, attempt_no, reason, delay);
                         req.retries.push(Retry {
                             attempt: attempt_no,
                             reason,
@@ -294,13 +297,13 @@ impl Client {
     }
 
     /// Tells the observer a retry is coming.
-    fn scheduled(&self, id: u64, attempt: u32, reason: &str, delay: Duration) {
+    fn scheduled(&self, id: u64, attempt: u32, reason: RetryReason, delay: Duration) {
         if let Some(obs) = self.observer(id) {
             obs.emit(
                 Some(id),
                 EventKind::RetryScheduled {
                     attempt,
-                    reason: reason.to_string(),
+                    reason,
                     delay,
                 },
             );

@@ -62,7 +62,7 @@ pub struct DownloadBuilder {
     client: Client,
     url: Result<crate::url::Target>,
     dest: PathBuf,
-    sha256: Option<std::result::Result<[u8; 32], String>>,
+    sha256: Option<Result<[u8; 32]>>,
     compute_sha256: bool,
     resume: bool,
     max_resumes: u32,
@@ -151,7 +151,7 @@ impl DownloadBuilder {
     /// and leaves nothing at the destination. Default is none (the digest is still computed
     /// and reported).
     pub fn sha256(mut self, hex: &str) -> Self {
-        self.sha256 = Some(parse_hex32(hex));
+        self.sha256 = Some(parse_hex32(hex).map_err(Error::builder));
         self
     }
 
@@ -232,7 +232,7 @@ impl DownloadBuilder {
     pub async fn send(self) -> Result<Download> {
         let url = self.url.as_ref().map_err(Error::duplicate)?.uri.clone();
         let expected = match &self.sha256 {
-            Some(Err(m)) => return Err(Error::builder(m.clone())),
+            Some(Err(e)) => return Err(e.duplicate()),
             Some(Ok(d)) => Some(*d),
             None => None,
         };

@@ -87,6 +87,7 @@ struct Inner {
     limit: Option<Duration>,
     peer: Option<Peer>,
     url: Option<String>,
+    method: Option<http::Method>,
     source: Option<BoxError>,
     /// Attempts made, when retries were possible.
     attempts: u32,
@@ -118,6 +119,7 @@ impl Error {
                 limit: None,
                 peer: None,
                 url: None,
+                method: None,
                 source: None,
                 attempts: 1,
                 retry_after: None,
@@ -175,7 +177,8 @@ impl Error {
 
     pub(crate) fn with_url(mut self, method: &http::Method, url: &http::Uri) -> Self {
         if self.inner.url.is_none() {
-            self.inner.url = Some(format!("{method} {url}"));
+            self.inner.url = Some(url.to_string());
+            self.inner.method = Some(method.clone());
         }
         self
     }
@@ -297,9 +300,15 @@ impl Error {
         self.inner.kind == Kind::Decode
     }
 
-    /// The request this error belongs to, as `METHOD URL`, when known.
+    /// The URL of the request this error belongs to, when known (its password, if it had
+    /// one, never: credentials leave the URL when it is parsed).
     pub fn url(&self) -> Option<&str> {
         self.inner.url.as_deref()
+    }
+
+    /// The method of the request this error belongs to, when known.
+    pub fn method(&self) -> Option<&http::Method> {
+        self.inner.method.as_ref()
     }
 
     /// How many attempts the request made before this error (1 when it was not retried).
@@ -385,6 +394,7 @@ impl Error {
             Peer::Host(h) => Peer::Host(h.clone()),
         });
         e.inner.url = i.url.clone();
+        e.inner.method = i.method.clone();
         e.inner.attempts = i.attempts;
         e.inner.retry_after = i.retry_after;
         e.inner.retry_exhausted = i.retry_exhausted;
@@ -459,8 +469,8 @@ impl fmt::Display for Error {
                 (false, _) => write!(f, " to {peer}")?,
             }
         }
-        if let Some(url) = &i.url {
-            write!(f, " ({url})")?;
+        if let (Some(method), Some(url)) = (&i.method, &i.url) {
+            write!(f, " ({method} {url})")?;
         }
         if i.attempts > 1 {
             write!(f, " after {} attempts", i.attempts)?;
@@ -480,8 +490,8 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("tenax::Error");
         d.field("kind", &self.inner.kind);
-        if let Some(url) = &self.inner.url {
-            d.field("url", url);
+        if let (Some(method), Some(url)) = (&self.inner.method, &self.inner.url) {
+            d.field("method", method).field("url", url);
         }
         if let Some(src) = &self.inner.source {
             d.field("source", src);

@@ -93,8 +93,8 @@ pub enum EventKind {
     RetryScheduled {
         /// The number of the attempt that failed.
         attempt: u32,
-        /// Why it is retried, e.g. "status 503" or "connect error".
-        reason: String,
+        /// Why it is retried (shown as e.g. "status 503" or "connect error").
+        reason: crate::RetryReason,
         /// The wait before the next attempt.
         delay: Duration,
     },

@@ -18,8 +18,39 @@ pub(crate) use retry_after::parse_retry_after;
 pub struct Retry {
     /// The attempt that failed (1 for the first).
     pub attempt: u32,
-    /// Why it was retried, e.g. `status 503` or `connect timeout`.
-    pub reason: String,
+    /// Why it was retried (shown as e.g. `status 503` or `connect timeout`).
+    pub reason: RetryReason,
     /// How long the client waited before the next attempt.
     pub delay: std::time::Duration,
+}
+
+/// Why an attempt was retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryReason {
+    /// The server answered with this status (408, 429, 502, 503 or 504 by default).
+    Status(http::StatusCode),
+    /// This phase ran out of time.
+    Timeout(crate::TimeoutPhase),
+    /// The connection could not be made.
+    Connect,
+    /// The server closed the connection without answering.
+    EmptyReply,
+    /// The connection broke while the request was sent or the response read.
+    ConnectionBroken,
+    /// A custom classifier chose to retry an outcome of none of these kinds.
+    Classifier,
+}
+
+impl std::fmt::Display for RetryReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryReason::Status(s) => write!(f, "status {}", s.as_u16()),
+            RetryReason::Timeout(p) => write!(f, "{p} timeout"),
+            RetryReason::Connect => f.write_str("connect error"),
+            RetryReason::EmptyReply => f.write_str("empty reply"),
+            RetryReason::ConnectionBroken => f.write_str("connection broken"),
+            RetryReason::Classifier => f.write_str("classifier"),
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The retry policy: how many attempts, which methods and outcomes, how long to wait.
 
+use super::RetryReason;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,7 +102,7 @@ pub(crate) enum Verdict {
     Retry {
         /// The server asked to slow down (429, 503): the larger backoff base applies.
         throttle: bool,
-        reason: String,
+        reason: RetryReason,
     },
 }
 
@@ -251,16 +252,16 @@ pub(crate) fn is_transient(e: &Error, write_stall: WriteStall) -> bool {
         }
 }
 
-fn reason(status: Option<StatusCode>, err: Option<&Error>) -> String {
+fn reason(status: Option<StatusCode>, err: Option<&Error>) -> RetryReason {
     match (status, err) {
-        (Some(s), _) => format!("status {}", s.as_u16()),
+        (Some(s), _) => RetryReason::Status(s),
         (None, Some(e)) => match e.timeout_phase() {
-            Some(p) => format!("{p} timeout"),
-            None if e.is_connect() => "connect error".to_string(),
-            None if e.is_empty_reply() => "empty reply".to_string(),
-            None => "connection broken".to_string(),
+            Some(p) => RetryReason::Timeout(p),
+            None if e.is_connect() => RetryReason::Connect,
+            None if e.is_empty_reply() => RetryReason::EmptyReply,
+            None => RetryReason::ConnectionBroken,
         },
-        (None, None) => "classifier".to_string(),
+        (None, None) => RetryReason::Classifier,
     }
 }
 

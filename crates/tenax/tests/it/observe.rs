@@ -51,7 +51,7 @@ async fn hooks_see_every_attempt_of_a_retried_request() {
         })
         .collect();
     assert_eq!(heads, [(1, 503), (2, 503), (3, 200)]);
-    let retries: Vec<(u32, &str)> = events
+    let retries: Vec<(u32, tenax::RetryReason)> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::RetryScheduled {
@@ -60,12 +60,13 @@ async fn hooks_see_every_attempt_of_a_retried_request() {
                 delay,
             } => {
                 assert!(*delay <= Duration::from_millis(20));
-                Some((*attempt, reason.as_str()))
+                Some((*attempt, *reason))
             }
             _ => None,
         })
         .collect();
-    assert_eq!(retries, [(1, "status 503"), (2, "status 503")]);
+    let status_503 = tenax::RetryReason::Status(tenax::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(retries, [(1, status_503), (2, status_503)]);
     let opened = events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::ConnectionOpened { .. }))

@@ -31,7 +31,11 @@ async fn a_flaky_get_succeeds_on_the_third_attempt() {
     assert_eq!(r.attempts(), 3);
     let retries = r.retries();
     assert_eq!(retries.len(), 2);
-    assert_eq!(retries[0].reason, "status 503");
+    assert_eq!(
+        retries[0].reason,
+        tenax::RetryReason::Status(tenax::StatusCode::SERVICE_UNAVAILABLE)
+    );
+    assert_eq!(retries[0].reason.to_string(), "status 503");
     assert!(retries.iter().all(|r| r.delay <= Duration::from_millis(50)));
     assert_eq!(s.flaky_calls("a").len(), 3);
 }
