@@ -201,44 +201,10 @@ fn drive(
                     reconnect: ever_connected,
                     protocol: protocol.clone(),
                 };
-                let hello = match &cfg.on_connect {
-                    None => Vec::new(),
-                    Some(hook) => {
-                        match tokio::time::timeout(cfg.handshake_timeout, hook(info)).await {
-                            Ok(Ok(hello)) => hello,
-                            Ok(Err(e)) => {
-                                break 'attempt (
-                                    DisconnectReason::Failed(Arc::new(e)),
-                                    Duration::ZERO,
-                                    0,
-                                );
-                            }
-                            Err(_) => {
-                                let e = Error::timeout(
-                                    TimeoutPhase::Read,
-                                    cfg.handshake_timeout,
-                                    "waiting for the on-connect hook",
-                                );
-                                break 'attempt (
-                                    DisconnectReason::Failed(Arc::new(e)),
-                                    Duration::ZERO,
-                                    0,
-                                );
-                            }
-                        }
-                    }
+                let hello = match on_connect(&cfg, info).await {
+                    Ok(hello) => hello,
+                    Err(reason) => break 'attempt (reason, Duration::ZERO, 0),
                 };
-                let hello = hello
-                    .into_iter()
-                    .map(|m| Item {
-                        msg: m.into(),
-                        bytes: 0,
-                        counted: false,
-                        hello: true,
-                        confirm: None,
-                        seq: 0,
-                    })
-                    .collect();
                 if ever_connected {
                     shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
@@ -251,16 +217,7 @@ fn drive(
                 let t0 = Instant::now();
                 let mut session = Session::new(ws, &shared, &cfg, hello);
                 let end = std::future::poll_fn(|cx| session.poll(cx)).await;
-                shared.connected.store(false, Ordering::Release);
-                let lost = session.possibly_lost();
-                // Whatever was taken but not written goes back first, in order.
-                let unconfirmed = std::mem::take(&mut session.unconfirmed);
-                let unflushed = std::mem::take(&mut session.unflushed);
-                let pending = std::mem::take(&mut session.pending);
-                drop(session);
-                shared
-                    .outbox
-                    .requeue_front(unconfirmed.into_iter().chain(unflushed).chain(pending));
+                let lost = wind_down(session, &shared);
                 match end {
                     End::User => break 'run Closed::ByUser,
                     End::Lost(r) => (r, t0.elapsed(), lost),
@@ -279,30 +236,10 @@ fn drive(
             if shared.close_requested.load(Ordering::Acquire) {
                 break Closed::ByUser;
             }
-            let decision = match &cfg.classify {
-                Some(f) => f(&reason),
-                None => default_decision(&reason),
+            let delay = match next_wait(&cfg, reason, &mut failures, &mut series_start, &mut rng) {
+                Ok(delay) => delay,
+                Err(closed) => break closed,
             };
-            let floor = match decision {
-                Decision::Fatal => break Closed::Fatal(reason),
-                Decision::RetryAfter(d) => d,
-                _ => Duration::ZERO,
-            };
-            if !cfg.reconnect {
-                break Closed::NoReconnect(reason);
-            }
-            failures += 1;
-            if cfg.max_attempts.is_some_and(|max| failures >= max) {
-                break Closed::AttemptsExhausted(reason);
-            }
-            let start = *series_start.get_or_insert_with(Instant::now);
-            let delay =
-                full_jitter(cfg.backoff_base, cfg.backoff_max, failures - 1, &mut rng).max(floor);
-            if let Some(limit) = cfg.reconnect_deadline
-                && passes_deadline(start.elapsed(), delay, limit)
-            {
-                break Closed::DeadlineExceeded(reason);
-            }
             shared.emit(WsEvent::Reconnecting {
                 attempt: failures + 1,
                 delay,
@@ -322,6 +259,92 @@ fn drive(
         }
         shared.emit(WsEvent::Closed(closed));
     }
+}
+
+/// The messages an on-connect hook sends first (none without a hook), within the handshake
+/// timeout; a failing or late hook ends the connection like any failure.
+async fn on_connect(
+    cfg: &Config,
+    info: ConnectInfo,
+) -> std::result::Result<Vec<Item>, DisconnectReason> {
+    let Some(hook) = &cfg.on_connect else {
+        return Ok(Vec::new());
+    };
+    let failed = |e: Error| DisconnectReason::Failed(Arc::new(e));
+    let hello = match tokio::time::timeout(cfg.handshake_timeout, hook(info)).await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(e)) => return Err(failed(e)),
+        Err(_) => {
+            return Err(failed(Error::timeout(
+                TimeoutPhase::Read,
+                cfg.handshake_timeout,
+                "waiting for the on-connect hook",
+            )));
+        }
+    };
+    Ok(hello
+        .into_iter()
+        .map(|m| Item {
+            msg: m.into(),
+            bytes: 0,
+            counted: false,
+            hello: true,
+            confirm: None,
+            seq: 0,
+        })
+        .collect())
+}
+
+/// A session that ended: not connected any more, and whatever it had taken but not written
+/// goes back to the front of the outbox, in order. Returns how many messages may have been
+/// lost (written but not confirmed).
+fn wind_down(mut session: Session<'_>, shared: &Shared) -> u64 {
+    shared.connected.store(false, Ordering::Release);
+    let lost = session.possibly_lost();
+    let unconfirmed = std::mem::take(&mut session.unconfirmed);
+    let unflushed = std::mem::take(&mut session.unflushed);
+    let pending = std::mem::take(&mut session.pending);
+    drop(session);
+    shared
+        .outbox
+        .requeue_front(unconfirmed.into_iter().chain(unflushed).chain(pending));
+    lost
+}
+
+/// After a disconnect: the wait before the next attempt (full jitter, at least the server's
+/// `Retry-After`), or why there is none — a fatal reason, reconnecting off, attempts or the
+/// reconnect deadline spent.
+fn next_wait(
+    cfg: &Config,
+    reason: DisconnectReason,
+    failures: &mut u32,
+    series_start: &mut Option<Instant>,
+    rng: &mut fastrand::Rng,
+) -> std::result::Result<Duration, Closed> {
+    let decision = match &cfg.classify {
+        Some(f) => f(&reason),
+        None => default_decision(&reason),
+    };
+    let floor = match decision {
+        Decision::Fatal => return Err(Closed::Fatal(reason)),
+        Decision::RetryAfter(d) => d,
+        _ => Duration::ZERO,
+    };
+    if !cfg.reconnect {
+        return Err(Closed::NoReconnect(reason));
+    }
+    *failures += 1;
+    if cfg.max_attempts.is_some_and(|max| *failures >= max) {
+        return Err(Closed::AttemptsExhausted(reason));
+    }
+    let start = *series_start.get_or_insert_with(Instant::now);
+    let delay = full_jitter(cfg.backoff_base, cfg.backoff_max, *failures - 1, rng).max(floor);
+    if let Some(limit) = cfg.reconnect_deadline
+        && passes_deadline(start.elapsed(), delay, limit)
+    {
+        return Err(Closed::DeadlineExceeded(reason));
+    }
+    Ok(delay)
 }
 
 /// Whether waiting `delay` after `elapsed` passes `limit`. Saturating: a server's
