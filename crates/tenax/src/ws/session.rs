@@ -366,107 +366,117 @@ impl<'a> Session<'a> {
         if self.pending.is_empty() && !self.close_sent {
             self.shared.outbox.take_all(&mut self.pending);
         }
-        let mut progress = false;
-        while !self.pending.is_empty() {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
-                Poll::Pending => break,
-            }
-            let mut item = self.pending.pop_front().expect("not empty");
-            item.seq = self.fed;
-            if let Err(e) = Pin::new(&mut self.ws).start_send(item.msg.to_wire()) {
-                self.pending.push_front(item);
-                return Poll::Ready(Err(End::Lost(codec_error(e))));
-            }
-            self.fed += 1;
-            self.unflushed.push(item);
-            // At-least-once: a ping among every few messages, so that a peer that reads
-            // part of a burst and then fails confirms that part, and the replay makes
-            // progress. (The codec only queues here; `poll_ready` matters before a flush.)
-            if self.cfg.replay
-                && self.fed.is_multiple_of(REPLAY_PING_EVERY)
-                && let Err(e) = self.send_ping(Instant::now())
-            {
-                return Poll::Ready(Err(End::Lost(codec_error(e))));
-            }
-            self.need_flush = true;
-            progress = true;
-        }
-        // At-least-once: a ping closes every batch, in the same write, so that the peer
-        // confirms it as soon as it has read it.
-        if self.cfg.replay
-            && progress
-            && self.pings.back().is_none_or(|&(_, fed)| fed < self.fed)
-            && let Err(e) = self.send_ping(Instant::now())
-        {
-            return Poll::Ready(Err(End::Lost(codec_error(e))));
-        }
+        let mut progress = self.feed(cx).map_err(End::Lost)?;
         if closing
             && !self.close_sent
             && self.pending.is_empty()
             && self.unflushed.is_empty()
             && self.shared.outbox.is_empty()
         {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    let close =
-                        tokio_websockets::Message::close(Some(CloseCode::NORMAL_CLOSURE), "");
-                    if let Err(e) = Pin::new(&mut self.ws).start_send(close) {
-                        return Poll::Ready(Err(End::Lost(codec_error(e))));
-                    }
-                    self.close_sent = true;
-                    // The peer's answer may never come: wait for it only briefly.
-                    let by = Instant::now() + CLOSE_HANDSHAKE;
-                    self.close_by = Some(self.close_by.map_or(by, |b| b.min(by)));
-                    self.need_flush = true;
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
-                Poll::Pending => {}
-            }
+            progress |= self.start_close(cx).map_err(End::Lost)?;
         }
         if self.need_flush {
-            match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.need_flush = false;
-                    let n = self.unflushed.len() as u64;
-                    if n > 0 {
-                        self.flushed += n;
-                        self.shared.sent.fetch_add(n, Ordering::Relaxed);
-                        if self.cfg.replay {
-                            for mut item in self.unflushed.drain(..) {
-                                if let Some(c) = item.confirm.take() {
-                                    let _ = c.send(());
-                                }
-                                self.unconfirmed.push_back(item);
-                            }
-                        } else {
-                            self.shared.outbox.written(self.unflushed.drain(..));
-                        }
-                        progress = true;
-                        // A ping soon after a write confirms it (it narrows what a failure
-                        // may have lost, and releases what at-least-once delivery keeps);
-                        // one in flight at a time.
-                        if (self.cfg.heartbeat.is_some() || self.cfg.replay)
-                            && self.pings.is_empty()
-                        {
-                            let half = self.unconfirmed.len() * 2 >= self.cfg.outbox_messages;
-                            let soon =
-                                Instant::now() + if half { Duration::ZERO } else { ACK_PING };
-                            self.next_ping = Some(self.next_ping.map_or(soon, |t| t.min(soon)));
-                        }
-                    }
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(End::Lost(codec_error(e)))),
-                Poll::Pending => {}
-            }
+            progress |= self.flush(cx).map_err(End::Lost)?;
         }
         if progress {
             Poll::Ready(Ok(()))
         } else {
             Poll::Pending
         }
+    }
+
+    /// Hands the pending messages to the codec while it takes them (with the pings
+    /// at-least-once delivery adds); whether any was handed over.
+    #[inline]
+    fn feed(&mut self, cx: &mut Context<'_>) -> Result<bool, DisconnectReason> {
+        let mut progress = false;
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Err(codec_error(e)),
+                Poll::Pending => break,
+            }
+            let mut item = self.pending.pop_front().expect("not empty");
+            item.seq = self.fed;
+            if let Err(e) = Pin::new(&mut self.ws).start_send(item.msg.to_wire()) {
+                self.pending.push_front(item);
+                return Err(codec_error(e));
+            }
+            self.fed += 1;
+            self.unflushed.push(item);
+            // At-least-once: a ping among every few messages, so that a peer that reads
+            // part of a burst and then fails confirms that part, and the replay makes
+            // progress. (The codec only queues here; `poll_ready` matters before a flush.)
+            if self.cfg.replay && self.fed.is_multiple_of(REPLAY_PING_EVERY) {
+                self.send_ping(Instant::now()).map_err(codec_error)?;
+            }
+            self.need_flush = true;
+            progress = true;
+        }
+        // At-least-once: a ping closes every batch, in the same write, so that the peer
+        // confirms it as soon as it has read it.
+        if self.cfg.replay && progress && self.pings.back().is_none_or(|&(_, fed)| fed < self.fed) {
+            self.send_ping(Instant::now()).map_err(codec_error)?;
+        }
+        Ok(progress)
+    }
+
+    /// Starts the closing handshake once everything was written; whether the close frame was
+    /// handed over.
+    fn start_close(&mut self, cx: &mut Context<'_>) -> Result<bool, DisconnectReason> {
+        match Pin::new(&mut self.ws).poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                let close = tokio_websockets::Message::close(Some(CloseCode::NORMAL_CLOSURE), "");
+                Pin::new(&mut self.ws)
+                    .start_send(close)
+                    .map_err(codec_error)?;
+                self.close_sent = true;
+                // The peer's answer may never come: wait for it only briefly.
+                let by = Instant::now() + CLOSE_HANDSHAKE;
+                self.close_by = Some(self.close_by.map_or(by, |b| b.min(by)));
+                self.need_flush = true;
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(codec_error(e)),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Flushes what the codec holds; once written, messages count as sent (and, with
+    /// at-least-once delivery, wait for a ping's answer to confirm them). Whether a flush
+    /// finished with messages in it.
+    #[inline]
+    fn flush(&mut self, cx: &mut Context<'_>) -> Result<bool, DisconnectReason> {
+        match Pin::new(&mut self.ws).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Err(codec_error(e)),
+            Poll::Pending => return Ok(false),
+        }
+        self.need_flush = false;
+        let n = self.unflushed.len() as u64;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.flushed += n;
+        self.shared.sent.fetch_add(n, Ordering::Relaxed);
+        if self.cfg.replay {
+            for mut item in self.unflushed.drain(..) {
+                if let Some(c) = item.confirm.take() {
+                    let _ = c.send(());
+                }
+                self.unconfirmed.push_back(item);
+            }
+        } else {
+            self.shared.outbox.written(self.unflushed.drain(..));
+        }
+        // A ping soon after a write confirms it (it narrows what a failure may have lost, and
+        // releases what at-least-once delivery keeps); one in flight at a time.
+        if (self.cfg.heartbeat.is_some() || self.cfg.replay) && self.pings.is_empty() {
+            let half = self.unconfirmed.len() * 2 >= self.cfg.outbox_messages;
+            let soon = Instant::now() + if half { Duration::ZERO } else { ACK_PING };
+            self.next_ping = Some(self.next_ping.map_or(soon, |t| t.min(soon)));
+        }
+        Ok(true)
     }
 }
 
