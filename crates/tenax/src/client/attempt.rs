@@ -53,7 +53,6 @@ impl Client {
             HttpVersions::Auto if origin.is_https() => H2::Likely,
             HttpVersions::Auto => H2::No,
         };
-
         let mut req = self.new_request(method, headers, body);
 
         let mut fresh = false;
@@ -95,18 +94,8 @@ impl Client {
                     timings.ttfb = head_at - send_start;
                     let last_write = conn.info().io.last_write();
                     timings.write = (last_write > send_start).then(|| last_write - send_start);
-                    let (head, incoming) = res.into_parts();
-                    let keep_alive = keep_alive_limit(&head.headers, inner.pool_idle_timeout);
-                    let tls_version = conn.info().tls_version;
-                    let body = RecvBody::new(incoming, conn, t.read, keep_alive, deadline);
-                    return Ok(Answer {
-                        head,
-                        body,
-                        timings,
-                        reused,
-                        head_at,
-                        tls_version,
-                    });
+                    let limits = (t.read, deadline, inner.pool_idle_timeout);
+                    return Ok(answer(res, conn, limits, timings, (reused, head_at)));
                 }
                 Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
                 Err(SendError::Failed(mut e)) => {
@@ -218,13 +207,7 @@ impl Client {
 
     /// Opens a new connection in `slot` (TLS for https; HTTP/2 by ALPN or prior knowledge),
     /// within the connect timeout.
-    async fn open(
-        &self,
-        mut slot: Slot,
-        t: &Timeouts,
-        timings: &mut Timings,
-        id: u64,
-    ) -> Result<Conn> {
+    async fn open(&self, slot: Slot, t: &Timeouts, timings: &mut Timings, id: u64) -> Result<Conn> {
         let inner = &*self.inner;
         let origin = slot.origin();
         let tls = if origin.is_https() {
@@ -266,63 +249,89 @@ impl Client {
             absolute_form: absolute.is_some(),
             proxy_auth: absolute.and_then(|p| p.auth().cloned()),
         };
-        let pool = &inner.pool;
-        let mut stream = c.stream;
         if use_h2 {
-            let settings = stream.sniff_settings();
-            let (tx, conn) = inner
-                .h2
-                .builder()
-                .handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| classify_hyper(e, During::H2Handshake, None))?;
-            let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
-            let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_2);
-            let watched = settings.clone();
-            pool.tracker.spawn(pool.next_conn_id(), async move {
-                let _ = ended_tx.send(conn.await.err());
-                // A request waiting for the server to allow a stream learns it never will.
-                watched.ended();
-                drop(closed);
-            });
-            // The server's first SETTINGS carry its stream limit, which the pool needs; a
-            // connection that ends first (a TLS alert, a refusal) fails the request.
-            let first_settings = async {
-                tokio::select! {
-                    () = settings.wait_first() => Ok(()),
-                    ended = ended_rx => Err(match ended {
-                        Ok(Some(e)) => classify_hyper(e, During::H2Handshake, None),
-                        _ => Error::new(Kind::EmptyReply).with_what("during the HTTP/2 handshake"),
-                    }),
-                }
-            };
-            with_timeout(
-                t.connect,
-                TimeoutPhase::Connect,
-                "waiting for the server's HTTP/2 settings",
-                first_settings,
-            )
-            .await
-            .map_err(|e| e.with_peer(Peer::Addr(info.remote)))?;
-            let remote = info.remote;
-            let (h2, lease) = pool.opened_h2(H2Conn {
-                tx,
-                info,
-                settings,
-                slot,
-            });
-            return match lease {
-                Some(conn) => Ok(conn),
-                None => wait_for_stream(pool, &h2, t.pool)
-                    .await
-                    .map_err(|e| e.with_peer(Peer::Addr(remote))),
-            };
+            return self.start_h2(c.stream, info, slot, t, id).await;
         }
+        self.start_h1(c.stream, info, slot, id).await
+    }
+
+    /// HTTP/2 over a new connection: the handshake, the connection's task, the server's first
+    /// SETTINGS (its stream limit, which the pool needs), then a lease on the connection.
+    async fn start_h2(
+        &self,
+        mut stream: connect::Stream,
+        info: ConnInfo,
+        slot: Slot,
+        t: &Timeouts,
+        id: u64,
+    ) -> Result<Conn> {
+        let inner = &*self.inner;
+        let pool = &inner.pool;
+        let settings = stream.sniff_settings();
+        let (tx, conn) = inner
+            .h2
+            .builder()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| classify_hyper(e, During::H2Handshake, None))?;
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+        let closed = self.watch_connection(slot.origin(), id, info.remote, Version::HTTP_2);
+        let watched = settings.clone();
+        pool.tracker.spawn(pool.next_conn_id(), async move {
+            let _ = ended_tx.send(conn.await.err());
+            // A request waiting for the server to allow a stream learns it never will.
+            watched.ended();
+            drop(closed);
+        });
+        // A connection that ends before its first SETTINGS (a TLS alert, a refusal) fails the
+        // request.
+        let first_settings = async {
+            tokio::select! {
+                () = settings.wait_first() => Ok(()),
+                ended = ended_rx => Err(match ended {
+                    Ok(Some(e)) => classify_hyper(e, During::H2Handshake, None),
+                    _ => Error::new(Kind::EmptyReply).with_what("during the HTTP/2 handshake"),
+                }),
+            }
+        };
+        let remote = info.remote;
+        with_timeout(
+            t.connect,
+            TimeoutPhase::Connect,
+            "waiting for the server's HTTP/2 settings",
+            first_settings,
+        )
+        .await
+        .map_err(|e| e.with_peer(Peer::Addr(remote)))?;
+        let (h2, lease) = pool.opened_h2(H2Conn {
+            tx,
+            info,
+            settings,
+            slot,
+        });
+        match lease {
+            Some(conn) => Ok(conn),
+            None => wait_for_stream(pool, &h2, t.pool)
+                .await
+                .map_err(|e| e.with_peer(Peer::Addr(remote))),
+        }
+    }
+
+    /// HTTP/1.1 over a new connection: the handshake and the connection's task; the request
+    /// holds it alone.
+    async fn start_h1(
+        &self,
+        stream: connect::Stream,
+        info: ConnInfo,
+        mut slot: Slot,
+        id: u64,
+    ) -> Result<Conn> {
+        let pool = &self.inner.pool;
         let (tx, conn) = hyper::client::conn::http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| classify_hyper(e, During::Handshake, None))?;
-        let closed = self.watch_connection(origin, id, info.remote, Version::HTTP_11);
+        let closed = self.watch_connection(slot.origin(), id, info.remote, Version::HTTP_11);
         pool.tracker.spawn(pool.next_conn_id(), async move {
             // The connection's errors reach the request that was using it.
             let _ = conn.await;
@@ -367,6 +376,31 @@ async fn wait_for_stream(
         wait,
     )
     .await
+}
+
+/// The head has come: the attempt's answer, its body reading under the read timeout and the
+/// deadline, and going back to the pool at its end (kept as long as the server's `Keep-Alive`
+/// and the pool's idle timeout allow). (Inlined: the answer is built where it is returned.)
+#[inline(always)]
+fn answer(
+    res: http::Response<hyper::body::Incoming>,
+    conn: Conn,
+    (read, deadline, idle): (Option<Duration>, Option<Instant>, Option<Duration>),
+    timings: Timings,
+    (reused, head_at): (bool, Instant),
+) -> Answer {
+    let (head, incoming) = res.into_parts();
+    let keep_alive = keep_alive_limit(&head.headers, idle);
+    let tls_version = conn.info().tls_version;
+    let body = RecvBody::new(incoming, conn, read, keep_alive, deadline);
+    Answer {
+        head,
+        body,
+        timings,
+        reused,
+        head_at,
+        tls_version,
+    }
 }
 
 /// Addresses the request for its connection: on HTTP/2 the full URI (scheme and authority go
