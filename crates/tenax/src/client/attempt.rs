@@ -12,7 +12,7 @@ use crate::body::{Body, RecvBody};
 use crate::connect;
 use crate::connect::tls::HttpVersions;
 use crate::error::{Error, Kind, Peer};
-use crate::events::EventKind;
+use crate::events::{EventKind, RequestId};
 use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Sender, Slot, Want};
 use crate::timeouts::Timeouts;
 use crate::timeouts::with_timeout;
@@ -155,13 +155,13 @@ impl Client {
         want: Want,
         t: &Timeouts,
         timings: &mut Timings,
-        id: u64,
+        id: RequestId,
     ) -> Result<(Conn, bool)> {
         loop {
             let (checkout, queued) = self.inner.pool.checkout(origin, want, timings).await?;
             if queued && let Some(obs) = self.observer(id) {
                 obs.emit(
-                    Some(id),
+                    id,
                     EventKind::PoolWait {
                         host: origin.host_port(),
                         waited: timings.pool_wait,
@@ -188,14 +188,14 @@ impl Client {
     fn watch_connection(
         &self,
         origin: &Origin,
-        id: u64,
+        id: RequestId,
         remote: std::net::SocketAddr,
         version: Version,
     ) -> Option<ClosedGuard> {
         let obs = self.observer(id)?.clone();
         let host = origin.host_port();
         obs.emit(
-            Some(id),
+            id,
             EventKind::ConnectionOpened {
                 host: host.clone(),
                 remote,
@@ -207,7 +207,13 @@ impl Client {
 
     /// Opens a new connection in `slot` (TLS for https; HTTP/2 by ALPN or prior knowledge),
     /// within the connect timeout.
-    async fn open(&self, slot: Slot, t: &Timeouts, timings: &mut Timings, id: u64) -> Result<Conn> {
+    async fn open(
+        &self,
+        slot: Slot,
+        t: &Timeouts,
+        timings: &mut Timings,
+        id: RequestId,
+    ) -> Result<Conn> {
         let inner = &*self.inner;
         let origin = slot.origin();
         let tls = if origin.is_https() {
@@ -263,7 +269,7 @@ impl Client {
         info: ConnInfo,
         slot: Slot,
         t: &Timeouts,
-        id: u64,
+        id: RequestId,
     ) -> Result<Conn> {
         let inner = &*self.inner;
         let pool = &inner.pool;
@@ -324,7 +330,7 @@ impl Client {
         stream: connect::Stream,
         info: ConnInfo,
         mut slot: Slot,
-        id: u64,
+        id: RequestId,
     ) -> Result<Conn> {
         let pool = &self.inner.pool;
         let (tx, conn) = hyper::client::conn::http1::Builder::new()

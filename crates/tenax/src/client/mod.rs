@@ -9,7 +9,7 @@ use http::header::{self, HeaderMap};
 
 use crate::connect::tls::HttpVersions;
 use crate::connect::{self, DnsCache};
-use crate::events::EventKind;
+use crate::events::{EventKind, RequestId};
 use crate::pool::Pool;
 use crate::request::{IntoUrl, Parts, RequestBuilder};
 use crate::retry::RetryPolicy;
@@ -281,21 +281,21 @@ impl Client {
         self.inner.pool.idle()
     }
 
-    /// The observer, for a request that is observed (`id` is not 0).
-    fn observer(&self, id: u64) -> Option<&Arc<crate::events::Observer>> {
-        self.inner.observer.as_ref().filter(|_| id != 0)
+    /// The observer, for a request that is observed (`id` is some).
+    fn observer(&self, id: RequestId) -> Option<&Arc<crate::events::Observer>> {
+        self.inner.observer.as_ref().filter(|_| id.is_some())
     }
 
     /// Runs a request to its response (or final error), telling the observer, if any.
     pub(crate) async fn execute(&self, parts: &mut Parts) -> Result<Response> {
         let Some(obs) = self.inner.observer.as_deref().filter(|o| o.active()) else {
-            return self.run(parts, 0).await;
+            return self.run(parts, None).await;
         };
-        let id = obs.next_request();
+        let id = Some(obs.next_request());
         let started = Instant::now();
         let (method, url) = (parts.method.clone(), parts.uri.clone());
         obs.emit(
-            Some(id),
+            id,
             EventKind::RequestStart {
                 method: method.clone(),
                 url: url.clone(),
@@ -314,7 +314,7 @@ impl Client {
         #[cfg(feature = "tracing")]
         crate::events::trace::record_end(&span, status, error, attempts);
         obs.emit(
-            Some(id),
+            id,
             EventKind::RequestEnd {
                 method,
                 url,

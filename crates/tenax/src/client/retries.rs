@@ -12,7 +12,7 @@ use super::Client;
 use super::wire::{Answer, IDEMPOTENCY_KEY, When, generated_key};
 use crate::body::Body;
 use crate::error::Error;
-use crate::events::EventKind;
+use crate::events::{EventKind, RequestId};
 use crate::origin::Origin;
 use crate::request::Parts;
 use crate::response::Head;
@@ -47,7 +47,7 @@ impl Client {
     /// Runs a request to its response (or final error). `parts` is borrowed, not owned, so
     /// that the request is held once in the caller's future rather than copied into this one.
     /// `id`: the request's number for the observer (0 without one).
-    pub(super) async fn run(&self, parts: &mut Parts, id: u64) -> Result<Response> {
+    pub(super) async fn run(&self, parts: &mut Parts, id: RequestId) -> Result<Response> {
         let inner = &*self.inner;
         let policy = parts.retry.as_ref().unwrap_or(&inner.retry);
         let deadline = match (parts.deadline, crate::deadline::current()) {
@@ -96,7 +96,7 @@ impl Client {
                     when,
                 );
                 #[cfg(feature = "tracing")]
-                let attempt = crate::events::trace::attempt(attempt_no, id != 0, attempt);
+                let attempt = crate::events::trace::attempt(attempt_no, id.is_some(), attempt);
                 let res = tokio::select! {
                     biased;
                     res = attempt => res,
@@ -171,7 +171,7 @@ impl Client {
         body: &mut Body,
         policy: &RetryPolicy,
         timeouts: crate::timeouts::TimeoutOverrides,
-        id: u64,
+        id: RequestId,
     ) -> (HeaderMap, Body, When, bool) {
         let attempt_no = req.retries.len() as u32 + 1;
         // The body for this attempt; a body that cannot be replayed makes it the last.
@@ -208,7 +208,7 @@ impl Client {
         res: &Result<Answer>,
         policy: &RetryPolicy,
         last: bool,
-        id: u64,
+        id: RequestId,
     ) -> Next {
         let attempt_no = req.retries.len() as u32 + 1;
         let at_deadline =
@@ -262,7 +262,7 @@ impl Client {
         {
             if let Some(obs) = self.observer(id) {
                 obs.emit(
-                    Some(id),
+                    id,
                     EventKind::RetryBudgetExhausted {
                         attempt: attempt_no,
                     },
@@ -274,12 +274,12 @@ impl Client {
     }
 
     /// Tells the observer how an attempt ended.
-    fn attempted(&self, id: u64, attempt: u32, res: &Result<Answer>) {
+    fn attempted(&self, id: RequestId, attempt: u32, res: &Result<Answer>) {
         let Some(obs) = self.observer(id) else {
             return;
         };
         obs.emit(
-            Some(id),
+            id,
             match res {
                 Ok(a) => EventKind::ResponseHead {
                     attempt,
@@ -297,10 +297,10 @@ impl Client {
     }
 
     /// Tells the observer a retry is coming.
-    fn scheduled(&self, id: u64, attempt: u32, reason: RetryReason, delay: Duration) {
+    fn scheduled(&self, id: RequestId, attempt: u32, reason: RetryReason, delay: Duration) {
         if let Some(obs) = self.observer(id) {
             obs.emit(
-                Some(id),
+                id,
                 EventKind::RetryScheduled {
                     attempt,
                     reason,

@@ -22,7 +22,7 @@ pub(super) struct When {
     /// The operation deadline.
     pub(super) deadline: Option<Instant>,
     /// The request's number for the observer (0 without one).
-    pub(super) id: u64,
+    pub(super) id: crate::events::RequestId,
 }
 
 pub(super) const IDEMPOTENCY_KEY: header::HeaderName =

@@ -7,6 +7,7 @@
 //! full channel drops the event and counts it.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +21,9 @@ use crate::TimeoutPhase;
 mod metrics;
 #[cfg(feature = "tracing")]
 pub(crate) mod trace;
+
+/// The number of an observed request; `None` for a request nobody observes.
+pub(crate) type RequestId = Option<NonZeroU64>;
 
 /// Something that happened in a client, as a hook sees it.
 #[derive(Clone, Debug)]
@@ -160,15 +164,16 @@ impl Observer {
         cfg!(feature = "metrics") || !self.hooks.is_empty()
     }
 
-    /// A new request's number.
-    pub(crate) fn next_request(&self) -> u64 {
-        self.next_request.fetch_add(1, Ordering::Relaxed)
+    /// A new request's number (from 1).
+    pub(crate) fn next_request(&self) -> NonZeroU64 {
+        let n = self.next_request.fetch_add(1, Ordering::Relaxed);
+        NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN)
     }
 
     /// Hands `kind` to every hook (and to metrics).
-    pub(crate) fn emit(&self, request: Option<u64>, kind: EventKind) {
+    pub(crate) fn emit(&self, request: RequestId, kind: EventKind) {
         let event = Event {
-            request,
+            request: request.map(NonZeroU64::get),
             at: Instant::now(),
             kind,
         };
@@ -243,12 +248,15 @@ mod tests {
     fn a_full_channel_drops_and_counts() {
         let (hook, mut rx) = channel(2);
         let obs = Observer::new(vec![Arc::new(hook)]).unwrap();
-        for i in 0..5 {
-            obs.emit(Some(i), EventKind::RetryBudgetExhausted { attempt: 1 });
+        for i in 1..6 {
+            obs.emit(
+                NonZeroU64::new(i),
+                EventKind::RetryBudgetExhausted { attempt: 1 },
+            );
         }
         assert_eq!(rx.dropped(), 3);
-        assert_eq!(rx.try_recv().unwrap().request, Some(0));
         assert_eq!(rx.try_recv().unwrap().request, Some(1));
+        assert_eq!(rx.try_recv().unwrap().request, Some(2));
         assert!(rx.try_recv().is_none());
     }
 }
