@@ -143,8 +143,8 @@ impl RecvBody {
                 Poll::Ready(Some(Err(e))) => {
                     let h2 = self.conn.take().and_then(|c| c.h2_settings());
                     self.done = true;
-                    let during = crate::client::During::Body;
-                    let err = crate::client::classify_hyper(e, during, h2.as_deref())
+                    let during = crate::error::During::Body;
+                    let err = crate::error::classify_hyper(e, during, h2.as_deref())
                         .with_peer(Peer::Addr(self.peer));
                     return Poll::Ready(Some(Err(err)));
                 }

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use crate::body::{Body, RecvBody};
 use crate::connect;
 use crate::connect::tls::HttpVersions;
-use crate::error::{Error, Kind, Peer};
+use crate::error::{During, Error, Kind, Peer, classify_hyper};
 use crate::events::{EventKind, RequestId};
 use crate::pool::{Checkout, Conn, ConnInfo, H2, H2Conn, Hold, Origin, Sender, Slot, Want};
 use crate::timeouts::Timeouts;
@@ -20,8 +20,7 @@ use crate::{Result, TimeoutPhase, Timings};
 
 use super::Client;
 use super::wire::{
-    Answer, During, SendError, When, classify_hyper, copy_request, is_refused, keep_alive_limit,
-    origin_form, send,
+    Answer, SendError, When, copy_request, is_refused, keep_alive_limit, origin_form, send,
 };
 
 impl Client {

@@ -23,7 +23,6 @@ mod wire;
 
 pub use builder::ClientBuilder;
 use builder::Http2Options;
-pub(crate) use wire::{During, classify_hyper};
 
 /// An HTTP client: one pool of connections, shared by every clone.
 ///

@@ -7,9 +7,11 @@ use std::time::Duration;
 use http::StatusCode;
 
 mod chain;
+mod hyper;
 
 use crate::timeouts::TimeoutPhase;
 pub(crate) use chain::{WriteStalled, chain, find_io, find_write_stall, message_chain};
+pub(crate) use hyper::{During, classify_hyper};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
