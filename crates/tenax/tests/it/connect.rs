@@ -185,7 +185,7 @@ async fn failures_are_cached_briefly_and_overrides_skip_the_resolver() {
 fn ipv6() -> bool {
     let ok = std::net::TcpListener::bind("[::1]:0").is_ok();
     if !ok {
-        eprintln!("no IPv6 loopback on this machine: the IPv6 part of this test cannot run");
+        eprintln!("skipped: no IPv6 loopback on this machine (the IPv6 part of this test)");
     }
     ok
 }
