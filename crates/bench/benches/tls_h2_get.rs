@@ -32,7 +32,7 @@ fn main() {
 
     let tenax_client = tenax::Client::builder()
         .tls_built_in_root_certs(false)
-        .add_root_certificate(tenax::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .add_root_certificate(tenax::tls::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
         .build()
         .unwrap();
     let reqwest_client = {

@@ -28,7 +28,7 @@ async fn proxy(server: &ChaosServer, tls: &ChaosServer) -> Row {
     };
     let Some(ca) = tls
         .ca_pem()
-        .and_then(|pem| tenax::Certificate::from_pem(pem.as_bytes()).ok())
+        .and_then(|pem| tenax::tls::Certificate::from_pem(pem.as_bytes()).ok())
     else {
         return Row::fail(segment, "the TLS chaos server has no CA");
     };

@@ -19,7 +19,7 @@ fn ms(d: Duration) -> Option<f64> {
 /// Every phase limited to 0.5 s, one attempt per request: each fault must trip its own phase.
 fn half_second_client(max_connections: usize) -> Client {
     Client::builder()
-        .retry(tenax::RetryPolicy::none())
+        .retry(tenax::retry::Policy::none())
         .connect_timeout(LIMIT)
         .read_timeout(LIMIT)
         .write_timeout(LIMIT)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tenax::events::EventKind;
 use tenax::scope::{Outcome, Scope};
-use tenax::{Client, RetryPolicy};
+use tenax::{Client, retry};
 use tenax_chaos::ChaosServer;
 
 use crate::demo::{Row, pass_if};
@@ -18,7 +18,9 @@ pub async fn observability(server: &ChaosServer) -> Row {
     let t = Instant::now();
     let (hook, mut events) = tenax::events::channel(256);
     let client = Client::builder()
-        .retry(RetryPolicy::default().backoff(Duration::from_millis(5), Duration::from_millis(20)))
+        .retry(
+            retry::Policy::default().backoff(Duration::from_millis(5), Duration::from_millis(20)),
+        )
         .correlation_id(true)
         .max_connections(2)
         .on_event(hook)

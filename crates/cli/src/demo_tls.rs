@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tenax::{Certificate, Client, ClientBuilder, Identity, TlsVersion, Version};
+use tenax::{Client, ClientBuilder, Version, tls};
 use tenax_chaos::{ChaosServer, TlsVersions};
 
 use crate::demo::{Row, pass_if};
@@ -15,7 +15,10 @@ fn ms(d: Duration) -> Option<f64> {
 
 fn trusting(s: &ChaosServer) -> ClientBuilder {
     let builder = Client::builder().tls_built_in_root_certs(false);
-    match s.ca_pem().map(|pem| Certificate::from_pem(pem.as_bytes())) {
+    match s
+        .ca_pem()
+        .map(|pem| tls::Certificate::from_pem(pem.as_bytes()))
+    {
         Some(Ok(ca)) => builder.add_root_certificate(ca),
         _ => builder,
     }
@@ -201,7 +204,7 @@ pub async fn trust(tls: &ChaosServer) -> Vec<Row> {
         Ok(old) => rows.push(
             refused(
                 "10 TLS: min 1.3 vs a 1.2-only server",
-                trusting(&old).tls_min_version(TlsVersion::Tls13).build(),
+                trusting(&old).tls_min_version(tls::Version::Tls13).build(),
                 old.url("/"),
                 |e| e.is_tls() && !e.is_certificate(),
             )
@@ -216,7 +219,7 @@ pub async fn trust(tls: &ChaosServer) -> Vec<Row> {
             .start_in_thread()
         {
             Ok(m) => {
-                let id = Identity::from_pem(
+                let id = tls::Identity::from_pem(
                     m.client_cert_pem().unwrap_or_default().as_bytes(),
                     m.client_key_pem().unwrap_or_default().as_bytes(),
                 );

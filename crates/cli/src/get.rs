@@ -139,7 +139,8 @@ impl ClientArgs {
         }
         if let Some(path) = &self.cacert {
             let pem = read_file(path, "CA file")?;
-            let certs = tenax::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())?;
+            let certs =
+                tenax::tls::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())?;
             if certs.is_empty() {
                 return Err(format!("no certificate in {}", path.display()));
             }
@@ -154,14 +155,14 @@ impl ClientArgs {
                 Some(k) => read_file(k, "private key")?,
                 None => chain.clone(),
             };
-            let id = tenax::Identity::from_pem(&chain, &key).map_err(|e| e.to_string())?;
+            let id = tenax::tls::Identity::from_pem(&chain, &key).map_err(|e| e.to_string())?;
             b = b.identity(id);
         }
         for pin in &self.pins {
             b = b.pin_sha256(pin);
         }
         if self.tls_min.as_deref() == Some("1.3") {
-            b = b.tls_min_version(tenax::TlsVersion::Tls13);
+            b = b.tls_min_version(tenax::tls::Version::Tls13);
         }
         if self.insecure {
             eprintln!("tenax: warning: --insecure: the server's certificate is not verified");
@@ -175,14 +176,14 @@ impl ClientArgs {
         }
         // Like curl: redirects are followed only when asked.
         b = b.redirect(if self.location {
-            tenax::RedirectPolicy::limited(self.max_redirs.unwrap_or(50))
+            tenax::redirect::Policy::limited(self.max_redirs.unwrap_or(50))
         } else {
-            tenax::RedirectPolicy::none()
+            tenax::redirect::Policy::none()
         });
         if self.no_retry {
-            b = b.retry(tenax::RetryPolicy::none());
+            b = b.retry(tenax::retry::Policy::none());
         } else if let Some(n) = self.retries {
-            b = b.retry(tenax::RetryPolicy::default().max_attempts(n.saturating_add(1)));
+            b = b.retry(tenax::retry::Policy::default().max_attempts(n.saturating_add(1)));
         }
         if let Some(args::Limit(t)) = self.connect_timeout {
             b = b.connect_timeout(t);

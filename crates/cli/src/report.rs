@@ -197,7 +197,7 @@ pub struct Outcome {
     pub url: String,
     pub status: Option<u16>,
     pub version: Option<tenax::Version>,
-    pub tls_version: Option<tenax::TlsVersion>,
+    pub tls_version: Option<tenax::tls::Version>,
     pub attempts: u32,
     pub bytes: u64,
     pub elapsed: Duration,
@@ -279,7 +279,7 @@ impl Outcome {
             }
         }
         match self.tls_version {
-            Some(tenax::TlsVersion::Tls13) => o.key("tls_version").str("TLSv1.3"),
+            Some(tenax::tls::Version::Tls13) => o.key("tls_version").str("TLSv1.3"),
             Some(_) => o.key("tls_version").str("TLSv1.2"),
             None => o.key("tls_version").null(),
         }
@@ -297,7 +297,7 @@ impl Outcome {
             "status": self.status,
             "http_version": self.version.map(version_str),
             "tls_version": self.tls_version.map(|v| match v {
-                tenax::TlsVersion::Tls13 => "TLSv1.3",
+                tenax::tls::Version::Tls13 => "TLSv1.3",
                 _ => "TLSv1.2",
             }),
             "attempts": self.attempts,

@@ -352,7 +352,7 @@ fn get_over_tls_with_a_ca_file_pins_and_versions() {
             .code(),
         Some(60)
     );
-    let pin = tenax::pin_of_certificate(s.cert_der().unwrap()).unwrap();
+    let pin = tenax::tls::pin_of_certificate(s.cert_der().unwrap()).unwrap();
     assert_eq!(
         tenax(&["get", &url, "--cacert", ca, "--pin", &pin])
             .status

@@ -8,13 +8,13 @@
 
 use std::time::Duration;
 
-use tenax::{Client, PoolLimits};
+use tenax::{Client, pool};
 use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = ChaosServer::builder().start_in_thread()?;
-    let mut limits = PoolLimits::default();
+    let mut limits = pool::Limits::default();
     limits.max_connections = 8;
     limits.max_connections_per_host = 8;
     limits.max_idle_per_host = 4;
@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // HTTP/2: 100 concurrent requests, one TLS connection.
     let tls = ChaosServer::builder().tls(true).start_in_thread()?;
-    let ca = tenax::Certificate::from_pem(tls.ca_pem().unwrap_or_default().as_bytes())?;
+    let ca = tenax::tls::Certificate::from_pem(tls.ca_pem().unwrap_or_default().as_bytes())?;
     let client = Client::builder().add_root_certificate(ca).build()?;
     let mut tasks = Vec::new();
     for _ in 0..100 {

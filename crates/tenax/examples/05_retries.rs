@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tenax::{Client, RetryPolicy};
+use tenax::{Client, retry};
 use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The defaults, spelled out: 3 attempts, full jitter from 50 ms (1 s after 429/503),
     // capped at 20 s, Retry-After honoured up to 60 s, 20 % + 10/s retry budget per host.
     let client = Client::builder()
-        .retry(RetryPolicy::default().max_attempts(3))
+        .retry(retry::Policy::default().max_attempts(3))
         .build()?;
 
     // Fails twice with 502, then succeeds.

@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo run -p tenax --example 10_proxy`.
 
-use tenax::{Certificate, Client, Proxy};
+use tenax::{Client, Proxy, tls};
 use tenax_chaos::{ChaosServer, ProxyServer};
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plain = ChaosServer::builder().start_in_thread()?;
     let secure = ChaosServer::builder().tls(true).start_in_thread()?;
     let proxy = ProxyServer::start_in_thread(Some(("alice", "s3cret")))?;
-    let ca = Certificate::from_pem(secure.ca_pem().unwrap_or_default().as_bytes())?;
+    let ca = tls::Certificate::from_pem(secure.ca_pem().unwrap_or_default().as_bytes())?;
 
     let client = Client::builder()
         .proxy(Proxy::all(&proxy.url())?.basic_auth("alice", "s3cret"))

@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run -p tenax --example 10_tls`.
 
-use tenax::{Certificate, Client, Identity, TlsVersion};
+use tenax::{Client, tls};
 use tenax_chaos::{ChaosServer, TlsVersions};
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,18 +13,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = ChaosServer::builder()
         .require_client_cert(true)
         .start_in_thread()?;
-    let ca = Certificate::from_pem(server.ca_pem().unwrap_or_default().as_bytes())?;
-    let identity = Identity::from_pem(
+    let ca = tls::Certificate::from_pem(server.ca_pem().unwrap_or_default().as_bytes())?;
+    let identity = tls::Identity::from_pem(
         server.client_cert_pem().unwrap_or_default().as_bytes(),
         server.client_key_pem().unwrap_or_default().as_bytes(),
     )?;
-    let pin = tenax::pin_of_certificate(server.cert_der().unwrap_or_default())?;
+    let pin = tenax::tls::pin_of_certificate(server.cert_der().unwrap_or_default())?;
 
     let client = Client::builder()
         .tls_built_in_root_certs(false) // trust only our CA
         .add_root_certificate(ca.clone())
         .pin_sha256(&pin) // and only this key
-        .tls_min_version(TlsVersion::Tls13)
+        .tls_min_version(tls::Version::Tls13)
         .identity(identity)
         .build()?;
     let res = client.get(server.url("/bytes/13")).send().await?;
@@ -39,10 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let old = ChaosServer::builder()
         .tls_versions(TlsVersions::Tls12Only)
         .start_in_thread()?;
-    let old_ca = Certificate::from_pem(old.ca_pem().unwrap_or_default().as_bytes())?;
+    let old_ca = tls::Certificate::from_pem(old.ca_pem().unwrap_or_default().as_bytes())?;
     let strict = Client::builder()
         .add_root_certificate(old_ca)
-        .tls_min_version(TlsVersion::Tls13)
+        .tls_min_version(tls::Version::Tls13)
         .build()?;
     let err = strict.get(old.url("/")).send().await.unwrap_err();
     assert!(err.is_tls());

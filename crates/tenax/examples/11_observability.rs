@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use tenax::events::EventKind;
-use tenax::{Client, RetryPolicy};
+use tenax::{Client, retry};
 use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
@@ -22,7 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .on_event(hook)
         .correlation_id(true)
         .max_connections(2)
-        .retry(RetryPolicy::default().backoff(Duration::from_millis(10), Duration::from_millis(50)))
+        .retry(
+            retry::Policy::default().backoff(Duration::from_millis(10), Duration::from_millis(50)),
+        )
         .build()?;
 
     // A consumer on its own task: print what happens.

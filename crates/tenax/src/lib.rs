@@ -39,13 +39,13 @@ mod error;
 pub mod events;
 mod h1_head;
 mod origin;
-mod pool;
+pub mod pool;
 mod progress;
 mod proxy;
-mod redirect;
+pub mod redirect;
 mod request;
 mod response;
-mod retry;
+pub mod retry;
 pub mod scope;
 mod sync;
 mod timeouts;
@@ -53,23 +53,31 @@ mod timings;
 mod url;
 pub mod ws;
 
-pub use batch::Batch;
+/// Name resolution: the [`Resolve`](dns::Resolve) trait to plug in another resolver, and what
+/// the client's DNS cache did.
+pub mod dns {
+    #[cfg(feature = "hickory-dns")]
+    pub use crate::connect::HickoryResolver;
+    pub use crate::connect::{DnsStats as Stats, Resolve, Resolving, ResolvingWithTtl};
+}
+
+/// TLS: trust ([`Certificate`](tls::Certificate)), client identity, versions and pins.
+pub mod tls {
+    pub use crate::connect::tls::{
+        Certificate, Identity, TlsVersion as Version, pin_of_certificate,
+    };
+}
+
+pub use batch::{Batch, SendFn, Sending, Sends};
 pub use body::Body;
 pub use client::{Client, ClientBuilder};
-#[cfg(feature = "hickory-dns")]
-pub use connect::HickoryResolver;
-pub use connect::tls::{Certificate, Identity, TlsVersion, pin_of_certificate};
-pub use connect::{DnsStats, Resolve, Resolving, ResolvingWithTtl};
 pub use download::{Download, DownloadBuilder, Progress};
 pub use error::{Error, Result};
-pub use pool::{HostStats, PoolLimits, PoolStats};
 pub use proxy::Proxy;
-pub use redirect::RedirectPolicy;
 pub use request::{IntoUrl, RequestBuilder};
 #[cfg(feature = "json")]
 pub use response::NdJson;
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
-pub use retry::{Retry, RetryBudget, RetryPolicy, RetryReason};
 pub use timeouts::{TimeoutPhase, Timeouts};
 pub use timings::Timings;
 pub use url::redact as redact_url;

@@ -21,33 +21,33 @@ use crate::url::{self, Target};
 /// POST, continue as GET without a body; 307 and 308 repeat the method and body (a streaming
 /// body that cannot be replayed ends the chain: the 3xx response is returned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RedirectPolicy {
+pub struct Policy {
     max: usize,
     allow_https_downgrade: bool,
 }
 
-impl Default for RedirectPolicy {
+impl Default for Policy {
     /// Follow up to 10 redirects; refuse https → http.
     fn default() -> Self {
-        RedirectPolicy {
+        Policy {
             max: 10,
             allow_https_downgrade: false,
         }
     }
 }
 
-impl RedirectPolicy {
+impl Policy {
     /// Follow at most `max` redirects; one more fails with [`Error::is_redirect`].
     pub fn limited(max: usize) -> Self {
-        RedirectPolicy {
+        Policy {
             max,
-            ..RedirectPolicy::default()
+            ..Policy::default()
         }
     }
 
     /// Never follow: 3xx responses are returned as they are.
     pub fn none() -> Self {
-        RedirectPolicy::limited(0)
+        Policy::limited(0)
     }
 
     /// Allow redirects from https to http (the rest of the chain travels in clear). Default is
@@ -98,7 +98,7 @@ fn hop(
     parts: &mut Parts,
     res: &Response,
     (headers, body): (HeaderMap, Option<Body>),
-    policy: &RedirectPolicy,
+    policy: &Policy,
     hops: usize,
 ) -> Result<bool, Error> {
     let Some(next) = next_for(res.status(), &parts.method) else {

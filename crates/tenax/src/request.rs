@@ -20,7 +20,7 @@ pub(crate) struct Parts {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Body,
     pub(crate) timeouts: TimeoutOverrides,
-    pub(crate) retry: Option<crate::RetryPolicy>,
+    pub(crate) retry: Option<crate::retry::RetryPolicy>,
     pub(crate) deadline: Option<std::time::Instant>,
     pub(crate) max_body: Option<u64>,
     /// The `Authorization` header came from the URL's user information: one the request sets
@@ -58,6 +58,10 @@ pub struct RequestBuilder {
 pub trait IntoUrl: sealed::Sealed {
     #[doc(hidden)]
     fn into_target(self) -> Result<Target>;
+
+    /// The same for a WebSocket: `ws` or `wss` (`http` and `https` taken as those).
+    #[doc(hidden)]
+    fn into_ws_target(self) -> Result<Target>;
 }
 
 mod sealed {
@@ -73,11 +77,17 @@ impl IntoUrl for &str {
     fn into_target(self) -> Result<Target> {
         url::parse(self, Schemes::Http)
     }
+    fn into_ws_target(self) -> Result<Target> {
+        url::parse(self, Schemes::WebSocket)
+    }
 }
 
 impl IntoUrl for String {
     fn into_target(self) -> Result<Target> {
         url::parse(&self, Schemes::Http)
+    }
+    fn into_ws_target(self) -> Result<Target> {
+        url::parse(&self, Schemes::WebSocket)
     }
 }
 
@@ -85,17 +95,26 @@ impl IntoUrl for &String {
     fn into_target(self) -> Result<Target> {
         url::parse(self, Schemes::Http)
     }
+    fn into_ws_target(self) -> Result<Target> {
+        url::parse(self, Schemes::WebSocket)
+    }
 }
 
 impl IntoUrl for Uri {
     fn into_target(self) -> Result<Target> {
         url::check(self)
     }
+    fn into_ws_target(self) -> Result<Target> {
+        url::parse(&self.to_string(), Schemes::WebSocket)
+    }
 }
 
 impl IntoUrl for &Uri {
     fn into_target(self) -> Result<Target> {
         url::check(self.clone())
+    }
+    fn into_ws_target(self) -> Result<Target> {
+        url::parse(&self.to_string(), Schemes::WebSocket)
     }
 }
 
@@ -259,7 +278,7 @@ impl RequestBuilder {
     }
 
     /// This request's retry policy, replacing the client's.
-    pub fn retry(self, policy: crate::RetryPolicy) -> Self {
+    pub fn retry(self, policy: crate::retry::RetryPolicy) -> Self {
         self.map(|p| {
             p.retry = Some(policy);
             Ok(())
@@ -268,7 +287,7 @@ impl RequestBuilder {
 
     /// One attempt only, whatever the client's policy.
     pub fn no_retry(self) -> Self {
-        self.retry(crate::RetryPolicy::none())
+        self.retry(crate::retry::RetryPolicy::none())
     }
 
     /// A deadline for the whole request, `limit` from now: every attempt, backoff wait and

@@ -27,8 +27,8 @@ const PREALLOC_MAX: usize = 256 << 10;
 pub struct Response {
     method: http::Method,
     attempts: u32,
-    retries: Vec<crate::Retry>,
-    tls_version: Option<crate::TlsVersion>,
+    retries: Vec<crate::retry::Retry>,
+    tls_version: Option<crate::tls::Version>,
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
@@ -43,7 +43,7 @@ pub struct Response {
 
 pub(crate) struct Head {
     pub(crate) method: http::Method,
-    pub(crate) tls_version: Option<crate::TlsVersion>,
+    pub(crate) tls_version: Option<crate::tls::Version>,
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
@@ -116,18 +116,18 @@ impl Response {
     }
 
     /// The retries the request made: which attempt failed, why, and the wait before the next.
-    pub fn retries(&self) -> &[crate::Retry] {
+    pub fn retries(&self) -> &[crate::retry::Retry] {
         &self.retries
     }
 
-    pub(crate) fn set_retries(&mut self, retries: Vec<crate::Retry>) {
+    pub(crate) fn set_retries(&mut self, retries: Vec<crate::retry::Retry>) {
         self.attempts = retries.len() as u32 + 1;
         self.retries = retries;
     }
 
     /// The TLS version of the connection, for https (the ALPN choice shows in
     /// [`version`](Self::version)).
-    pub fn tls_version(&self) -> Option<crate::TlsVersion> {
+    pub fn tls_version(&self) -> Option<crate::tls::Version> {
         self.tls_version
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tenax::{Client, HickoryResolver};
+use tenax::{Client, dns};
 use tenax_chaos::ChaosServer;
 
 /// Answers every A query with 127.0.0.1 and the given TTL (other types: no answer); counts
@@ -59,7 +59,7 @@ async fn the_records_ttl_drives_the_cache_within_its_bounds() {
     let (dns, queries) = dns_server(1).await;
     let url = format!("http://service.test:{port}/bytes/1");
     let client = Client::builder()
-        .resolver(HickoryResolver::with_name_servers(&[dns]).unwrap())
+        .resolver(dns::HickoryResolver::with_name_servers(&[dns]).unwrap())
         .max_idle_per_host(0)
         .dns_ttl_bounds(Duration::ZERO, Duration::from_secs(60))
         .build()
@@ -78,7 +78,7 @@ async fn the_records_ttl_drives_the_cache_within_its_bounds() {
         // Raised to a 10 s minimum: no new query after the record's second.
         let (dns, queries) = dns_server(1).await;
         let client = Client::builder()
-            .resolver(HickoryResolver::with_name_servers(&[dns]).unwrap())
+            .resolver(dns::HickoryResolver::with_name_servers(&[dns]).unwrap())
             .max_idle_per_host(0)
             .dns_ttl_bounds(Duration::from_secs(10), Duration::from_secs(60))
             .build()

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tenax::ws::{DisconnectReason, Message, WsEvent};
-use tenax::{Certificate, Client, TlsVersion, Version};
+use tenax::{Client, Version, tls};
 use tenax_chaos::TestCertificates;
 
 #[path = "it/support/mod.rs"]
@@ -224,7 +224,7 @@ async fn nginx_http2_over_tls_with_a_ca_made_at_test_time() {
     let n = nginx();
     let client = Client::builder()
         .tls_built_in_root_certs(false)
-        .add_root_certificate(Certificate::from_pem(n.ca_pem.as_bytes()).unwrap())
+        .add_root_certificate(tls::Certificate::from_pem(n.ca_pem.as_bytes()).unwrap())
         .decompress(true)
         .build()
         .unwrap();
@@ -232,7 +232,7 @@ async fn nginx_http2_over_tls_with_a_ca_made_at_test_time() {
     bounded(async {
         let r = client.get(url("/data.bin")).send().await.unwrap();
         assert_eq!(r.version(), Version::HTTP_2);
-        assert_eq!(r.tls_version(), Some(TlsVersion::Tls13));
+        assert_eq!(r.tls_version(), Some(tls::Version::Tls13));
         assert_eq!(r.bytes().await.unwrap(), data());
 
         // 100 requests at once share the one HTTP/2 connection.

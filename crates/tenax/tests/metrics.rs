@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
-use tenax::{Client, RetryPolicy};
+use tenax::{Client, retry};
 use tenax_chaos::ChaosServer;
 
 /// Every value by metric name and labels (`name{k=v,...}`): counters and gauges summed,
@@ -106,7 +106,9 @@ async fn requests_retries_and_connections_are_measured() {
     metrics::set_global_recorder(TestRecorder(store.clone())).unwrap();
     let s = ChaosServer::builder().start_in_thread().unwrap();
     let client = Client::builder()
-        .retry(RetryPolicy::default().backoff(Duration::from_millis(5), Duration::from_millis(20)))
+        .retry(
+            retry::Policy::default().backoff(Duration::from_millis(5), Duration::from_millis(20)),
+        )
         .build()
         .unwrap();
     tokio::time::timeout(Duration::from_secs(30), async {

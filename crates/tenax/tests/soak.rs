@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tenax::{Client, RetryPolicy};
+use tenax::{Client, retry};
 use tenax_chaos::ChaosServer;
 
 /// Every operation's own deadline; the harness allows this much on top before calling it a
@@ -169,7 +169,7 @@ fn soak_under_random_faults() {
         .read_timeout(Duration::from_secs(1))
         .connect_timeout(Duration::from_secs(1))
         .retry(
-            RetryPolicy::default().backoff(Duration::from_millis(10), Duration::from_millis(100)),
+            retry::Policy::default().backoff(Duration::from_millis(10), Duration::from_millis(100)),
         )
         .build()
         .unwrap();

@@ -11,8 +11,8 @@ use crate::Result;
 use crate::connect::tls::{self, Certificate, HttpVersions, Identity, TlsOptions, TlsVersion};
 use crate::connect::{DnsCache, DnsConfig, Resolve, SystemResolver};
 use crate::error::Error;
+use crate::pool;
 use crate::pool::Pool;
-use crate::pool::PoolLimits;
 use crate::retry::RetryPolicy;
 use crate::timeouts::Timeouts;
 
@@ -57,7 +57,7 @@ impl Http2Options {
 #[must_use]
 pub struct ClientBuilder {
     timeouts: Timeouts,
-    limits: PoolLimits,
+    limits: pool::Limits,
     default_headers: HeaderMap,
     user_agent: HeaderValue,
     close_timeout: Duration,
@@ -66,7 +66,7 @@ pub struct ClientBuilder {
     h2: Http2Options,
     retry: RetryPolicy,
     deadline_header: Option<header::HeaderName>,
-    redirect: crate::RedirectPolicy,
+    redirect: crate::redirect::Policy,
     decompress: bool,
     max_body: Option<u64>,
     resolver: Option<Arc<dyn Resolve>>,
@@ -86,7 +86,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
             timeouts: Timeouts::default(),
-            limits: PoolLimits::default(),
+            limits: pool::Limits::default(),
             default_headers: HeaderMap::new(),
             user_agent: HeaderValue::from_static(concat!("tenax/", env!("CARGO_PKG_VERSION"))),
             close_timeout: Duration::from_secs(10),
@@ -95,7 +95,7 @@ impl Default for ClientBuilder {
             h2: Http2Options::default(),
             retry: RetryPolicy::default(),
             deadline_header: None,
-            redirect: crate::RedirectPolicy::default(),
+            redirect: crate::redirect::Policy::default(),
             decompress: true,
             max_body: None,
             resolver: None,
@@ -145,8 +145,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Every pool limit at once. Default is [`PoolLimits::default`].
-    pub fn pool_limits(mut self, limits: PoolLimits) -> Self {
+    /// Every pool limit at once. Default is [`pool::Limits::default`].
+    pub fn pool_limits(mut self, limits: pool::Limits) -> Self {
         self.limits = limits;
         self
     }
@@ -185,9 +185,20 @@ impl ClientBuilder {
         self
     }
 
-    /// The `User-Agent` header. Default is `tenax/VERSION`.
-    pub fn user_agent(mut self, value: HeaderValue) -> Self {
-        self.user_agent = value;
+    /// The `User-Agent` header (a string, or a `HeaderValue`); an invalid value (CR, LF,
+    /// other control bytes) fails [`build`](Self::build). Default is `tenax/VERSION`.
+    pub fn user_agent<V>(mut self, value: V) -> Self
+    where
+        V: TryInto<HeaderValue>,
+        V::Error: Into<http::Error>,
+    {
+        match value.try_into() {
+            Ok(v) => self.user_agent = v,
+            Err(e) => {
+                let e = Error::builder(format!("invalid User-Agent: {}", e.into()));
+                self.invalid.get_or_insert(e);
+            }
+        }
         self
     }
 
@@ -299,16 +310,16 @@ impl ClientBuilder {
     }
 
     /// The retry policy of every request (a request may set its own). Default is
-    /// [`RetryPolicy::default`]: 3 attempts for idempotent requests, full-jitter backoff,
+    /// [`retry::Policy::default`](crate::retry::Policy::default): 3 attempts for idempotent requests, full-jitter backoff,
     /// `Retry-After`, a per-host budget.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
     }
 
-    /// Which redirects to follow. Default is [`RedirectPolicy::default`](crate::RedirectPolicy):
+    /// Which redirects to follow. Default is [`redirect::Policy::default`](crate::redirect::Policy):
     /// up to 10, credentials dropped across origins, no https → http.
-    pub fn redirect(mut self, policy: crate::RedirectPolicy) -> Self {
+    pub fn redirect(mut self, policy: crate::redirect::Policy) -> Self {
         self.redirect = policy;
         self
     }

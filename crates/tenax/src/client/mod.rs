@@ -65,7 +65,7 @@ struct ClientInner {
     /// The retry budget of each host (the retry stage's; the pool knows nothing of retries).
     budgets: crate::retry::Budgets,
     deadline_header: Option<header::HeaderName>,
-    redirect: crate::RedirectPolicy,
+    redirect: crate::redirect::Policy,
     decompress: bool,
     max_body: Option<u64>,
     proxies: crate::proxy::Proxies,
@@ -249,18 +249,18 @@ impl Client {
 
     /// What the DNS cache has done so far: answers from the cache, lookups, stale answers,
     /// failures.
-    pub fn dns_stats(&self) -> crate::DnsStats {
+    pub fn dns_stats(&self) -> crate::dns::Stats {
         self.inner.resolver.stats()
     }
 
     /// A WebSocket connection to `url` (`ws://` or `wss://`), over this client's name
     /// resolution, TLS configuration and timeouts; see [`ws::WsBuilder`](crate::ws::WsBuilder)
     /// for its heartbeat, outbox and reconnect settings.
-    pub fn websocket(&self, url: impl AsRef<str>) -> crate::ws::WsBuilder {
-        crate::ws::WsBuilder::new(self.clone(), url.as_ref())
+    pub fn websocket(&self, url: impl IntoUrl) -> crate::ws::WsBuilder {
+        crate::ws::WsBuilder::new(self.clone(), url.into_ws_target())
     }
 
-    pub(crate) fn redirect_policy(&self) -> crate::RedirectPolicy {
+    pub(crate) fn redirect_policy(&self) -> crate::redirect::Policy {
         self.inner.redirect
     }
 
@@ -271,7 +271,7 @@ impl Client {
 
     /// A snapshot of the connection pool, host by host: connections open, idle, active and
     /// being opened, requests waiting for one.
-    pub fn stats(&self) -> crate::PoolStats {
+    pub fn stats(&self) -> crate::pool::Stats {
         self.inner.pool.stats()
     }
 
@@ -339,6 +339,13 @@ mod tests {
         is_send::<Response>();
         is_send::<RequestBuilder>();
         is_send::<crate::Chunks>();
+    }
+
+    #[test]
+    fn a_user_agent_is_a_string_checked_at_build() {
+        assert!(Client::builder().user_agent("my-app/1.0").build().is_ok());
+        let e = Client::builder().user_agent("a\r\nb").build().unwrap_err();
+        assert!(e.is_builder(), "{e}");
     }
 
     #[test]

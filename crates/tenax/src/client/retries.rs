@@ -16,7 +16,7 @@ use crate::events::{EventKind, RequestId};
 use crate::origin::Origin;
 use crate::request::Parts;
 use crate::response::Head;
-use crate::retry::{self, Retry, RetryPolicy, RetryReason, Verdict};
+use crate::retry::{self, Reason, Retry, RetryPolicy, Verdict};
 use crate::{Response, Result, TimeoutPhase};
 
 /// What the loop knows of the request across its attempts.
@@ -37,10 +37,7 @@ enum Next {
     /// Waiting would pass the deadline: fail with this error.
     Fail(Error),
     /// Wait `delay`, then try again.
-    Retry {
-        delay: Duration,
-        reason: RetryReason,
-    },
+    Retry { delay: Duration, reason: Reason },
 }
 
 impl Client {
@@ -297,7 +294,7 @@ impl Client {
     }
 
     /// Tells the observer a retry is coming.
-    fn scheduled(&self, id: RequestId, attempt: u32, reason: RetryReason, delay: Duration) {
+    fn scheduled(&self, id: RequestId, attempt: u32, reason: Reason, delay: Duration) {
         if let Some(obs) = self.observer(id) {
             obs.emit(
                 id,

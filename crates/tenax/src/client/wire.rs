@@ -42,7 +42,7 @@ pub(super) struct Answer {
     pub(super) reused: bool,
     /// When the head arrived.
     pub(super) head_at: Instant,
-    pub(super) tls_version: Option<crate::TlsVersion>,
+    pub(super) tls_version: Option<crate::tls::Version>,
 }
 
 /// Why a request got no response head.

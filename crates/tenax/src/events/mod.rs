@@ -98,7 +98,7 @@ pub enum EventKind {
         /// The number of the attempt that failed.
         attempt: u32,
         /// Why it is retried (shown as e.g. "status 503" or "connect error").
-        reason: crate::RetryReason,
+        reason: crate::retry::Reason,
         /// The wait before the next attempt.
         delay: Duration,
     },

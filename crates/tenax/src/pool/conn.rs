@@ -56,7 +56,7 @@ pub(crate) struct ConnInfo {
     /// The `Host` header of every request on this connection, made once.
     pub(crate) host_header: HeaderValue,
     /// The TLS version agreed, for https.
-    pub(crate) tls_version: Option<crate::TlsVersion>,
+    pub(crate) tls_version: Option<crate::tls::Version>,
     /// Requests go to an HTTP proxy, with the whole URL in the request line.
     pub(crate) absolute_form: bool,
     /// The proxy's `Proxy-Authorization`, when `absolute_form` and it has credentials.

@@ -5,7 +5,7 @@ use std::time::Duration;
 /// Limits of the connection pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct PoolLimits {
+pub struct Limits {
     /// Open connections in all, to every host, counting those being opened. Requests beyond
     /// it wait in a fair FIFO queue, bounded by the `pool` timeout. Default is 100.
     pub max_connections: usize,
@@ -20,9 +20,9 @@ pub struct PoolLimits {
     pub idle_timeout: Option<Duration>,
 }
 
-impl Default for PoolLimits {
+impl Default for Limits {
     fn default() -> Self {
-        PoolLimits {
+        Limits {
             max_connections: 100,
             max_connections_per_host: usize::MAX,
             max_idle_per_host: 32,

@@ -28,8 +28,8 @@ pub(crate) use crate::origin::Origin;
 use crate::origin::PassHasher;
 pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Sender, Tracker};
 use h2::{lease_h2, waits_for_h2};
-pub use limits::PoolLimits;
-pub use stats::{HostStats, PoolStats};
+pub use limits::Limits;
+pub use stats::{HostStats, Stats};
 use stats::{gauge, gauge_all};
 
 /// How long a connection that comes back while `max_idle_per_host` are idle is kept.
@@ -143,7 +143,7 @@ struct Doomed {
 
 pub(crate) struct Pool {
     state: Mutex<State>,
-    limits: PoolLimits,
+    limits: Limits,
     next_id: AtomicU64,
     pub(crate) tracker: Arc<Tracker>,
     /// Wakes the idle reaper when the pool closes, so that no task of the client outlives
@@ -187,7 +187,7 @@ impl Drop for Slot {
 }
 
 impl Pool {
-    pub(crate) fn new(limits: PoolLimits) -> Arc<Pool> {
+    pub(crate) fn new(limits: Limits) -> Arc<Pool> {
         Arc::new(Pool {
             state: Mutex::new(State::default()),
             limits,

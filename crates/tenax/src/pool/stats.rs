@@ -8,7 +8,7 @@ use super::{Host, Origin, Pool, State, lock};
 /// A snapshot of a client's connection pool, from [`Client::stats`](crate::Client::stats).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct PoolStats {
+pub struct Stats {
     /// Connections open or being opened, all hosts together.
     pub open: usize,
     /// Requests waiting for a connection, all hosts together.
@@ -17,7 +17,7 @@ pub struct PoolStats {
     pub hosts: Vec<HostStats>,
 }
 
-/// One host's part of a [`PoolStats`].
+/// One host's part of a [`Stats`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HostStats {
@@ -45,22 +45,22 @@ impl Pool {
     }
 
     /// A snapshot of the pool, host by host (sorted by origin).
-    pub(crate) fn stats(&self) -> crate::PoolStats {
+    pub(crate) fn stats(&self) -> Stats {
         let st = lock(&self.state);
-        let mut by_origin: HashMap<&Origin, crate::HostStats> = st
+        let mut by_origin: HashMap<&Origin, HostStats> = st
             .hosts
             .iter()
             .filter(|(_, h)| h.open > 0)
             .map(|(origin, h)| {
                 let idle = h.idle_count();
                 let open = h.open - h.opening;
-                let stats = crate::HostStats {
+                let stats = HostStats {
                     open,
                     opening: h.opening,
                     idle,
                     active: open.saturating_sub(idle),
                     h2_streams: h.h2_conns.iter().map(|e| e.in_use).sum(),
-                    ..crate::HostStats::default()
+                    ..HostStats::default()
                 };
                 (origin, stats)
             })
@@ -70,7 +70,7 @@ impl Pool {
             waiting += 1;
             by_origin.entry(&w.origin).or_default().waiting += 1;
         }
-        let mut hosts: Vec<crate::HostStats> = by_origin
+        let mut hosts: Vec<HostStats> = by_origin
             .into_iter()
             .map(|(o, mut h)| {
                 let scheme = if o.is_https() { "https" } else { "http" };
@@ -79,7 +79,7 @@ impl Pool {
             })
             .collect();
         hosts.sort_by(|a, b| a.origin.cmp(&b.origin));
-        crate::PoolStats {
+        Stats {
             open: st.total,
             waiting,
             hosts,

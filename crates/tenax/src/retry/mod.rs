@@ -8,7 +8,8 @@ mod retry_after;
 
 pub(crate) use backoff::full_jitter;
 pub(crate) use budget::Budgets;
-pub use policy::{RetryBudget, RetryPolicy};
+pub(crate) use policy::{RetryBudget, RetryPolicy};
+pub use policy::{RetryBudget as Budget, RetryPolicy as Policy};
 pub(crate) use policy::{Verdict, WriteStall, is_idempotent, is_transient};
 pub(crate) use retry_after::parse_retry_after;
 
@@ -19,7 +20,7 @@ pub struct Retry {
     /// The attempt that failed (1 for the first).
     pub attempt: u32,
     /// Why it was retried (shown as e.g. `status 503` or `connect timeout`).
-    pub reason: RetryReason,
+    pub reason: Reason,
     /// How long the client waited before the next attempt.
     pub delay: std::time::Duration,
 }
@@ -27,7 +28,7 @@ pub struct Retry {
 /// Why an attempt was retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RetryReason {
+pub enum Reason {
     /// The server answered with this status (408, 429, 502, 503 or 504 by default).
     Status(http::StatusCode),
     /// This phase ran out of time.
@@ -42,15 +43,15 @@ pub enum RetryReason {
     Classifier,
 }
 
-impl std::fmt::Display for RetryReason {
+impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RetryReason::Status(s) => write!(f, "status {}", s.as_u16()),
-            RetryReason::Timeout(p) => write!(f, "{p} timeout"),
-            RetryReason::Connect => f.write_str("connect error"),
-            RetryReason::EmptyReply => f.write_str("empty reply"),
-            RetryReason::ConnectionBroken => f.write_str("connection broken"),
-            RetryReason::Classifier => f.write_str("classifier"),
+            Reason::Status(s) => write!(f, "status {}", s.as_u16()),
+            Reason::Timeout(p) => write!(f, "{p} timeout"),
+            Reason::Connect => f.write_str("connect error"),
+            Reason::EmptyReply => f.write_str("empty reply"),
+            Reason::ConnectionBroken => f.write_str("connection broken"),
+            Reason::Classifier => f.write_str("classifier"),
         }
     }
 }

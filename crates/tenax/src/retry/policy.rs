@@ -1,6 +1,6 @@
 //! The retry policy: how many attempts, which methods and outcomes, how long to wait.
 
-use super::RetryReason;
+use super::Reason;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +102,7 @@ pub(crate) enum Verdict {
     Retry {
         /// The server asked to slow down (429, 503): the larger backoff base applies.
         throttle: bool,
-        reason: RetryReason,
+        reason: Reason,
     },
 }
 
@@ -252,16 +252,16 @@ pub(crate) fn is_transient(e: &Error, write_stall: WriteStall) -> bool {
         }
 }
 
-fn reason(status: Option<StatusCode>, err: Option<&Error>) -> RetryReason {
+fn reason(status: Option<StatusCode>, err: Option<&Error>) -> Reason {
     match (status, err) {
-        (Some(s), _) => RetryReason::Status(s),
+        (Some(s), _) => Reason::Status(s),
         (None, Some(e)) => match e.timeout_phase() {
-            Some(p) => RetryReason::Timeout(p),
-            None if e.is_connect() => RetryReason::Connect,
-            None if e.is_empty_reply() => RetryReason::EmptyReply,
-            None => RetryReason::ConnectionBroken,
+            Some(p) => Reason::Timeout(p),
+            None if e.is_connect() => Reason::Connect,
+            None if e.is_empty_reply() => Reason::EmptyReply,
+            None => Reason::ConnectionBroken,
         },
-        (None, None) => RetryReason::Classifier,
+        (None, None) => Reason::Classifier,
     }
 }
 

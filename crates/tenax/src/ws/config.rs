@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
-use crate::url::{Schemes, Target};
+use crate::url::Target;
 
 use super::event::{Decision, DisconnectReason};
 use super::message::Message;
@@ -92,17 +92,18 @@ impl std::fmt::Debug for WsBuilder {
 }
 
 impl WsBuilder {
-    pub(crate) fn new(client: Client, url: &str) -> WsBuilder {
+    pub(crate) fn new(client: Client, url: Result<Target>) -> WsBuilder {
         WsBuilder {
             client,
-            url: crate::url::parse(url, Schemes::WebSocket),
+            url,
             cfg: Config::default(),
             invalid: None,
         }
     }
 
     /// Sends a ping this often; `None` turns the heartbeat off. Default is every 20 s.
-    pub fn heartbeat(mut self, interval: Option<Duration>) -> Self {
+    pub fn heartbeat(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        let interval: Option<Duration> = interval.into();
         self.cfg.heartbeat = interval.filter(|d| !d.is_zero());
         self
     }
@@ -117,7 +118,8 @@ impl WsBuilder {
 
     /// Reconnects when no data message (text or binary; pongs do not count) arrives for this
     /// long: for feeds that must not go quiet. Default is none.
-    pub fn read_deadline(mut self, deadline: Option<Duration>) -> Self {
+    pub fn read_deadline(mut self, deadline: impl Into<Option<Duration>>) -> Self {
+        let deadline: Option<Duration> = deadline.into();
         self.cfg.read_deadline = deadline.filter(|d| !d.is_zero());
         self
     }
@@ -156,7 +158,8 @@ impl WsBuilder {
     /// Declares a consumer that kept the inbound buffer full this long lagging, and restarts
     /// the connection (the on-connect hook can resynchronise). Default is none: back-pressure
     /// only.
-    pub fn lag_timeout(mut self, timeout: Option<Duration>) -> Self {
+    pub fn lag_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        let timeout: Option<Duration> = timeout.into();
         self.cfg.lag_timeout = timeout.filter(|d| !d.is_zero());
         self
     }
@@ -246,7 +249,8 @@ impl WsBuilder {
 
     /// Closes when reconnecting has gone on this long without a healthy connection.
     /// Default is no limit.
-    pub fn reconnect_deadline(mut self, deadline: Option<Duration>) -> Self {
+    pub fn reconnect_deadline(mut self, deadline: impl Into<Option<Duration>>) -> Self {
+        let deadline: Option<Duration> = deadline.into();
         self.cfg.reconnect_deadline = deadline;
         self
     }

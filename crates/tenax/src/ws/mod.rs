@@ -59,12 +59,12 @@ use crate::timeouts::Timeouts;
 
 /// A WebSocket builder on a default [`Client`] (see [`Client::websocket`] to share a client's
 /// TLS settings and resolver).
-pub fn builder(url: impl AsRef<str>) -> WsBuilder {
+pub fn builder(url: impl crate::IntoUrl) -> WsBuilder {
     Client::new().websocket(url)
 }
 
 /// Opens a WebSocket with every default; see [`WsBuilder::connect`].
-pub async fn connect(url: impl AsRef<str>) -> crate::Result<WebSocket> {
+pub async fn connect(url: impl crate::IntoUrl) -> crate::Result<WebSocket> {
     builder(url).connect().await
 }
 

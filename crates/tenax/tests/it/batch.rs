@@ -37,7 +37,7 @@ async fn results_come_as_they_complete_and_a_failure_stops_nothing() {
         l.local_addr().unwrap().port()
     };
     let client = Client::builder()
-        .retry(tenax::RetryPolicy::default().max_attempts(1))
+        .retry(tenax::retry::Policy::default().max_attempts(1))
         .build()
         .unwrap();
     bounded(async {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tenax::{Client, Resolve, Resolving};
+use tenax::{Client, dns};
 use tenax_chaos::{Blackhole, ChaosServer};
 
 use crate::support::bounded;
@@ -36,8 +36,8 @@ impl Counting {
     }
 }
 
-impl Resolve for Counting {
-    fn resolve<'a>(&'a self, _host: &'a str) -> Resolving<'a> {
+impl dns::Resolve for Counting {
+    fn resolve<'a>(&'a self, _host: &'a str) -> dns::Resolving<'a> {
         Box::pin(async move {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
@@ -270,7 +270,7 @@ async fn a_local_address_and_tcp_keepalive_apply_to_new_connections() {
     let client = Client::builder()
         .local_address("127.0.0.2".parse().unwrap())
         .tcp_keepalive(Duration::from_secs(30))
-        .retry(tenax::RetryPolicy::default().max_attempts(1))
+        .retry(tenax::retry::Policy::default().max_attempts(1))
         .build()
         .unwrap();
     let request =

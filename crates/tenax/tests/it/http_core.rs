@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::{server, wait_until};
-use tenax::{Client, RetryPolicy, TimeoutPhase, Timeouts};
+use tenax::{Client, TimeoutPhase, Timeouts, retry};
 use tenax_chaos::{Blackhole, RawServer, RawStep, pattern};
 
 /// Every phase limited to 1 s: each fault must trip its own phase and no other.
@@ -23,7 +23,7 @@ fn one_second() -> Timeouts {
 fn client() -> Client {
     Client::builder()
         .timeouts(one_second())
-        .retry(RetryPolicy::none())
+        .retry(retry::Policy::none())
         .build()
         .unwrap()
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tenax::events::{Event, EventKind};
-use tenax::{Client, RetryPolicy};
+use tenax::{Client, retry};
 use tenax_chaos::ChaosServer;
 
 use crate::support::bounded;
@@ -25,7 +25,9 @@ async fn hooks_see_every_attempt_of_a_retried_request() {
     let s = ChaosServer::builder().start_in_thread().unwrap();
     let (hook, seen) = recorder();
     let client = Client::builder()
-        .retry(RetryPolicy::default().backoff(Duration::from_millis(5), Duration::from_millis(20)))
+        .retry(
+            retry::Policy::default().backoff(Duration::from_millis(5), Duration::from_millis(20)),
+        )
         .on_event(hook)
         .build()
         .unwrap();
@@ -51,7 +53,7 @@ async fn hooks_see_every_attempt_of_a_retried_request() {
         })
         .collect();
     assert_eq!(heads, [(1, 503), (2, 503), (3, 200)]);
-    let retries: Vec<(u32, tenax::RetryReason)> = events
+    let retries: Vec<(u32, tenax::retry::Reason)> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::RetryScheduled {
@@ -65,7 +67,7 @@ async fn hooks_see_every_attempt_of_a_retried_request() {
             _ => None,
         })
         .collect();
-    let status_503 = tenax::RetryReason::Status(tenax::StatusCode::SERVICE_UNAVAILABLE);
+    let status_503 = tenax::retry::Reason::Status(tenax::StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(retries, [(1, status_503), (2, status_503)]);
     let opened = events
         .iter()
@@ -99,7 +101,7 @@ async fn failed_attempts_carry_their_kind_and_phase() {
     let (hook, seen) = recorder();
     let client = Client::builder()
         .read_timeout(Duration::from_millis(200))
-        .retry(RetryPolicy::none())
+        .retry(retry::Policy::none())
         .on_event(hook)
         .build()
         .unwrap();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tenax::{Client, Proxy, Resolve, Resolving};
+use tenax::{Client, Proxy, dns};
 use tenax_chaos::{ChaosServer, ProxyServer};
 
 use crate::support::bounded;
@@ -16,7 +16,7 @@ async fn http_goes_in_absolute_form_and_https_through_connect() {
     let client = Client::builder()
         .proxy(Proxy::all(&proxy.url()).unwrap())
         .add_root_certificate(
-            tenax::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap(),
+            tenax::tls::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap(),
         )
         .build()
         .unwrap();
@@ -44,7 +44,7 @@ async fn credentials_from_the_url_or_a_setter_and_407_reported_clearly() {
     let tls = ChaosServer::builder().tls(true).start_in_thread().unwrap();
     let s = ChaosServer::builder().start_in_thread().unwrap();
     let proxy = ProxyServer::start_in_thread(Some(("user", "secret"))).unwrap();
-    let root = || tenax::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
+    let root = || tenax::tls::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
     let addr = proxy.addr();
     bounded(async {
         let with_url = Client::builder()
@@ -152,8 +152,8 @@ async fn websockets_tunnel_through_the_proxy() {
 
 struct Nothing;
 
-impl Resolve for Nothing {
-    fn resolve<'a>(&'a self, host: &'a str) -> Resolving<'a> {
+impl dns::Resolve for Nothing {
+    fn resolve<'a>(&'a self, host: &'a str) -> dns::Resolving<'a> {
         Box::pin(async move { Err(std::io::Error::other(format!("no such host {host}"))) })
     }
 }
@@ -178,7 +178,7 @@ async fn socks5_and_socks5h_with_and_without_credentials() {
     let tls = ChaosServer::builder().tls(true).start_in_thread().unwrap();
     let open = ProxyServer::start_in_thread(None).unwrap();
     let locked = ProxyServer::start_in_thread(Some(("u", "p"))).unwrap();
-    let root = || tenax::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
+    let root = || tenax::tls::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
     bounded(async {
         // socks5: the name is resolved here (an override), the proxy gets an address; TLS
         // runs end to end inside.
@@ -230,7 +230,7 @@ async fn an_https_proxy_carries_http_https_and_websockets_inside_tls() {
     let s = ChaosServer::builder().start_in_thread().unwrap();
     let tls = ChaosServer::builder().tls(true).start_in_thread().unwrap();
     let proxy = ProxyServer::start_in_thread_tls(Some(("u", "p"))).unwrap();
-    let pem = |p: &str| tenax::Certificate::from_pem(p.as_bytes()).unwrap();
+    let pem = |p: &str| tenax::tls::Certificate::from_pem(p.as_bytes()).unwrap();
     let client = Client::builder()
         .proxy(Proxy::all(&format!("https://u:p@{}", proxy.addr())).unwrap())
         .add_root_certificate(pem(proxy.ca_pem().unwrap()))
@@ -269,8 +269,8 @@ async fn an_https_proxy_carries_http_https_and_websockets_inside_tls() {
 /// Resolves every name to nothing (an empty answer, not an error).
 struct Empty;
 
-impl Resolve for Empty {
-    fn resolve<'a>(&'a self, _host: &'a str) -> Resolving<'a> {
+impl dns::Resolve for Empty {
+    fn resolve<'a>(&'a self, _host: &'a str) -> dns::Resolving<'a> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

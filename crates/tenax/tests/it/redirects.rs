@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::support::server;
-use tenax::{Certificate, Client, RedirectPolicy};
+use tenax::{Client, redirect, tls};
 use tenax_chaos::ChaosServer;
 
 #[tokio::test]
@@ -16,14 +16,14 @@ async fn redirects_are_followed_up_to_the_limit() {
     assert_eq!(s.hits("redirect"), 4);
 
     let c = Client::builder()
-        .redirect(RedirectPolicy::limited(2))
+        .redirect(redirect::Policy::limited(2))
         .build()
         .unwrap();
     let e = c.get(s.url("/redirect/5")).send().await.unwrap_err();
     assert!(e.is_redirect(), "{e}");
 
     let c = Client::builder()
-        .redirect(RedirectPolicy::none())
+        .redirect(redirect::Policy::none())
         .build()
         .unwrap();
     let r = c.get(s.url("/redirect/1")).send().await.unwrap();
@@ -105,7 +105,7 @@ async fn credentials_are_dropped_across_origins_only() {
 async fn https_to_http_is_refused_unless_allowed() {
     let tls = ChaosServer::builder().tls(true).start_in_thread().unwrap();
     let plain = server();
-    let ca = Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
+    let ca = tls::Certificate::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
     let down = plain
         .url("/bytes/1")
         .replace(':', "%3A")
@@ -121,7 +121,7 @@ async fn https_to_http_is_refused_unless_allowed() {
 
     let c = Client::builder()
         .add_root_certificate(ca)
-        .redirect(RedirectPolicy::default().allow_https_downgrade(true))
+        .redirect(redirect::Policy::default().allow_https_downgrade(true))
         .build()
         .unwrap();
     assert_eq!(c.get(&url).send().await.unwrap().status(), 200);

@@ -6,16 +6,16 @@ use std::time::{Duration, Instant};
 
 use crate::support::server;
 use bytes::Bytes;
-use tenax::{Body, Client, RetryBudget, RetryPolicy, TimeoutPhase};
+use tenax::{Body, Client, TimeoutPhase, retry};
 
 /// Retries with short waits, so the tests are quick.
-fn fast() -> RetryPolicy {
-    RetryPolicy::default()
+fn fast() -> retry::Policy {
+    retry::Policy::default()
         .backoff(Duration::from_millis(5), Duration::from_millis(50))
         .throttle_base(Duration::from_millis(10))
 }
 
-fn client(policy: RetryPolicy) -> Client {
+fn client(policy: retry::Policy) -> Client {
     Client::builder().retry(policy).build().unwrap()
 }
 
@@ -33,7 +33,7 @@ async fn a_flaky_get_succeeds_on_the_third_attempt() {
     assert_eq!(retries.len(), 2);
     assert_eq!(
         retries[0].reason,
-        tenax::RetryReason::Status(tenax::StatusCode::SERVICE_UNAVAILABLE)
+        tenax::retry::Reason::Status(tenax::StatusCode::SERVICE_UNAVAILABLE)
     );
     assert_eq!(retries[0].reason.to_string(), "status 503");
     assert!(retries.iter().all(|r| r.delay <= Duration::from_millis(50)));
@@ -141,7 +141,7 @@ async fn retry_after_beyond_the_deadline_fails_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_budget_caps_retry_amplification() {
     let s = server();
-    let mut budget = RetryBudget::default();
+    let mut budget = retry::Budget::default();
     budget.min_per_sec = 1.0;
     let c = client(fast().budget(Some(budget)));
     let n = 200;

@@ -6,14 +6,14 @@
 
 use std::time::{Duration, Instant};
 
-use tenax::{Client, RetryPolicy};
+use tenax::{Client, retry};
 use tenax_chaos::{ChaosServer, RawServer, RawStep};
 
 use crate::support::bounded;
 
 fn client() -> Client {
     Client::builder()
-        .retry(RetryPolicy::none())
+        .retry(retry::Policy::none())
         .read_timeout(Duration::from_secs(5))
         .build()
         .unwrap()
@@ -336,7 +336,7 @@ async fn a_relative_redirect_has_its_dot_segments_removed() {
             .await
             .unwrap();
     let c = Client::builder()
-        .redirect(tenax::RedirectPolicy::limited(1))
+        .redirect(tenax::redirect::Policy::limited(1))
         .build()
         .unwrap();
     let e = bounded(c.get(raw.url("/a/b/dotdot")).send())
@@ -366,7 +366,7 @@ async fn a_redirect_location_with_spaces_or_utf8_is_percent_encoded_and_followed
         head.extend_from_slice(b"\r\n\r\n");
         let from = RawServer::reply(head).await.unwrap();
         let c = Client::builder()
-            .redirect(tenax::RedirectPolicy::limited(2))
+            .redirect(tenax::redirect::Policy::limited(2))
             .build()
             .unwrap();
         let res = bounded(c.get(from.url("/")).send()).await.unwrap();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tenax::{Certificate, Client, ClientBuilder, Identity, TlsVersion, Version};
+use tenax::{Client, ClientBuilder, Version, tls};
 use tenax_chaos::{ChaosServer, TlsVersions, pattern};
 
 fn tls_server() -> ChaosServer {
@@ -13,7 +13,7 @@ fn tls_server() -> ChaosServer {
 
 /// A client that trusts the server's CA (and nothing else).
 fn trusting(s: &ChaosServer) -> ClientBuilder {
-    let ca = Certificate::from_pem(s.ca_pem().unwrap().as_bytes()).unwrap();
+    let ca = tls::Certificate::from_pem(s.ca_pem().unwrap().as_bytes()).unwrap();
     Client::builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(ca)
@@ -27,7 +27,7 @@ async fn a_server_trusted_through_its_ca_speaks_h2_by_alpn() {
     let r = c.get(s.url("/bytes/5000")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.version(), Version::HTTP_2);
-    assert_eq!(r.tls_version(), Some(TlsVersion::Tls13));
+    assert_eq!(r.tls_version(), Some(tls::Version::Tls13));
     assert!(r.timings().tls.is_some());
     assert_eq!(&r.bytes().await.unwrap()[..], &pattern(0, 5000)[..]);
     // localhost is in the certificate too.
@@ -71,7 +71,7 @@ async fn an_untrusted_certificate_is_a_certificate_error() {
 #[tokio::test]
 async fn pins_accept_the_right_key_and_refuse_others() {
     let s = tls_server();
-    let pin = tenax::pin_of_certificate(s.cert_der().unwrap()).unwrap();
+    let pin = tenax::tls::pin_of_certificate(s.cert_der().unwrap()).unwrap();
     let c = trusting(&s).pin_sha256(&pin).build().unwrap();
     assert_eq!(c.get(s.url("/bytes/1")).send().await.unwrap().status(), 200);
 
@@ -94,7 +94,7 @@ async fn min_version_13_refuses_a_tls12_only_server() {
         .start_in_thread()
         .unwrap();
     let e = trusting(&s)
-        .tls_min_version(TlsVersion::Tls13)
+        .tls_min_version(tls::Version::Tls13)
         .build()
         .unwrap()
         .get(s.url("/bytes/1"))
@@ -135,7 +135,7 @@ async fn mutual_tls_when_the_server_requires_it() {
         ),
         Ok(r) => panic!("served without a client certificate: {}", r.status()),
     }
-    let id = Identity::from_pem(
+    let id = tls::Identity::from_pem(
         s.client_cert_pem().unwrap().as_bytes(),
         s.client_key_pem().unwrap().as_bytes(),
     )
@@ -287,7 +287,7 @@ async fn a_refused_h2_stream_is_sent_again_once_on_a_fresh_connection() {
     .unwrap();
     let c = Client::builder()
         .http2_only()
-        .retry(tenax::RetryPolicy::none())
+        .retry(tenax::retry::Policy::none())
         .build()
         .unwrap();
     let e = c.get(raw.url("/")).send().await.unwrap_err();
@@ -310,7 +310,7 @@ async fn h2_server(settings: &[(u16, u32)], script: Vec<RawStep>) -> RawServer {
 fn h2_client() -> ClientBuilder {
     Client::builder()
         .http2_only()
-        .retry(tenax::RetryPolicy::none())
+        .retry(tenax::retry::Policy::none())
         .connect_timeout(Duration::from_secs(5))
 }
 

@@ -538,7 +538,7 @@ async fn wss_over_the_clients_tls_settings() {
     bounded(10, async {
         let client = Client::builder()
             .add_root_certificate(
-                tenax::Certificate::from_pem(s.ca_pem().unwrap().as_bytes()).unwrap(),
+                tenax::tls::Certificate::from_pem(s.ca_pem().unwrap().as_bytes()).unwrap(),
             )
             .build()
             .unwrap();
