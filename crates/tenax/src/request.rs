@@ -395,9 +395,9 @@ mod tests {
         }
     }
 
-    /// Every request in flight is this future, copied whole when boxed or spawned: 3,960 bytes
-    /// before the request path was split into stages, 3,768 after. A regression shows here
-    /// before it shows in the small-GET bench.
+    /// Every request in flight is this future, copied whole when boxed or spawned (its size
+    /// over time: BENCHMARKS.md). A regression shows here before it shows in the small-GET
+    /// bench.
     #[test]
     fn the_request_future_stays_small() {
         let client = Client::new();

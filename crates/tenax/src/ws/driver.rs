@@ -357,9 +357,8 @@ fn passes_deadline(elapsed: Duration, delay: Duration, limit: Duration) -> bool 
 mod tests {
     use super::*;
 
-    /// Every idle connection holds one of these tasks: 2,848 bytes as an `async fn` with a
-    /// partly moved `Result` (arguments kept twice, the codec twice), 1,664 now (debug
-    /// build). A regression would show here before it shows in the idle-memory bench.
+    /// Every idle connection holds one of these tasks (an `async fn`, or a partly moved
+    /// `Result`, would keep its arguments or the codec twice: BENCHMARKS.md, idle WebSockets). A regression would show here before it shows in the idle-memory bench.
     #[test]
     fn the_connection_task_stays_small() {
         let client = crate::Client::new();
