@@ -1,6 +1,6 @@
-//! The redirect stage, the first a request meets: which redirects to follow, where they lead,
-//! and what a request keeps on the way. Each hop goes through the retry stage
-//! (`Client::execute`) as a request of its own.
+//! Redirects: the [`Policy`] of which to follow. The redirect stage is the first a request
+//! meets: where a redirect leads, and what the request keeps on the way; each hop goes through
+//! the retry stage as a request of its own.
 
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri};

@@ -137,7 +137,7 @@ impl Client {
         self.request(Method::DELETE, url)
     }
 
-    /// Closes the client: new requests fail at once ([`Error::is_closed`]), requests in
+    /// Closes the client: new requests fail at once ([`Error::is_closed`](crate::Error::is_closed)), requests in
     /// flight may finish for the close timeout (default 10 s) before their connections are cut,
     /// and idle connections close. When it returns, no connection of this client is open.
     pub async fn close(&self) {

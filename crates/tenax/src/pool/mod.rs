@@ -1,10 +1,14 @@
-//! The connection pool: connection limits (global and per host), a fair FIFO queue of waiting
-//! requests bounded by the `pool` timeout, an idle set per host reaped by a timer, shared
-//! HTTP/2 connections with a stream limit each, and close.
+//! The connection pool: its [`Limits`] (set with
+//! [`ClientBuilder::pool_limits`](crate::ClientBuilder::pool_limits)) and what
+//! [`Client::stats`](crate::Client::stats) reports of it ([`Stats`], [`HostStats`]).
 //!
-//! Counting: every open connection (and every one being opened) holds a [`Slot`]. Dropping a
-//! slot releases its place and grants it to the first waiter that may use it. Connections and
-//! leases are dropped outside the pool's lock: their drops take the lock themselves.
+//! Inside: connection limits (global and per host), a fair FIFO queue of waiting requests
+//! bounded by the pool timeout, an idle set per host reaped by a timer, shared HTTP/2
+//! connections with a stream limit each, and close.
+
+// Counting: every open connection (and every one being opened) holds a `Slot`. Dropping a slot
+// releases its place and grants it to the first waiter that may use it. Connections and leases
+// are dropped outside the pool's lock: their drops take the lock themselves.
 
 mod conn;
 mod h2;

@@ -1,5 +1,6 @@
-//! Retries: the policy, full-jitter backoff, the per-host budget, `Retry-After`, and which
-//! outcomes are worth another attempt.
+//! Retries: the [`Policy`] (which outcomes are worth another attempt, full-jitter backoff,
+//! `Retry-After`), the per-host [`Budget`], and what a response's retries were ([`Retry`],
+//! [`Reason`]). The loop that applies them is the client's retry stage.
 
 mod backoff;
 mod budget;
