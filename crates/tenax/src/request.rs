@@ -120,7 +120,13 @@ impl IntoUrl for &Uri {
 
 impl RequestBuilder {
     pub(crate) fn new(client: Client, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        let parts = url.into_target().map(|t| {
+        RequestBuilder::to_target(client, method, url.into_target())
+    }
+
+    /// A request to a URL checked already (its credentials sent unless the request sets its
+    /// own `Authorization`).
+    pub(crate) fn to_target(client: Client, method: Method, url: Result<Target>) -> RequestBuilder {
+        let parts = url.map(|t| {
             let mut headers = HeaderMap::new();
             let url_auth = t.auth.is_some();
             if let Some(auth) = t.auth {

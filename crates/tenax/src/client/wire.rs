@@ -85,16 +85,16 @@ impl Written<'_> {
             Written::H2 { body: Some(b) } => match (b.ended_at(), write) {
                 (Some(at), _) => Some(at.max(send_start)),
                 (None, Some(w)) => {
-                    if let Some(due) = b.stalled_at(w).map(|t| t.max(send_start + w))
-                        && due <= now
-                    {
+                    // `None` while the body waits for its own source: look again later.
+                    let stall = b.stalled_at(w).map(|t| t.max(send_start + w));
+                    if stall.is_some_and(|due| due <= now) {
                         return Err(Error::timeout(
                             TimeoutPhase::Write,
                             w,
                             "sending the request body (the server's HTTP/2 flow-control window let nothing through)",
                         ));
                     }
-                    let recheck = b.stalled_at(w).map_or(now + w, |t| t.max(send_start + w));
+                    let recheck = stall.unwrap_or(now + w);
                     return Ok(Some(read.map_or(recheck, |r| recheck.min(now + r))));
                 }
                 (None, None) => None,

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::Uri;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{Error, Kind};
@@ -230,7 +229,8 @@ impl DownloadBuilder {
 
     /// Runs the download.
     pub async fn send(self) -> Result<Download> {
-        let url = self.url.as_ref().map_err(Error::duplicate)?.uri.clone();
+        let target = self.url.as_ref().map_err(Error::duplicate)?;
+        let url = target.uri.clone();
         let expected = match &self.sha256 {
             Some(Err(e)) => return Err(e.duplicate()),
             Some(Ok(d)) => Some(*d),
@@ -256,7 +256,7 @@ impl DownloadBuilder {
         let res = match FileSink::create(&part).await {
             Err(e) => Err(io_error(e, "creating the temporary file")),
             Ok(mut out) => {
-                let work = self.run(&url, &part, expected, started, &mut out);
+                let work = self.run(target, &part, expected, started, &mut out);
                 let res = match self.deadline {
                     None => work.await,
                     Some(limit) => match tokio::time::timeout(limit, work).await {
@@ -301,7 +301,7 @@ impl DownloadBuilder {
 
     async fn run(
         &self,
-        url: &Uri,
+        url: &crate::url::Target,
         part: &Path,
         expected: Option<[u8; 32]>,
         started: Instant,
@@ -344,18 +344,15 @@ impl DownloadBuilder {
 
     /// The request of the next attempt: identity encoding, the caller's headers, and a range
     /// from where the file stands (guarded by the validator) when resuming.
-    fn request(&self, url: &Uri, t: &Transfer) -> crate::RequestBuilder {
-        let mut req = self.client.get(url).header(
-            header::ACCEPT_ENCODING,
-            HeaderValue::from_static("identity"),
-        );
+    fn request(&self, url: &crate::url::Target, t: &Transfer) -> crate::RequestBuilder {
+        let get = http::Method::GET;
+        let mut req = crate::RequestBuilder::to_target(self.client.clone(), get, Ok(url.clone()))
+            .header(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
         for (k, v) in &self.headers {
             req = req.header(k.clone(), v.clone());
-        }
-        if let Some(auth) = self.url.as_ref().ok().and_then(|t| t.auth.as_ref())
-            && !self.headers.contains_key(header::AUTHORIZATION)
-        {
-            req = req.header(header::AUTHORIZATION, auth.clone());
         }
         if t.offset > 0 {
             req = req.header(header::RANGE, format!("bytes={}-", t.offset));

@@ -68,32 +68,18 @@ pub(crate) fn classify_hyper(e: hyper::Error, during: During, h2: Option<&PeerSe
 /// An HTTP/2 stream ended by its connection's end: what that means depends on what the server
 /// said before. A GOAWAY that did not refuse the stream means it took the request.
 fn h2_stream_closed(e: hyper::Error, during: During, goaway: Option<GoAway>) -> Error {
-    let (kind, why) = match (during, goaway) {
-        (During::Head, Some(g)) => (
-            Kind::Recv,
-            format!(
-                "the server closed the connection after processing the request (GOAWAY, last \
-                 stream {}, error code {:#x})",
-                g.last_stream, g.code
-            ),
-        ),
-        (During::Head, None) => (
-            Kind::EmptyReply,
-            "the server closed the connection without answering".to_string(),
-        ),
-        (_, Some(g)) => (
-            Kind::Recv,
-            format!(
-                "the server closed the connection in the middle of the response (GOAWAY, last \
-                 stream {}, error code {:#x})",
-                g.last_stream, g.code
-            ),
-        ),
-        (_, None) => (
-            Kind::Recv,
-            "the server closed the connection in the middle of the response".to_string(),
-        ),
+    let (kind, what) = match (during, goaway) {
+        (During::Head, Some(_)) => (Kind::Recv, "after processing the request"),
+        (During::Head, None) => (Kind::EmptyReply, "without answering"),
+        _ => (Kind::Recv, "in the middle of the response"),
     };
+    let mut why = format!("the server closed the connection {what}");
+    if let Some(g) = goaway {
+        why.push_str(&format!(
+            " (GOAWAY, last stream {}, error code {:#x})",
+            g.last_stream, g.code
+        ));
+    }
     Error::new(kind)
         .with_what(during.what())
         .with_source(H2Closed { why, cause: e })

@@ -50,36 +50,26 @@ pub(crate) fn is_secure(uri: &Uri) -> bool {
 /// The port a request to `uri` goes to, `None` when the URL's port is not one from 1 to 65535
 /// (`http::Uri` accepts any digits there, and its `port()` is then `None`).
 pub(crate) fn port_of(uri: &Uri) -> Option<u16> {
-    let all = uri.authority()?.as_str().as_bytes();
+    let all = uri.authority()?.as_str();
     // From the end back to the port's colon; `]` or `@` first means there is no port.
     // (`Authority::host()` would find it too, at several times the cost: this runs on every
     // request.)
-    let mut i = all.len();
-    let digits = loop {
-        if i == 0 {
-            break &[][..];
-        }
-        i -= 1;
-        match all[i] {
-            b':' => break &all[i + 1..],
-            b']' | b'@' => break &[][..],
-            _ => {}
-        }
-    };
-    if digits.is_empty() {
-        return Some(default_port(is_secure(uri)));
+    let colon = all
+        .bytes()
+        .rev()
+        .position(|b| matches!(b, b':' | b']' | b'@'))
+        .map(|from_end| all.len() - 1 - from_end)
+        .filter(|&i| all.as_bytes()[i] == b':');
+    match colon.map(|i| &all[i + 1..]) {
+        None | Some("") => Some(default_port(is_secure(uri))),
+        Some(digits) => parse_port(digits).ok(),
     }
-    if digits.len() > 5 {
-        return None;
-    }
-    let mut port = 0u32;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        port = port * 10 + u32::from(d - b'0');
-    }
-    u16::try_from(port).ok().filter(|&p| p != 0)
+}
+
+/// Whether an authority without user information names a host: not empty, not a port alone,
+/// not an empty `[]`.
+fn names_host(authority: &str) -> bool {
+    !(authority.is_empty() || authority.starts_with(':') || authority.starts_with("[]"))
 }
 
 /// Whether the URL carries user information (`user[:password]@`).
@@ -122,11 +112,9 @@ fn parse_plain(input: &str, schemes: Schemes) -> Option<Target> {
         prev = b;
     }
     let uri = Uri::try_from(input).ok()?;
-    // A host (no `@` can be there): the authority neither empty nor starting with its port;
-    // an empty port is normalised away the general way.
+    // A host (no `@` can be there); an empty port is normalised away the general way.
     let authority = uri.authority()?.as_str();
-    let no_host = authority.is_empty() || authority.starts_with(':') || authority.starts_with("[]");
-    if no_host || authority.ends_with(':') || port_of(&uri).is_none() {
+    if !names_host(authority) || authority.ends_with(':') || port_of(&uri).is_none() {
         return None;
     }
     Some(Target { uri, auth: None })
@@ -176,8 +164,9 @@ fn parse_general(input: &str, schemes: Schemes) -> Result<Target, Error> {
             shown()
         ))
     })?;
+    let no_host = || Error::invalid_url(format!("URL {:?} has no host", shown()));
     let Some(rest) = rest.strip_prefix("//") else {
-        return Err(Error::invalid_url(format!("URL {:?} has no host", shown())));
+        return Err(no_host());
     };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path_and_query) = rest.split_at(end);
@@ -186,8 +175,8 @@ fn parse_general(input: &str, schemes: Schemes) -> Result<Target, Error> {
         None => (None, authority),
     };
     let (host, port) = split_port(host_port).map_err(bad)?;
-    if host.is_empty() || host == "[]" {
-        return Err(Error::invalid_url(format!("URL {:?} has no host", shown())));
+    if !names_host(host) {
+        return Err(no_host());
     }
     if !host.starts_with('[') && host.contains(':') {
         return Err(bad(format!(
@@ -217,7 +206,7 @@ fn parse_general(input: &str, schemes: Schemes) -> Result<Target, Error> {
 pub(crate) fn check(uri: Uri) -> Result<Target, Error> {
     let plain = !has_userinfo(&uri)
         && matches!(uri.scheme_str(), Some("http" | "https"))
-        && uri.host().is_some_and(|h| !h.is_empty());
+        && uri.authority().is_some_and(|a| names_host(a.as_str()));
     if plain {
         if port_of(&uri).is_none() {
             return Err(Error::invalid_url(format!(
