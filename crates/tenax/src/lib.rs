@@ -38,6 +38,7 @@ mod download;
 mod error;
 pub mod events;
 mod h1_head;
+pub mod multipart;
 mod origin;
 pub mod pool;
 mod progress;
@@ -74,7 +75,7 @@ pub use client::{Client, ClientBuilder};
 pub use download::{Download, DownloadBuilder, Progress};
 pub use error::{Error, Result};
 pub use proxy::Proxy;
-pub use request::{IntoUrl, RequestBuilder};
+pub use request::{IntoUrl, Request, RequestBuilder};
 #[cfg(feature = "json")]
 pub use response::NdJson;
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
@@ -83,6 +84,19 @@ pub use timings::Timings;
 pub use url::redact as redact_url;
 
 pub use http::{HeaderMap, Method, StatusCode, Version, header};
+
+/// Sends one GET to `url` and returns the response head. **Builds a client per call** (a
+/// new pool, DNS cache and TLS configuration each time): for more than one request, make a
+/// [`Client`] and reuse it.
+///
+/// ```no_run
+/// # async fn demo() -> tenax::Result<()> {
+/// let body = tenax::get("http://127.0.0.1:8080/status").await?.text().await?;
+/// # let _ = body; Ok(()) }
+/// ```
+pub async fn get(url: impl IntoUrl) -> Result<Response> {
+    Client::new().get(url).send().await
+}
 
 /// The version of this crate.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

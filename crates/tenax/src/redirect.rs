@@ -75,14 +75,14 @@ impl Policy {
 pub(crate) async fn follow(client: &Client, parts: &mut Parts) -> Result<Response, Error> {
     let policy = client.redirect_policy();
     if !policy.follows() {
-        return client.execute(parts).await;
+        return client.send_hop(parts).await;
     }
     let mut hops = 0;
     loop {
         // What the next hop may need, before this one consumes it.
         let headers = parts.headers.clone();
         let body = parts.body.try_clone();
-        let res = client.execute(parts).await?;
+        let res = client.send_hop(parts).await?;
         if !hop(parts, &res, (headers, body), &policy, hops)? {
             return Ok(res);
         }

@@ -260,6 +260,12 @@ impl Response {
         Chunks { body: self.body }
     }
 
+    /// The body as a stream of chunks: [`chunks`](Self::chunks) under the name reqwest users
+    /// know.
+    pub fn bytes_stream(self) -> Chunks {
+        self.chunks()
+    }
+
     /// The body as a stream of UTF-8 lines (without their `\n` or `\r\n`), read as they
     /// arrive: memory stays bounded by the longest line, at most [`DEFAULT_MAX_LINE`] bytes
     /// unless [`Lines::max_line`] says otherwise; a longer line fails with

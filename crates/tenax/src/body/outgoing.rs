@@ -23,6 +23,8 @@ enum BodyKind {
     Full(Option<Bytes>),
     Stream {
         stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
+        /// The length, when known before sending (then sent as `Content-Length`).
+        len: Option<u64>,
     },
     /// Watched on its way by the attempt that sends it (see `progress.rs`); boxed, so that
     /// every other body stays as small as it was.
@@ -73,7 +75,60 @@ impl Body {
         Body {
             kind: BodyKind::Stream {
                 stream: Box::pin(MapErr(Box::pin(stream))),
+                len: None,
             },
+        }
+    }
+
+    /// A stream of exactly `len` bytes, sent with that `Content-Length`. A stream that ends
+    /// short of `len` or goes past it fails the request rather than send a wrong body.
+    pub(crate) fn sized_stream(
+        stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
+        len: u64,
+    ) -> Body {
+        struct Sized {
+            stream: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
+            left: u64,
+        }
+        impl Stream for Sized {
+            type Item = Result<Bytes, BoxError>;
+            fn poll_next(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Self::Item>> {
+                let next = ready!(self.stream.as_mut().poll_next(cx));
+                let checked = match next {
+                    Some(Ok(chunk)) if chunk.len() as u64 > self.left => {
+                        Some(Err("the body is longer than the length it was given".into()))
+                    }
+                    Some(Ok(chunk)) => {
+                        self.left -= chunk.len() as u64;
+                        Some(Ok(chunk))
+                    }
+                    None if self.left > 0 => Some(Err(format!(
+                        "the body ended {} bytes short of the length it was given",
+                        self.left
+                    )
+                    .into())),
+                    other => other,
+                };
+                Poll::Ready(checked)
+            }
+        }
+        Body {
+            kind: BodyKind::Stream {
+                stream: Box::pin(Sized { stream, left: len }),
+                len: Some(len),
+            },
+        }
+    }
+
+    /// The bytes of a whole body (empty or bytes); `None` for a stream.
+    pub(crate) fn as_bytes(&self) -> Option<Bytes> {
+        match &self.kind {
+            BodyKind::Empty => Some(Bytes::new()),
+            BodyKind::Full(b) => Some(b.clone().unwrap_or_default()),
+            _ => None,
         }
     }
 
@@ -97,7 +152,11 @@ impl Body {
     /// (bytes). Otherwise it stays a stream (with what was taken put back in front), and a
     /// retry will not be possible. Never waits for the stream.
     pub(crate) fn buffer_for_replay(self, limit: usize) -> Body {
-        let BodyKind::Stream { mut stream } = self.kind else {
+        let BodyKind::Stream {
+            mut stream,
+            len: stream_len,
+        } = self.kind
+        else {
             return self;
         };
         let mut taken: Vec<Bytes> = Vec::new();
@@ -122,17 +181,18 @@ impl Body {
                 // An error, or nothing ready: leave the rest to the connection.
                 Poll::Ready(Some(Err(e))) => {
                     let rest = futures_core_once(Err(e));
-                    return Body::prefixed(taken, Box::pin(rest));
+                    return Body::prefixed(taken, Box::pin(rest), stream_len);
                 }
                 Poll::Pending => break,
             }
         }
-        Body::prefixed(taken, stream)
+        Body::prefixed(taken, stream, stream_len)
     }
 
     fn prefixed(
         taken: Vec<Bytes>,
         rest: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
+        len: Option<u64>,
     ) -> Body {
         struct Prefixed {
             prefix: std::collections::VecDeque<Bytes>,
@@ -156,6 +216,7 @@ impl Body {
                     prefix: taken.into(),
                     rest,
                 }),
+                len,
             },
         }
     }
@@ -193,7 +254,7 @@ impl BodyKind {
         match self {
             BodyKind::Empty => Some(0),
             BodyKind::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
-            BodyKind::Stream { .. } => None,
+            BodyKind::Stream { len, .. } => *len,
             BodyKind::Watched(w) => w.kind.len(),
         }
     }
@@ -211,7 +272,7 @@ impl BodyKind {
         match self {
             BodyKind::Empty => Poll::Ready(None),
             BodyKind::Full(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(Ok)),
-            BodyKind::Stream { stream } => stream.as_mut().poll_next(cx),
+            BodyKind::Stream { stream, .. } => stream.as_mut().poll_next(cx),
             BodyKind::Watched(w) => w.poll_piece(cx),
         }
     }

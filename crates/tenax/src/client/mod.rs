@@ -11,7 +11,7 @@ use crate::connect::tls::HttpVersions;
 use crate::connect::{self, DnsCache};
 use crate::events::{EventKind, RequestId};
 use crate::pool::Pool;
-use crate::request::{IntoUrl, Parts, RequestBuilder};
+use crate::request::{IntoUrl, Parts, Request, RequestBuilder};
 use crate::retry::RetryPolicy;
 use crate::timeouts::Timeouts;
 use crate::{Response, Result};
@@ -95,6 +95,15 @@ impl Client {
         ClientBuilder::default()
             .build()
             .expect("the default configuration is valid")
+    }
+
+    /// Sends a [`Request`] built earlier ([`RequestBuilder::build`]), as
+    /// [`RequestBuilder::send`] would have.
+    pub fn execute(
+        &self,
+        request: Request,
+    ) -> impl std::future::Future<Output = Result<Response>> + Send + 'static {
+        RequestBuilder::from_parts(self.clone(), request).send()
     }
 
     /// A builder to configure a client.
@@ -286,7 +295,7 @@ impl Client {
     }
 
     /// Runs a request to its response (or final error), telling the observer, if any.
-    pub(crate) async fn execute(&self, parts: &mut Parts) -> Result<Response> {
+    pub(crate) async fn send_hop(&self, parts: &mut Parts) -> Result<Response> {
         let Some(obs) = self.inner.observer.as_deref().filter(|o| o.active()) else {
             return self.run(parts, None).await;
         };

@@ -1,42 +1,19 @@
-//! Building a request: method, URL, headers, query, body and per-request timeouts.
+//! [`RequestBuilder`]: a request's method, URL, headers, query, body and options, set one call
+//! at a time; invalid input is kept as the error `send` returns.
 
 use std::fmt;
 use std::time::Duration;
 
-use http::header::{HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Uri};
 
+use super::{IntoUrl, Parts, Request};
 use crate::body::Body;
 use crate::client::Client;
 use crate::error::Error;
 use crate::timeouts::{TimeoutOverrides, Timeouts};
-use crate::url::{self, Schemes, Target};
+use crate::url::{self, Target};
 use crate::{Response, Result, redirect};
-
-/// Everything a request carries once built.
-pub(crate) struct Parts {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Body,
-    pub(crate) timeouts: TimeoutOverrides,
-    pub(crate) retry: Option<crate::retry::RetryPolicy>,
-    pub(crate) deadline: Option<std::time::Instant>,
-    pub(crate) max_body: Option<u64>,
-    /// The `Authorization` header came from the URL's user information: one the request sets
-    /// replaces it.
-    pub(crate) url_auth: bool,
-}
-
-impl Parts {
-    /// A header the request sets itself: its own `Authorization` replaces the URL's.
-    fn own_authorization(&mut self, name: &HeaderName) {
-        if self.url_auth && name == http::header::AUTHORIZATION {
-            self.headers.remove(http::header::AUTHORIZATION);
-            self.url_auth = false;
-        }
-    }
-}
 
 /// A request being built; [`send`](Self::send) it. Invalid input (a malformed URL, header
 /// name or value) is reported by `send` as an error for which [`Error::is_builder`] holds.
@@ -44,78 +21,6 @@ impl Parts {
 pub struct RequestBuilder {
     client: Client,
     parts: Result<Parts>,
-}
-
-/// What a URL can be given as: `&str`, `String`, or an already parsed [`http::Uri`] (which
-/// saves parsing it again on every request). Sealed: implemented here only.
-///
-/// Every form is checked the same way: `http` or `https`, a host, a port from 1 to 65535.
-/// Text is normalised as browsers, curl and reqwest do: dot segments removed, spaces and
-/// non-ASCII bytes of the path and query percent-encoded, an international host name in its
-/// `xn--` form. Credentials in the URL (`http://user:password@host/`) are sent as
-/// `Authorization: Basic` (unless the request sets its own `Authorization`), never in the
-/// request line, and are shown redacted (`user:***@`) in errors.
-pub trait IntoUrl: sealed::Sealed {
-    #[doc(hidden)]
-    fn into_target(self) -> Result<Target>;
-
-    /// The same for a WebSocket: `ws` or `wss` (`http` and `https` taken as those).
-    #[doc(hidden)]
-    fn into_ws_target(self) -> Result<Target>;
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for &str {}
-    impl Sealed for String {}
-    impl Sealed for &String {}
-    impl Sealed for http::Uri {}
-    impl Sealed for &http::Uri {}
-}
-
-impl IntoUrl for &str {
-    fn into_target(self) -> Result<Target> {
-        url::parse(self, Schemes::Http)
-    }
-    fn into_ws_target(self) -> Result<Target> {
-        url::parse(self, Schemes::WebSocket)
-    }
-}
-
-impl IntoUrl for String {
-    fn into_target(self) -> Result<Target> {
-        url::parse(&self, Schemes::Http)
-    }
-    fn into_ws_target(self) -> Result<Target> {
-        url::parse(&self, Schemes::WebSocket)
-    }
-}
-
-impl IntoUrl for &String {
-    fn into_target(self) -> Result<Target> {
-        url::parse(self, Schemes::Http)
-    }
-    fn into_ws_target(self) -> Result<Target> {
-        url::parse(self, Schemes::WebSocket)
-    }
-}
-
-impl IntoUrl for Uri {
-    fn into_target(self) -> Result<Target> {
-        url::check(self)
-    }
-    fn into_ws_target(self) -> Result<Target> {
-        url::parse(&self.to_string(), Schemes::WebSocket)
-    }
-}
-
-impl IntoUrl for &Uri {
-    fn into_target(self) -> Result<Target> {
-        url::check(self.clone())
-    }
-    fn into_ws_target(self) -> Result<Target> {
-        url::parse(&self.to_string(), Schemes::WebSocket)
-    }
 }
 
 impl RequestBuilder {
@@ -126,24 +31,7 @@ impl RequestBuilder {
     /// A request to a URL checked already (its credentials sent unless the request sets its
     /// own `Authorization`).
     pub(crate) fn to_target(client: Client, method: Method, url: Result<Target>) -> RequestBuilder {
-        let parts = url.map(|t| {
-            let mut headers = HeaderMap::new();
-            let url_auth = t.auth.is_some();
-            if let Some(auth) = t.auth {
-                headers.insert(http::header::AUTHORIZATION, auth);
-            }
-            Parts {
-                method,
-                uri: t.uri,
-                url_auth,
-                headers,
-                body: Body::empty(),
-                timeouts: TimeoutOverrides::default(),
-                retry: None,
-                deadline: None,
-                max_body: None,
-            }
-        });
+        let parts = url.map(|t| Parts::new(method, t));
         RequestBuilder { client, parts }
     }
 
@@ -189,23 +77,35 @@ impl RequestBuilder {
         })
     }
 
-    /// Appends query parameters, percent-encoded (`application/x-www-form-urlencoded`).
-    pub fn query<K: AsRef<str>, V: AsRef<str>>(self, pairs: &[(K, V)]) -> Self {
+    /// Appends query parameters, `application/x-www-form-urlencoded`: anything serde
+    /// serialises as pairs — a slice of pairs (`&[("page", 2)]`), a map, a struct.
+    ///
+    /// ```
+    /// # fn demo() -> tenax::Result<()> {
+    /// #[derive(serde::Serialize)]
+    /// struct Search<'a> { q: &'a str, page: u32 }
+    ///
+    /// let client = tenax::Client::new();
+    /// let req = client
+    ///     .get("http://127.0.0.1:8080/find?lang=en")
+    ///     .query(&Search { q: "rust & tokio", page: 2 })
+    ///     .query(&[("sort", "new")])
+    ///     .build()?;
+    /// assert_eq!(req.url().query(), Some("lang=en&q=rust+%26+tokio&page=2&sort=new"));
+    /// # Ok(()) }
+    /// # demo().unwrap();
+    /// ```
+    pub fn query<T: serde::Serialize + ?Sized>(self, query: &T) -> Self {
         self.map(|p| {
-            let mut pq = p.uri.path().to_string();
-            let mut sep = '?';
-            if let Some(q) = p.uri.query() {
-                pq.push('?');
-                pq.push_str(q);
-                sep = '&';
+            let encoded = serde_urlencoded::to_string(query)
+                .map_err(|e| Error::builder(format!("invalid query: {e}")))?;
+            if encoded.is_empty() {
+                return Ok(());
             }
-            for (k, v) in pairs {
-                pq.push(sep);
-                sep = '&';
-                form_encode(k.as_ref(), &mut pq);
-                pq.push('=');
-                form_encode(v.as_ref(), &mut pq);
-            }
+            let pq = match p.uri.query() {
+                Some(q) if !q.is_empty() => format!("{}?{q}&{encoded}", p.uri.path()),
+                _ => format!("{}?{encoded}", p.uri.path()),
+            };
             let mut uri_parts = p.uri.clone().into_parts();
             uri_parts.path_and_query = Some(
                 pq.parse()
@@ -213,6 +113,62 @@ impl RequestBuilder {
             );
             p.uri = Uri::from_parts(uri_parts)
                 .map_err(|e| Error::builder(format!("invalid query: {e}")))?;
+            Ok(())
+        })
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`) from anything serde serialises as
+    /// pairs, with that `Content-Type`. The body is bytes: it can be retried and redirected.
+    pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> Self {
+        self.map(|p| {
+            let encoded = serde_urlencoded::to_string(form)
+                .map_err(|e| Error::builder(format!("invalid form: {e}")))?;
+            p.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            p.body = encoded.into();
+            Ok(())
+        })
+    }
+
+    /// A `multipart/form-data` body, with its `Content-Type` (and boundary). Its length is
+    /// sent when every part's length is known (text, bytes, files); file parts are read from
+    /// disk as they are sent. See [`multipart::Form`](crate::multipart::Form).
+    pub fn multipart(self, form: crate::multipart::Form) -> Self {
+        self.map(|p| {
+            p.headers.insert(header::CONTENT_TYPE, form.content_type());
+            p.body = form.into_body();
+            Ok(())
+        })
+    }
+
+    /// `Authorization: Basic` with these credentials (`user:` when there is no password),
+    /// replacing any `Authorization` set before (the URL's too). Marked sensitive: never
+    /// printed, and dropped when a redirect leaves the origin.
+    pub fn basic_auth(self, user: impl fmt::Display, password: Option<impl fmt::Display>) -> Self {
+        let user = user.to_string();
+        let password = password.map(|p| p.to_string()).unwrap_or_default();
+        self.auth(url::basic_auth(user.as_bytes(), password.as_bytes()))
+    }
+
+    /// `Authorization: Bearer <token>`, replacing any `Authorization` set before. Marked
+    /// sensitive: never printed, and dropped when a redirect leaves the origin. A token with
+    /// bytes a header cannot carry (CR, LF) is an error of [`send`](Self::send).
+    pub fn bearer_auth(self, token: impl fmt::Display) -> Self {
+        match HeaderValue::try_from(format!("Bearer {token}")) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                self.auth(v)
+            }
+            Err(_) => self.map(|_| Err(Error::builder("invalid bearer token"))),
+        }
+    }
+
+    fn auth(self, value: HeaderValue) -> Self {
+        self.map(|p| {
+            p.own_authorization(&header::AUTHORIZATION);
+            p.headers.insert(header::AUTHORIZATION, value);
             Ok(())
         })
     }
@@ -231,7 +187,7 @@ impl RequestBuilder {
         self.map(|p| {
             let v = serde_json::to_vec(value).map_err(Error::builder)?;
             p.headers.insert(
-                http::header::CONTENT_TYPE,
+                header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
             p.body = v.into();
@@ -329,6 +285,36 @@ impl RequestBuilder {
             .and_then(|p| crate::origin::Origin::of(&p.uri))
     }
 
+    /// The request, to hold or change before [`Client::execute`]; the first invalid input
+    /// given to the builder is the error.
+    pub fn build(self) -> Result<Request> {
+        self.parts.map(|parts| Request { parts })
+    }
+
+    /// The client and the request ([`build`](Self::build)'s result), for middleware that
+    /// sends it itself.
+    pub fn build_split(self) -> (Client, Result<Request>) {
+        (self.client, self.parts.map(|parts| Request { parts }))
+    }
+
+    /// A builder holding a request made elsewhere, to add to it and send it on `client`.
+    pub fn from_parts(client: Client, request: Request) -> RequestBuilder {
+        RequestBuilder {
+            client,
+            parts: Ok(request.parts),
+        }
+    }
+
+    /// A copy of this builder; `None` when its body can be sent only once (a stream, a file
+    /// part) or its input was invalid.
+    pub fn try_clone(&self) -> Option<RequestBuilder> {
+        let parts = self.parts.as_ref().ok()?.try_clone()?;
+        Some(RequestBuilder {
+            client: self.client.clone(),
+            parts: Ok(parts),
+        })
+    }
+
     /// Sends the request and waits for the response head.
     pub fn send(self) -> impl std::future::Future<Output = Result<Response>> + Send + 'static {
         // Taken apart before the future is made, so that the future holds each piece once.
@@ -361,45 +347,9 @@ impl fmt::Debug for RequestBuilder {
     }
 }
 
-/// Percent-encodes for `application/x-www-form-urlencoded`: unreserved bytes stay, space is `+`.
-fn form_encode(s: &str, out: &mut String) {
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.push('%');
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_checked() {
-        let parse_url = |s: &str| url::parse(s, Schemes::Http);
-        assert!(parse_url("http://127.0.0.1:8080/x?y=1").is_ok());
-        assert!(parse_url("https://[::1]/").is_ok());
-        for bad in [
-            "127.0.0.1/x",
-            "ftp://h/",
-            "http://",
-            "http:///x",
-            "http://a b/",
-            "",
-        ] {
-            let e = parse_url(bad).unwrap_err();
-            assert!(e.is_builder(), "{bad}: {e}");
-        }
-    }
 
     /// Every request in flight is this future, copied whole when boxed or spawned (its size
     /// over time: BENCHMARKS.md). A regression shows here before it shows in the small-GET
@@ -413,9 +363,62 @@ mod tests {
     }
 
     #[test]
-    fn form_encoding() {
-        let mut s = String::new();
-        form_encode("a b&c=d/é", &mut s);
-        assert_eq!(s, "a+b%26c%3Dd%2F%C3%A9");
+    fn query_and_form_take_anything_serde_serialises_as_pairs() {
+        let client = Client::new();
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("a b", "c&d");
+        let req = client
+            .get("http://h/p?x=1")
+            .query(&[("page", 2)])
+            .query(&map)
+            .query(&[("u", "é")])
+            .build()
+            .unwrap();
+        assert_eq!(req.url().query(), Some("x=1&page=2&a+b=c%26d&u=%C3%A9"));
+        let req = client
+            .post("http://h/")
+            .form(&[("k", "v w")])
+            .build()
+            .unwrap();
+        assert_eq!(
+            req.headers()[header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(req.body().len(), Some(5));
+        // Not pairs: refused when the request is built, not sent as garbage.
+        let e = client.get("http://h/").query(&42).build().unwrap_err();
+        assert!(e.is_builder(), "{e}");
+    }
+
+    #[test]
+    fn basic_and_bearer_auth_are_sensitive_and_replace_the_urls_credentials() {
+        let client = Client::new();
+        let req = client
+            .get("http://u:p@h/")
+            .basic_auth("me", Some("pw"))
+            .build()
+            .unwrap();
+        let all: Vec<_> = req
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .collect();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0], "Basic bWU6cHc=");
+        assert!(all[0].is_sensitive());
+        let req = client
+            .get("http://h/")
+            .basic_auth("me", None::<&str>)
+            .bearer_auth("tok")
+            .build()
+            .unwrap();
+        assert_eq!(req.headers()[header::AUTHORIZATION], "Bearer tok");
+        assert!(format!("{req:?}").contains("Sensitive"));
+        let e = client
+            .get("http://h/")
+            .bearer_auth("a\r\nb")
+            .build()
+            .unwrap_err();
+        assert!(e.is_builder());
     }
 }
