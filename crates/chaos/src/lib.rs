@@ -24,8 +24,10 @@
 mod blackhole;
 mod body;
 mod conn;
+mod echo;
 mod error;
 pub mod h2;
+mod multipart;
 mod proxy;
 mod query;
 mod raw;

@@ -26,6 +26,19 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated parameter, in order.
+    pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The pairs, decoded, in order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The parameter parsed as `T`, `default` when absent, an error message when malformed.
     pub(crate) fn num<T: FromStr>(&self, key: &str, default: T) -> Result<T, String> {
         match self.get(key) {

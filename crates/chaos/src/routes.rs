@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::body::{self, Body, Ending, MAX_CHUNK};
@@ -16,8 +16,6 @@ use crate::query::Query;
 use crate::server::Shared;
 use crate::stats::FlakyCall;
 
-/// The most request body `/echo` buffers.
-const ECHO_LIMIT: usize = 64 << 20;
 /// The Last-Modified date of every `/file/{n}`: 2026-01-01T00:00:00Z.
 const FILE_MTIME_SECS: u64 = 1_767_225_600;
 
@@ -55,7 +53,8 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
         ("redirect", [_, k]) => redirect(k, &query),
         ("redirect-to", _) => redirect_to(&query),
         ("headers", _) => Ok(headers(&req)),
-        ("echo", _) => echo(req, &query).await,
+        ("echo", _) => crate::echo::echo(req, &query).await,
+        ("set-cookie", _) => crate::echo::set_cookie(&query),
         ("keepalive-timeout", [_, s]) => keepalive_timeout(s, &conn),
         ("slow-read", _) => slow_read(req, &query, &shared).await,
         ("_stats", _) => Ok(json(StatusCode::OK, &shared.stats.to_json())),
@@ -84,6 +83,7 @@ fn route_name(segs: &[&str]) -> &'static str {
         "redirect-to",
         "headers",
         "echo",
+        "set-cookie",
         "keepalive-timeout",
         "slow-read",
         "_stats",
@@ -133,7 +133,7 @@ pub(crate) fn text(status: StatusCode, s: impl Into<Bytes>) -> Res {
     res
 }
 
-fn json(status: StatusCode, v: &serde_json::Value) -> Res {
+pub(crate) fn json(status: StatusCode, v: &serde_json::Value) -> Res {
     let mut res = Response::new(body::full(v.to_string()));
     *res.status_mut() = status;
     res.headers_mut().insert(
@@ -143,13 +143,13 @@ fn json(status: StatusCode, v: &serde_json::Value) -> Res {
     res
 }
 
-fn with_len(mut res: Res, len: u64) -> Res {
+pub(crate) fn with_len(mut res: Res, len: u64) -> Res {
     res.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     res
 }
 
-fn octets(b: Body) -> Res {
+pub(crate) fn octets(b: Body) -> Res {
     let mut res = Response::new(b);
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -498,7 +498,7 @@ fn redirect_to(q: &Query) -> RouteResult {
     location(status, to)
 }
 
-fn headers_json(req: &Request<Incoming>) -> serde_json::Value {
+pub(crate) fn headers_json(req: &Request<Incoming>) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for name in req.headers().keys() {
         let joined: Vec<String> = req
@@ -517,44 +517,6 @@ fn headers(req: &Request<Incoming>) -> Res {
         StatusCode::OK,
         &serde_json::json!({ "headers": headers_json(req) }),
     )
-}
-
-async fn echo(req: Request<Incoming>, q: &Query) -> RouteResult {
-    let raw = q.flag("raw");
-    let method = req.method().to_string();
-    let uri = req.uri().to_string();
-    let version = format!("{:?}", req.version());
-    let headers = headers_json(&req);
-    let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
-    let body = Limited::new(req.into_body(), ECHO_LIMIT)
-        .collect()
-        .await
-        .map_err(|e| {
-            (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body not read: {e}"),
-            )
-        })?
-        .to_bytes();
-    if raw {
-        let len = body.len() as u64;
-        let mut res = with_len(octets(body::full(body)), len);
-        if let Some(ct) = content_type {
-            res.headers_mut().insert(header::CONTENT_TYPE, ct);
-        }
-        return Ok(res);
-    }
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "method": method,
-            "uri": uri,
-            "version": version,
-            "headers": headers,
-            "body": String::from_utf8_lossy(&body),
-            "body_len": body.len(),
-        }),
-    ))
 }
 
 fn keepalive_timeout(s: &str, conn: &ConnCtx) -> RouteResult {

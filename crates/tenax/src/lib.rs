@@ -32,6 +32,8 @@ mod batch;
 mod body;
 mod client;
 mod connect;
+#[cfg(feature = "cookies")]
+pub mod cookie;
 pub mod deadline;
 mod decode;
 mod download;

@@ -75,14 +75,14 @@ impl Policy {
 pub(crate) async fn follow(client: &Client, parts: &mut Parts) -> Result<Response, Error> {
     let policy = client.redirect_policy();
     if !policy.follows() {
-        return client.send_hop(parts).await;
+        return crate::client::cookies::send_hop(client, parts).await;
     }
     let mut hops = 0;
     loop {
         // What the next hop may need, before this one consumes it.
         let headers = parts.headers.clone();
         let body = parts.body.try_clone();
-        let res = client.send_hop(parts).await?;
+        let res = crate::client::cookies::send_hop(client, parts).await?;
         if !hop(parts, &res, (headers, body), &policy, hops)? {
             return Ok(res);
         }

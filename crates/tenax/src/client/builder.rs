@@ -78,6 +78,8 @@ pub struct ClientBuilder {
     hooks: Vec<crate::events::Hook>,
     dns: DnsConfig,
     overrides: std::collections::HashMap<(String, Option<u16>), Vec<std::net::IpAddr>>,
+    #[cfg(feature = "cookies")]
+    cookies: Option<Arc<dyn crate::cookie::CookieStore>>,
     /// The first invalid input given to a setter, reported by `build`.
     invalid: Option<Error>,
 }
@@ -107,6 +109,8 @@ impl Default for ClientBuilder {
             hooks: Vec::new(),
             dns: DnsConfig::default(),
             overrides: std::collections::HashMap::new(),
+            #[cfg(feature = "cookies")]
+            cookies: None,
             invalid: None,
         }
     }
@@ -480,6 +484,31 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps cookies in a [`Jar`](crate::cookie::Jar) of the client's own: responses' `Set-Cookie`
+    /// are kept and sent back by RFC 6265's rules (requests, redirects and WebSocket
+    /// handshakes alike). Default is no cookie store (feature `cookies`).
+    ///
+    /// ```
+    /// let client = tenax::Client::builder().cookie_store(true).build().unwrap();
+    /// # drop(client);
+    /// ```
+    #[cfg(feature = "cookies")]
+    pub fn cookie_store(mut self, on: bool) -> Self {
+        self.cookies = on.then(|| {
+            Arc::new(crate::cookie::Jar::default()) as Arc<dyn crate::cookie::CookieStore>
+        });
+        self
+    }
+
+    /// Keeps cookies in `store` (shared with whoever else holds it: a [`Jar`](crate::cookie::Jar)
+    /// to read or save, or a store of your own). Default is no cookie store (feature
+    /// `cookies`).
+    #[cfg(feature = "cookies")]
+    pub fn cookie_provider<C: crate::cookie::CookieStore + 'static>(mut self, store: Arc<C>) -> Self {
+        self.cookies = Some(store);
+        self
+    }
+
     /// Builds the client. Fails ([`Error::is_builder`]) on a limit of zero, an invalid pin, or
     /// a TLS configuration that trusts nothing.
     pub fn build(self) -> Result<Client> {
@@ -527,6 +556,10 @@ impl ClientBuilder {
                     crate::proxy::Proxies::default()
                 },
                 max_body: self.max_body,
+                #[cfg(feature = "cookies")]
+                cookies: super::cookies::Cookies::new(self.cookies),
+                #[cfg(not(feature = "cookies"))]
+                cookies: super::cookies::Cookies::default(),
             }),
         })
     }

@@ -18,6 +18,7 @@ use crate::{Response, Result};
 
 mod attempt;
 mod builder;
+pub(crate) mod cookies;
 mod retries;
 mod wire;
 
@@ -73,6 +74,7 @@ struct ClientInner {
     correlation: Option<header::HeaderName>,
     /// Hooks, metrics and tracing; `None` when nothing observes (the common, free case).
     observer: Option<Arc<crate::events::Observer>>,
+    cookies: cookies::Cookies,
 }
 
 impl Default for Client {
@@ -192,7 +194,13 @@ impl Client {
             proxies: self.inner.proxies.clone(),
             tcp: self.inner.tcp,
             observer: self.inner.observer.clone(),
+            cookies: self.inner.cookies.clone(),
         }
+    }
+
+    /// The cookie store, if any (the cookie stage's).
+    pub(crate) fn cookies(&self) -> &cookies::Cookies {
+        &self.inner.cookies
     }
 
     /// Runs `requests` with bounded concurrency (default 50), yielding `(index, result)` as

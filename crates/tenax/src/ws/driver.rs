@@ -99,9 +99,10 @@ async fn open(
     for (k, v) in &cfg.headers {
         headers.insert(k, v.clone());
     }
+    parts.cookies.add_to(uri, &mut headers);
     let (io, protocol) = tokio::time::timeout(
         cfg.handshake_timeout,
-        handshake(c.stream, uri, &headers, &cfg.protocols),
+        handshake(c.stream, uri, &headers, &cfg.protocols, &parts.cookies),
     )
     .await
     .map_err(|_| {

@@ -95,6 +95,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     uri: &Uri,
     headers: &HeaderMap,
     protocols: &[String],
+    cookies: &crate::client::cookies::Cookies,
 ) -> Result<(WsIo<S>, Option<String>), DisconnectReason> {
     let key = base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_le_bytes());
     io.write_all(&request(uri, &key, headers, protocols))
@@ -109,6 +110,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             other => invalid(other.to_string()),
         })?;
     let code = head.status;
+    cookies.keep(uri, &head.headers);
     let header = |name: &str| {
         head.headers
             .get(name)

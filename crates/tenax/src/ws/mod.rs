@@ -89,6 +89,7 @@ pub(crate) struct ClientParts {
     pub(crate) proxies: crate::proxy::Proxies,
     pub(crate) tcp: crate::connect::TcpOptions,
     pub(crate) observer: Option<Arc<crate::events::Observer>>,
+    pub(crate) cookies: crate::client::cookies::Cookies,
 }
 
 /// State shared by the handle, its senders and the connection's task.
