@@ -132,13 +132,7 @@ async fn multipart(
 fn form(body: &[u8]) -> Value {
     let text = String::from_utf8_lossy(body);
     let pairs = Query::parse(Some(&text));
-    Value::Array(
-        pairs
-            .pairs()
-            .iter()
-            .map(|(k, v)| json!([k, v]))
-            .collect(),
-    )
+    Value::Array(pairs.pairs().iter().map(|(k, v)| json!([k, v])).collect())
 }
 
 /// The request's cookies, by name.

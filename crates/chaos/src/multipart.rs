@@ -212,7 +212,8 @@ mod tests {
             assert_eq!(parts[1].size, 7, "chunks of {size}");
         }
         let mut r = Reader::new("XyZ");
-        r.feed(b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1").unwrap();
+        r.feed(b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1")
+            .unwrap();
         assert!(r.finish().is_err());
     }
 }

@@ -73,12 +73,29 @@ pub(crate) fn handle(
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty());
 
+    // `?greet_cookie=1`: the first message is the handshake's `Cookie` header ("" for none).
+    let greet = q.flag("greet_cookie").then(|| {
+        h.get(header::COOKIE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
+    });
+    let set_cookies: Vec<HeaderValue> = q
+        .all("set_cookie")
+        .filter_map(|c| HeaderValue::from_str(c).ok())
+        .collect();
+
     let shared = shared.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
         };
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        if let Some(cookie) = greet
+            && ws.send(Message::text(cookie)).await.is_err()
+        {
+            return;
+        }
         tokio::select! {
             _ = run(behaviour, ws, &shared) => {}
             _ = shared.shutdown_signal() => {}
@@ -96,6 +113,10 @@ pub(crate) fn handle(
     );
     if let Some(p) = protocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
         h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    // `?set_cookie=V` (repeatable): a `Set-Cookie: V` on the 101.
+    for c in set_cookies {
+        h.append(header::SET_COOKIE, c);
     }
     Ok(res)
 }

@@ -504,7 +504,10 @@ impl ClientBuilder {
     /// to read or save, or a store of your own). Default is no cookie store (feature
     /// `cookies`).
     #[cfg(feature = "cookies")]
-    pub fn cookie_provider<C: crate::cookie::CookieStore + 'static>(mut self, store: Arc<C>) -> Self {
+    pub fn cookie_provider<C: crate::cookie::CookieStore + 'static>(
+        mut self,
+        store: Arc<C>,
+    ) -> Self {
         self.cookies = Some(store);
         self
     }

@@ -2,8 +2,8 @@
 //! (and each WebSocket handshake) is sent the store's cookies for its URL, and what it sets is
 //! kept. Without the `cookies` feature, or without a store, it is nothing.
 
-use http::header::{self, HeaderMap, HeaderValue};
 use http::Uri;
+use http::header::{self, HeaderMap, HeaderValue};
 
 /// The client's cookie store, if it has one.
 #[derive(Clone, Default)]

@@ -29,7 +29,9 @@ pub(super) fn load(store: &mut CookieStore, text: &str) -> Result<usize, Error> 
         let [domain, subdomains, path, secure, expires, name, value] = f[..] else {
             return Err(bad("not seven tab-separated fields"));
         };
-        let expires: i64 = expires.parse().map_err(|_| bad("the expiry is not a number"))?;
+        let expires: i64 = expires
+            .parse()
+            .map_err(|_| bad("the expiry is not a number"))?;
         if expires != 0 && expires <= now {
             continue;
         }
@@ -72,8 +74,16 @@ pub(super) fn save(store: &CookieStore) -> String {
             CookieExpiration::AtUtc(t) => t.unix_timestamp().max(1),
             CookieExpiration::SessionEnd => 0,
         };
-        let prefix = if c.http_only() == Some(true) { HTTP_ONLY } else { "" };
-        let secure = if c.secure() == Some(true) { "TRUE" } else { "FALSE" };
+        let prefix = if c.http_only() == Some(true) {
+            HTTP_ONLY
+        } else {
+            ""
+        };
+        let secure = if c.secure() == Some(true) {
+            "TRUE"
+        } else {
+            "FALSE"
+        };
         let path: &str = c.path.as_ref();
         out.push_str(&format!(
             "{prefix}{domain}\t{subdomains}\t{path}\t{secure}\t{expires}\t{}\t{}\n",
@@ -97,8 +107,14 @@ mod tests {
         let mut store = CookieStore::default();
         assert_eq!(load(&mut store, text).unwrap(), 2);
         let out = save(&store);
-        assert!(out.contains("127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tabc\n"), "{out}");
-        assert!(out.contains("#HttpOnly_.example.com\tTRUE\t/app\tTRUE\t"), "{out}");
+        assert!(
+            out.contains("127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tabc\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("#HttpOnly_.example.com\tTRUE\t/app\tTRUE\t"),
+            "{out}"
+        );
         assert!(!out.contains("old"), "{out}");
         let mut again = CookieStore::default();
         assert_eq!(load(&mut again, &out).unwrap(), 2);

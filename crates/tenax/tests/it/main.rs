@@ -9,6 +9,7 @@ mod batch;
 mod bodies;
 mod connect;
 mod download;
+mod everyday;
 mod http_core;
 mod observe;
 mod proxy;
