@@ -53,6 +53,8 @@ pub mod scope;
 mod sync;
 mod timeouts;
 mod timings;
+#[cfg(feature = "tower")]
+mod tower;
 mod url;
 pub mod ws;
 
@@ -83,6 +85,8 @@ pub use response::NdJson;
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
 pub use timeouts::{TimeoutPhase, Timeouts};
 pub use timings::Timings;
+#[cfg(feature = "tower")]
+pub use tower::ServiceFuture;
 pub use url::redact as redact_url;
 
 pub use http::{HeaderMap, Method, StatusCode, Version, header};

@@ -90,7 +90,11 @@ async fn a_200_mib_file_part_is_uploaded_with_a_peak_resident_size_under_32_mib(
         .await
         .unwrap();
     let got: serde_json::Value = bounded_for(Duration::from_secs(300), async {
-        let res = client.post(server.url("/echo")).multipart(form).send().await;
+        let res = client
+            .post(server.url("/echo"))
+            .multipart(form)
+            .send()
+            .await;
         res.unwrap().json().await.unwrap()
     })
     .await;

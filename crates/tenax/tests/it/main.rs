@@ -18,4 +18,5 @@ mod resilience;
 mod scope;
 mod security;
 mod tls_h2;
+mod tower_layers;
 mod websocket;
