@@ -29,6 +29,8 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
 mod batch;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod body;
 mod client;
 mod connect;

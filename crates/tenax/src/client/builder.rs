@@ -54,8 +54,31 @@ impl Http2Options {
 }
 
 /// Configures a [`Client`]. Every setter's documentation states its default.
+///
+/// `C` is the client it builds: [`Client`], or with the `blocking` feature
+/// `tenax::blocking::Client` (`tenax::blocking::ClientBuilder`), with the same setters.
+///
+/// ```
+/// # let server = tenax_chaos::ChaosServer::builder().start_in_thread().unwrap();
+/// # let url = server.url("/bytes/5");
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+///
+/// let client = tenax::Client::builder()
+///     .connect_timeout(Duration::from_secs(2))
+///     .read_timeout(Duration::from_secs(5))
+///     .max_connections_per_host(8)
+///     .user_agent("my-app/1.0")
+///     .build()?;
+/// let res = client.get(&url).send().await?;
+/// assert_eq!(res.status(), 200);
+/// client.close().await;
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// ```
 #[must_use]
-pub struct ClientBuilder {
+pub struct ClientBuilder<C = Client> {
+    /// What `build` makes.
+    client: std::marker::PhantomData<fn() -> C>,
     timeouts: Timeouts,
     limits: pool::Limits,
     default_headers: HeaderMap,
@@ -84,9 +107,10 @@ pub struct ClientBuilder {
     invalid: Option<Error>,
 }
 
-impl Default for ClientBuilder {
+impl<C> Default for ClientBuilder<C> {
     fn default() -> Self {
         ClientBuilder {
+            client: std::marker::PhantomData,
             timeouts: Timeouts::default(),
             limits: pool::Limits::default(),
             default_headers: HeaderMap::new(),
@@ -116,7 +140,7 @@ impl Default for ClientBuilder {
     }
 }
 
-impl ClientBuilder {
+impl<C> ClientBuilder<C> {
     /// Every phase timeout at once. Default is [`Timeouts::default`]: connect 10 s, write 30 s,
     /// read 30 s, pool 30 s.
     pub fn timeouts(mut self, t: Timeouts) -> Self {
@@ -504,17 +528,16 @@ impl ClientBuilder {
     /// to read or save, or a store of your own). Default is no cookie store (feature
     /// `cookies`).
     #[cfg(feature = "cookies")]
-    pub fn cookie_provider<C: crate::cookie::CookieStore + 'static>(
+    pub fn cookie_provider<S: crate::cookie::CookieStore + 'static>(
         mut self,
-        store: Arc<C>,
+        store: Arc<S>,
     ) -> Self {
         self.cookies = Some(store);
         self
     }
 
-    /// Builds the client. Fails ([`Error::is_builder`]) on a limit of zero, an invalid pin, or
-    /// a TLS configuration that trusts nothing.
-    pub fn build(self) -> Result<Client> {
+    /// The asynchronous client this configuration makes.
+    pub(crate) fn build_async(self) -> Result<Client> {
         if let Some(e) = self.invalid {
             return Err(e);
         }
@@ -568,7 +591,15 @@ impl ClientBuilder {
     }
 }
 
-impl fmt::Debug for ClientBuilder {
+impl ClientBuilder<Client> {
+    /// Builds the client. Fails ([`Error::is_builder`]) on a limit of zero, an invalid pin, or
+    /// a TLS configuration that trusts nothing.
+    pub fn build(self) -> Result<Client> {
+        self.build_async()
+    }
+}
+
+impl<C> fmt::Debug for ClientBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("timeouts", &self.timeouts)

@@ -94,7 +94,7 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client with every default (see [`ClientBuilder`]).
     pub fn new() -> Client {
-        ClientBuilder::default()
+        ClientBuilder::<Client>::default()
             .build()
             .expect("the default configuration is valid")
     }
@@ -105,7 +105,7 @@ impl Client {
         &self,
         request: Request,
     ) -> impl std::future::Future<Output = Result<Response>> + Send + 'static {
-        RequestBuilder::from_parts(self.clone(), request).send()
+        RequestBuilder::<Client>::from_parts(self.clone(), request).send()
     }
 
     /// A builder to configure a client.

@@ -15,22 +15,47 @@ use crate::timeouts::{TimeoutOverrides, Timeouts};
 use crate::url::{self, Target};
 use crate::{Response, Result, redirect};
 
-/// A request being built; [`send`](Self::send) it. Invalid input (a malformed URL, header
-/// name or value) is reported by `send` as an error for which [`Error::is_builder`] holds.
+/// A request being built; [`send`](RequestBuilder::send) it. Invalid input (a malformed URL,
+/// header name or value) is reported by `send` as an error for which [`Error::is_builder`]
+/// holds.
+///
+/// `C` is the client that sends it: [`Client`], or with the `blocking` feature
+/// `tenax::blocking::Client` (`tenax::blocking::RequestBuilder`), with the same setters.
+///
+/// ```
+/// # let server = tenax_chaos::ChaosServer::builder().start_in_thread().unwrap();
+/// # let url = server.url("/echo");
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+///
+/// let client = tenax::Client::new();
+/// let res = client
+///     .post(&url)
+///     .query(&[("page", 2)])
+///     .bearer_auth("s3cret")
+///     .form(&[("name", "Zoë"), ("lang", "rust")])
+///     .read_timeout(Duration::from_secs(5))
+///     .send()
+///     .await?;
+/// let echo: serde_json::Value = res.json().await?;
+/// assert_eq!(echo["uri"], "/echo?page=2");
+/// assert_eq!(echo["body"], "name=Zo%C3%AB&lang=rust");
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// ```
 #[must_use = "a request does nothing until it is sent"]
-pub struct RequestBuilder {
-    client: Client,
+pub struct RequestBuilder<C = Client> {
+    client: C,
     parts: Result<Parts>,
 }
 
-impl RequestBuilder {
-    pub(crate) fn new(client: Client, method: Method, url: impl IntoUrl) -> RequestBuilder {
+impl<C> RequestBuilder<C> {
+    pub(crate) fn new(client: C, method: Method, url: impl IntoUrl) -> RequestBuilder<C> {
         RequestBuilder::to_target(client, method, url.into_target())
     }
 
     /// A request to a URL checked already (its credentials sent unless the request sets its
     /// own `Authorization`).
-    pub(crate) fn to_target(client: Client, method: Method, url: Result<Target>) -> RequestBuilder {
+    pub(crate) fn to_target(client: C, method: Method, url: Result<Target>) -> RequestBuilder<C> {
         let parts = url.map(|t| Parts::new(method, t));
         RequestBuilder { client, parts }
     }
@@ -293,28 +318,44 @@ impl RequestBuilder {
 
     /// The client and the request ([`build`](Self::build)'s result), for middleware that
     /// sends it itself.
-    pub fn build_split(self) -> (Client, Result<Request>) {
+    pub fn build_split(self) -> (C, Result<Request>) {
         (self.client, self.parts.map(|parts| Request { parts }))
     }
 
     /// A builder holding a request made elsewhere, to add to it and send it on `client`.
-    pub fn from_parts(client: Client, request: Request) -> RequestBuilder {
+    pub fn from_parts(client: C, request: Request) -> RequestBuilder<C> {
         RequestBuilder {
             client,
             parts: Ok(request.parts),
         }
     }
 
+    /// The request so far (the blocking client sends it).
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
+    pub(crate) fn into_parts(self) -> (C, Result<Parts>) {
+        (self.client, self.parts)
+    }
+
+    /// A builder of what another builder had (the blocking client's, sent on its own).
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
+    pub(crate) fn from_result(client: C, parts: Result<Parts>) -> RequestBuilder<C> {
+        RequestBuilder { client, parts }
+    }
+}
+
+impl<C: Clone> RequestBuilder<C> {
     /// A copy of this builder; `None` when its body can be sent only once (a stream, a file
     /// part) or its input was invalid.
-    pub fn try_clone(&self) -> Option<RequestBuilder> {
+    pub fn try_clone(&self) -> Option<RequestBuilder<C>> {
         let parts = self.parts.as_ref().ok()?.try_clone()?;
         Some(RequestBuilder {
             client: self.client.clone(),
             parts: Ok(parts),
         })
     }
+}
 
+impl RequestBuilder<Client> {
     /// Sends the request and waits for the response head.
     pub fn send(self) -> impl std::future::Future<Output = Result<Response>> + Send + 'static {
         // Taken apart before the future is made, so that the future holds each piece once.
@@ -334,7 +375,7 @@ impl RequestBuilder {
     }
 }
 
-impl fmt::Debug for RequestBuilder {
+impl<C> fmt::Debug for RequestBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.parts {
             Ok(p) => f

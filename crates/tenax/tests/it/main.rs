@@ -6,6 +6,7 @@
 mod support;
 
 mod batch;
+mod blocking;
 mod bodies;
 mod connect;
 mod download;

@@ -32,3 +32,15 @@ pub async fn bounded_for<T>(limit: Duration, f: impl Future<Output = T>) -> T {
         .await
         .expect("the test finished in time")
 }
+
+/// An error's whole chain, `: `-separated, as the CLI prints it.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        next = s.source();
+    }
+    text
+}
