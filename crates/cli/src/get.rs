@@ -114,6 +114,11 @@ impl ClientArgs {
 
     /// Builds the client; a file that cannot be read or parsed is a usage error (a message).
     pub fn build(&self) -> Result<tenax::Client, String> {
+        self.builder()?.build().map_err(|e| e.to_string())
+    }
+
+    /// The client's configuration, for a command that adds to it.
+    pub fn builder(&self) -> Result<tenax::ClientBuilder, String> {
         if self.verbose {
             crate::report::verbose();
         }
@@ -206,7 +211,7 @@ impl ClientArgs {
         if let Some(n) = self.max_connections_per_host {
             b = b.max_connections_per_host(n);
         }
-        b.build().map_err(|e| e.to_string())
+        Ok(b)
     }
 }
 
@@ -221,9 +226,8 @@ pub struct GetArgs {
     /// Request header, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
-    /// Request body: TEXT, @FILE to send a file's contents, or @- for standard input
-    #[arg(short = 'd', long = "data", value_name = "TEXT|@FILE")]
-    data: Option<String>,
+    #[command(flatten)]
+    send: crate::send::SendArgs,
     /// Write the body to FILE instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
@@ -255,17 +259,29 @@ pub fn run(args: GetArgs) -> u8 {
 }
 
 async fn get(args: GetArgs) -> u8 {
-    let client = match args.client.build() {
+    let jar = match args.send.jar() {
+        Ok(j) => j,
+        Err((code, msg)) => return refuse(code, msg),
+    };
+    let client = match args.client.builder().and_then(|mut b| {
+        if let Some(jar) = &jar {
+            b = b.cookie_provider(jar.clone());
+        }
+        b.build().map_err(|e| e.to_string())
+    }) {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let url = args::url(&args.url);
+    let url = match args.send.query_url(&args::url(&args.url)) {
+        Ok(u) => u,
+        Err((code, msg)) => return refuse(code, msg),
+    };
     let method = match &args.method {
         Some(m) => match tenax::Method::from_bytes(m.as_bytes()) {
             Ok(m) => m,
             Err(_) => return usage(format!("{m:?} is not a valid method")),
         },
-        None if args.data.is_some() => tenax::Method::POST,
+        None if args.send.has_body() => tenax::Method::POST,
         None => tenax::Method::GET,
     };
     let mut req = client.request(method, &url);
@@ -282,27 +298,10 @@ async fn get(args: GetArgs) -> u8 {
             Err(e) => return usage(e),
         }
     }
-    if let Some(data) = &args.data {
-        let body = match data.strip_prefix('@') {
-            // `@-`: the body is standard input, as with curl.
-            Some("-") => {
-                let mut b = Vec::new();
-                if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut b) {
-                    return usage(format!("reading standard input: {e}"));
-                }
-                b
-            }
-            Some(path) => match std::fs::read(path) {
-                Ok(b) => b,
-                Err(e) => return usage(format!("reading {path}: {e}")),
-            },
-            None => data.clone().into_bytes(),
-        };
-        if !has_content_type {
-            req = req.header("content-type", "application/x-www-form-urlencoded");
-        }
-        req = req.body(body);
-    }
+    let req = match args.send.apply(req, has_content_type).await {
+        Ok(r) => r,
+        Err((code, msg)) => return refuse(code, msg),
+    };
 
     let started = Instant::now();
     // Shown and reported with its password (if any) redacted.
@@ -320,6 +319,15 @@ async fn get(args: GetArgs) -> u8 {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), &line);
     }
     client.close().await;
+    match args.send.save_jar(jar.as_deref()) {
+        Ok(()) => code,
+        Err((c, msg)) => refuse(c, msg),
+    }
+}
+
+/// A message and an exit code of curl's for a request the flags could not make.
+fn refuse(code: u8, msg: impl std::fmt::Display) -> u8 {
+    eprintln!("tenax: {msg}");
     code
 }
 

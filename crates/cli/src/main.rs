@@ -15,6 +15,7 @@ mod demo_ws;
 mod download;
 mod get;
 mod report;
+mod send;
 mod ws;
 
 use std::process::ExitCode;

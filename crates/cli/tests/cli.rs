@@ -124,6 +124,139 @@ fn get_sends_method_headers_and_data() {
     let _ = std::fs::remove_file(path);
 }
 
+/// curl, when installed (`.ci/run` installs it), run the same way as `tenax get`.
+fn curl(args: &[&str]) -> Option<std::process::Output> {
+    Command::new("curl").arg("-sS").args(args).output().ok()
+}
+
+/// What `/echo` saw of a request: the fields a form, credentials and cookies set.
+fn echoed(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parts: Vec<serde_json::Value> = e["parts"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| serde_json::json!([p["name"], p["filename"], p["size"], p["sha256"]]))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "method": e["method"], "uri": e["uri"], "body": e["body"], "form": e["form"],
+        "auth": e["auth"], "cookies": e["cookies"], "parts": parts,
+    })
+}
+
+#[test]
+fn get_sends_forms_credentials_and_cookies_as_curl_does() {
+    let s = chaos();
+    let dir = std::env::temp_dir().join(format!("tenax-cli-form-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, "line one\nline two\n").unwrap();
+    let at_file = format!("file=@{}", file.display());
+    let url = s.url("/echo");
+    let cases: Vec<(Vec<&str>, serde_json::Value)> = vec![
+        (
+            vec![
+                "-d",
+                "a=1",
+                "-d",
+                "b=2",
+                "--data-urlencode",
+                "q=caf\u{e9} au lait",
+            ],
+            serde_json::json!({"method": "POST", "form": [["a", "1"], ["b", "2"], ["q", "caf\u{e9} au lait"]]}),
+        ),
+        (
+            vec!["-G", "-d", "a=1", "--data-urlencode", "q=x y"],
+            serde_json::json!({"method": "GET", "uri": "/echo?a=1&q=x+y"}),
+        ),
+        (
+            vec!["-u", "ann:p@ss", "-b", "sid=1; theme=dark"],
+            serde_json::json!({"auth": {"scheme": "Basic", "user": "ann", "password": "p@ss"},
+                               "cookies": {"sid": "1", "theme": "dark"}}),
+        ),
+        (
+            vec!["--oauth2-bearer", "t0k3n"],
+            serde_json::json!({"auth": {"scheme": "Bearer", "token": "t0k3n"}}),
+        ),
+        (
+            vec!["-F", "title=Q3", "-F", &at_file],
+            serde_json::json!({"method": "POST", "parts": [
+                ["title", null, 2], ["file", "notes.txt", 18]]}),
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["get", url.as_str()];
+        args.extend(&flags);
+        let got = echoed(&tenax(&args));
+        for (k, v) in want.as_object().unwrap() {
+            if k == "parts" {
+                let parts = got["parts"].as_array().unwrap();
+                assert_eq!(parts.len(), v.as_array().unwrap().len(), "{flags:?}: {got}");
+                for (p, w) in parts.iter().zip(v.as_array().unwrap()) {
+                    assert_eq!((&p[0], &p[1], &p[2]), (&w[0], &w[1], &w[2]), "{flags:?}");
+                }
+                continue;
+            }
+            assert_eq!(&got[k], v, "{flags:?}: {got}");
+        }
+        // curl sends the same: what the server read is identical (parts' digests too).
+        if let Some(out) = curl(&[&[url.as_str()][..], &flags].concat()) {
+            assert_eq!(echoed(&out), got, "tenax and curl differ for {flags:?}");
+        }
+    }
+    let out = tenax(&["get", &url, "-F", "f=@/no/such/file"]);
+    assert_eq!(
+        out.status.code(),
+        Some(26),
+        "curl's read error: {}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_cookie_jar_is_written_and_read_in_curls_format() {
+    let s = chaos();
+    let dir = std::env::temp_dir().join(format!("tenax-cli-jar-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jar = dir.join("jar.txt");
+    let jar_s = jar.to_str().unwrap();
+    let set = s.url(
+        "/set-cookie?c=sid%3D1%3B%20Path%3D%2F&c=pref%3Dx%3B%20Path%3D%2F%3B%20Max-Age%3D3600",
+    );
+    let out = tenax(&["get", &set, "-c", jar_s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&jar).unwrap();
+    assert!(text.starts_with("# Netscape HTTP Cookie File"), "{text}");
+    assert!(
+        text.contains("\tsid\t1\n") && text.contains("\tpref\tx\n"),
+        "{text}"
+    );
+    let got = echoed(&tenax(&["get", &s.url("/echo"), "-b", jar_s]));
+    assert_eq!(got["cookies"], serde_json::json!({"sid": "1", "pref": "x"}));
+    // curl reads the jar tenax wrote, and tenax reads the one curl writes.
+    if let Some(out) = curl(&[&s.url("/echo"), "-b", jar_s]) {
+        assert_eq!(echoed(&out)["cookies"], got["cookies"]);
+        let curl_jar = dir.join("curl-jar.txt");
+        let c = curl(&[&set, "-c", curl_jar.to_str().unwrap(), "-o", "/dev/null"]).unwrap();
+        assert!(c.status.success());
+        let got = echoed(&tenax(&[
+            "get",
+            &s.url("/echo"),
+            "-b",
+            curl_jar.to_str().unwrap(),
+        ]));
+        assert_eq!(got["cookies"], serde_json::json!({"sid": "1", "pref": "x"}));
+    }
+    // A missing jar to read is no error, as with curl.
+    let out = tenax(&["get", &s.url("/echo"), "-b", "/no/such/jar"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn get_json_summarises_the_exchange() {
     let s = chaos();
