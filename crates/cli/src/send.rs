@@ -100,8 +100,12 @@ impl SendArgs {
 
     /// The URL with the data in its query (`-G`).
     pub fn query_url(&self, url: &str) -> Result<String, Refusal> {
+        // Read here only with -G (standard input can be read once).
+        if !self.get {
+            return Ok(url.to_owned());
+        }
         let data = self.joined_data()?;
-        if !self.get || data.is_empty() {
+        if data.is_empty() {
             return Ok(url.to_owned());
         }
         let sep = if url.contains('?') { '&' } else { '?' };
