@@ -385,3 +385,88 @@ async fn aiohttp_json_chunked_gzip_and_websocket() {
     })
     .await;
 }
+
+/// The everyday requests a reqwest user sends, parsed by aiohttp: a serde query, a form, Basic
+/// credentials, a multipart form with a file part streamed from disk, and cookies it sets.
+#[tokio::test]
+async fn aiohttp_parses_forms_multipart_and_cookies_as_tenax_sends_them() {
+    use sha2::{Digest, Sha256};
+
+    let (_peer, port) = python("aiohttp_server.py");
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let dir = TempDir::new("multipart");
+    let file = dir.0.join("data.bin");
+    let content: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+    bounded(async {
+        let v: serde_json::Value = client
+            .post(url("/form"))
+            .query(&[("page", 2)])
+            .basic_auth("ann", Some("p:ss"))
+            .form(&[("name", "Zoë"), ("expr", "1+1=2 & more")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["query"]["page"], "2");
+        assert_eq!(v["basic"], serde_json::json!(["ann", "p:ss"]));
+        assert_eq!(
+            v["form"],
+            serde_json::json!([["name", "Zoë"], ["expr", "1+1=2 & more"]])
+        );
+
+        let form = tenax::multipart::Form::new()
+            .text("title", "Q3 \"final\"")
+            .part(
+                "logo",
+                tenax::multipart::Part::bytes(vec![1u8, 2, 3])
+                    .file_name("logo.png")
+                    .mime_str("image/png")
+                    .unwrap(),
+            )
+            .file("data", &file)
+            .await
+            .unwrap();
+        let v: serde_json::Value = client
+            .post(url("/form"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let parts = v["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 3, "{v}");
+        assert_eq!(parts[0]["name"], "title");
+        assert_eq!(parts[0]["size"], 10);
+        assert_eq!(parts[1]["filename"], "logo.png");
+        assert_eq!(parts[1]["content_type"], "image/png");
+        assert_eq!(parts[2]["filename"], "data.bin");
+        assert_eq!(parts[2]["size"], content.len());
+        let digest: String = Sha256::digest(&content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(parts[2]["sha256"], digest);
+
+        client
+            .get(url("/cookies/set?sid=abc&theme=dark"))
+            .send()
+            .await
+            .unwrap();
+        let v: serde_json::Value = client
+            .get(url("/cookies"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v, serde_json::json!({"sid": "abc", "theme": "dark"}));
+    })
+    .await;
+}
