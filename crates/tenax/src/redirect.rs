@@ -74,15 +74,21 @@ impl Policy {
 /// Sends the request and follows the redirects the client's policy allows.
 pub(crate) async fn follow(client: &Client, parts: &mut Parts) -> Result<Response, Error> {
     let policy = client.redirect_policy();
+    // The cookie stage, around each hop (inline: a future of its own would be copied whole).
+    let cookies = client.cookies();
     if !policy.follows() {
-        return crate::client::cookies::send_hop(client, parts).await;
+        let added = cookies.before(parts);
+        let res = client.send_hop(parts).await;
+        return cookies.after(added, parts, res);
     }
     let mut hops = 0;
     loop {
         // What the next hop may need, before this one consumes it.
         let headers = parts.headers.clone();
         let body = parts.body.try_clone();
-        let res = crate::client::cookies::send_hop(client, parts).await?;
+        let added = cookies.before(parts);
+        let res = client.send_hop(parts).await;
+        let res = cookies.after(added, parts, res)?;
         if !hop(parts, &res, (headers, body), &policy, hops)? {
             return Ok(res);
         }

@@ -1,6 +1,7 @@
-//! The cookie stage, between the redirect stage and the retry stage: each hop of a request
-//! (and each WebSocket handshake) is sent the store's cookies for its URL, and what it sets is
-//! kept. Without the `cookies` feature, or without a store, it is nothing.
+//! The cookie stage, between the redirect stage and the retry stage (called inline by the
+//! redirect stage): each hop of a request (and each WebSocket handshake) is sent the store's
+//! cookies for its URL, and what it sets is kept. Without the `cookies` feature, or without a
+//! store, it is nothing.
 
 use http::Uri;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -16,6 +17,32 @@ impl Cookies {
     #[cfg(feature = "cookies")]
     pub(crate) fn new(store: Option<std::sync::Arc<dyn crate::cookie::CookieStore>>) -> Cookies {
         Cookies { store }
+    }
+
+    /// Before a hop: the store's cookies for its URL; whether any were added.
+    #[inline]
+    pub(crate) fn before(&self, parts: &mut crate::request::Parts) -> bool {
+        self.is_on() && self.add_to(&parts.uri, &mut parts.headers)
+    }
+
+    /// After a hop: what its response sets is kept, and the cookies added for it are taken
+    /// off the request (the next hop gets its own URL's).
+    #[inline]
+    pub(crate) fn after(
+        &self,
+        added: bool,
+        parts: &mut crate::request::Parts,
+        res: crate::Result<crate::Response>,
+    ) -> crate::Result<crate::Response> {
+        if added {
+            parts.headers.remove(header::COOKIE);
+        }
+        if self.is_on()
+            && let Ok(res) = &res
+        {
+            self.keep(res.url(), res.headers());
+        }
+        res
     }
 
     /// Adds the store's cookies for `uri` to `headers`, unless they have a `Cookie` of their
@@ -81,25 +108,4 @@ fn url_of(uri: &Uri) -> Option<url::Url> {
         text
     };
     url::Url::parse(&text).ok()
-}
-
-/// Sends one hop through the cookie stage: the store's cookies go with it, what its response
-/// sets is kept.
-pub(crate) async fn send_hop(
-    client: &super::Client,
-    parts: &mut crate::request::Parts,
-) -> crate::Result<crate::Response> {
-    let cookies = client.cookies();
-    if !cookies.is_on() {
-        return client.send_hop(parts).await;
-    }
-    let added = cookies.add_to(&parts.uri, &mut parts.headers);
-    let res = client.send_hop(parts).await;
-    if added {
-        parts.headers.remove(header::COOKIE);
-    }
-    if let Ok(res) = &res {
-        cookies.keep(res.url(), res.headers());
-    }
-    res
 }

@@ -400,6 +400,10 @@ mod tests {
         let client = Client::new();
         let fut = client.get("http://127.0.0.1:1/").send();
         let size = std::mem::size_of_val(&fut);
+        eprintln!(
+            "request future: {size} bytes; body: {}",
+            std::mem::size_of::<Body>()
+        );
         assert!(size <= 4096, "the request future is {size} bytes");
     }
 

@@ -34,6 +34,8 @@ pub(crate) struct Parts {
 
 impl Parts {
     /// A request to a URL checked already, its credentials (if any) as `Authorization`.
+    /// Inlined: built in place, not copied out of a call (the small-GET bench counts it).
+    #[inline(always)]
     pub(crate) fn new(method: Method, target: Target) -> Parts {
         let mut headers = HeaderMap::new();
         let url_auth = target.auth.is_some();
