@@ -24,6 +24,26 @@ const PREALLOC_MAX: usize = 256 << 10;
 
 /// A response whose head has arrived. Its body is read with one of the methods below; a
 /// response dropped before its body ends closes its connection rather than reuse it.
+///
+/// ```
+/// # let server = tenax_chaos::ChaosServer::builder().start_in_thread().unwrap();
+/// # let base = server.url("");
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use futures_util::StreamExt;
+///
+/// let client = tenax::Client::new();
+/// let res = client.get(format!("{base}/bytes/1000")).send().await?.error_for_status()?;
+/// assert_eq!(res.content_length(), Some(1000));
+/// println!("first byte after {:?}", res.timings().ttfb);
+/// // The body as it arrives, one chunk in memory at a time.
+/// let mut body = res.bytes_stream();
+/// let mut total = 0;
+/// while let Some(chunk) = body.next().await {
+///     total += chunk?.len();
+/// }
+/// assert_eq!(total, 1000);
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// ```
 pub struct Response {
     method: http::Method,
     attempts: u32,

@@ -19,7 +19,31 @@ use crate::error::BoxError;
 use crate::request::{IntoUrl, Parts, Request};
 use crate::{Client, Error, Response};
 
-/// The future of a [`Client`] called as a `tower::Service`.
+/// The future of a [`Client`] called as a `tower::Service<http::Request<B>>` (feature
+/// `tower`): stack tower layers — rate and concurrency limits, your own middleware — over
+/// Tenax, whose defaults (phase timeouts, retries, redirects, pool limits) still apply beneath
+/// them. A request body `B` of exact length is sent with that `Content-Length`; the response
+/// is an `http::Response<`[`Body`]`>` streaming as it arrives, with the
+/// [`Timings`](crate::Timings) and the final [`http::Uri`] in its extensions.
+///
+/// ```
+/// # let server = tenax_chaos::ChaosServer::builder().start_in_thread().unwrap();
+/// # let url = server.url("/bytes/5");
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use http_body_util::BodyExt;
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// let service = ServiceBuilder::new()
+///     .concurrency_limit(2) // never more than two requests at the server
+///     .service(tenax::Client::new());
+/// let req = http::Request::get(url).body(String::new()).unwrap();
+/// let res = service.oneshot(req).await?;
+/// assert_eq!(res.status(), 200);
+/// assert!(res.extensions().get::<tenax::Timings>().is_some());
+/// let body = res.into_body().collect().await.unwrap().to_bytes();
+/// assert_eq!(body.len(), 5);
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// ```
 pub type ServiceFuture =
     Pin<Box<dyn Future<Output = Result<http::Response<Body>, Error>> + Send + 'static>>;
 

@@ -13,7 +13,9 @@ use http_body::{Frame, SizeHint};
 use crate::error::BoxError;
 use crate::progress::{H2_PIECE, SendProgress};
 
-/// A request body: empty, bytes (replayable), or a stream of chunks.
+/// A request body: empty, bytes (replayable), or a stream of chunks. It is also the body of
+/// the `http::Response` the `tower` integration answers (`tenax::ServiceFuture`, feature `tower`),
+/// streaming as the response arrives.
 pub struct Body {
     kind: BodyKind,
 }
