@@ -41,8 +41,13 @@ impl Drop for Peer {
 struct TempDir(PathBuf);
 
 impl TempDir {
+    /// A directory of its own: tests run in parallel (two nginx servers once shared one, and
+    /// the second's clean-up removed the first's files as it started).
     fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("tenax-interop-{name}-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("tenax-interop-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
