@@ -14,7 +14,8 @@ use crate::report::{exit, exit_code};
 pub struct DownloadArgs {
     /// URL of the file
     url: String,
-    /// Where to put it (written to a temporary file beside it, then renamed)
+    /// Where to put it (written to a temporary file beside it, then renamed); a directory, or
+    /// a path ending in '/': the URL's file name in it
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: PathBuf,
     /// Header, 'Name: value' (repeatable)
@@ -26,6 +27,10 @@ pub struct DownloadArgs {
     /// Resume with Range after a transient failure mid-body (up to 5 times)
     #[arg(long)]
     resume: bool,
+    /// curl's '-C -': the same as --resume (only '-' is taken: the offset is the partial
+    /// file's)
+    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = ["-"])]
+    continue_at: Option<String>,
     /// Fail when fewer than this many bytes arrive in a window (see --min-speed-window)
     #[arg(long, value_name = "BYTES", value_parser = args::size)]
     min_speed: Option<usize>,
@@ -41,9 +46,6 @@ pub struct DownloadArgs {
     /// Print a JSON summary on stdout
     #[arg(long)]
     json: bool,
-    /// No progress bar
-    #[arg(short = 's', long)]
-    silent: bool,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -61,9 +63,17 @@ async fn download(a: DownloadArgs) -> u8 {
         }
     };
     let url = args::url(&a.url);
+    let silent = !a.client.shows_errors() || a.client.is_silent();
+    let output = match destination(&a.output, &url) {
+        Ok(p) => p,
+        Err((code, msg)) => {
+            eprintln!("tenax: {msg}");
+            return code;
+        }
+    };
     let mut d = client
-        .download(&url, &a.output)
-        .resume(a.resume)
+        .download(&url, &output)
+        .resume(a.resume || a.continue_at.is_some())
         .keep_partial(a.keep_partial);
     for (k, v) in &a.headers {
         let (Ok(k), Ok(v)) = (
@@ -91,7 +101,7 @@ async fn download(a: DownloadArgs) -> u8 {
     if let Some(limit) = a.client.deadline() {
         d = d.deadline(limit);
     }
-    let bar = (!a.silent && std::io::stderr().is_terminal()).then(|| {
+    let bar = (!silent && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -101,9 +111,21 @@ async fn download(a: DownloadArgs) -> u8 {
         );
         bar
     });
-    if let Some(bar) = &bar {
-        let bar = bar.clone();
-        d = d.on_progress(move |p| {
+    let announced = std::sync::atomic::AtomicU32::new(0);
+    let progress_bar = bar.clone();
+    d = d.on_progress(move |p| {
+        // Each resume said once on stderr (unless -s), as retries and redirects are.
+        if !silent && announced.swap(p.resumes, std::sync::atomic::Ordering::Relaxed) < p.resumes {
+            let line = format!(
+                "tenax: resuming at byte {} (resume {})",
+                p.downloaded, p.resumes
+            );
+            match &progress_bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+        if let Some(bar) = &progress_bar {
             if let Some(t) = p.total {
                 bar.set_length(t);
             }
@@ -111,8 +133,8 @@ async fn download(a: DownloadArgs) -> u8 {
             if p.resumes > 0 {
                 bar.set_message(format!("(resumed {}x)", p.resumes));
             }
-        });
-    }
+        }
+    });
     let res = d.send().await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -131,7 +153,7 @@ async fn download(a: DownloadArgs) -> u8 {
                     "error": null,
                 });
                 println!("{v}");
-            } else if !a.silent {
+            } else if !silent {
                 eprintln!(
                     "tenax: saved {} ({} bytes in {:.2?}{}{})",
                     done.path.display(),
@@ -154,13 +176,24 @@ async fn download(a: DownloadArgs) -> u8 {
             if a.json {
                 let v = serde_json::json!({
                     "url": tenax::redact_url(&url),
-                    "path": a.output.display().to_string(),
+                    "path": output.display().to_string(),
                     "error": crate::report::error_json(&e),
                 });
                 println!("{v}");
             }
-            print_error(&e);
+            if a.client.shows_errors() {
+                print_error(&e);
+            }
             exit_code(&e)
         }
     }
+}
+
+/// `-o DIR/` or an existing directory: the URL's file name in it; else the path as given.
+fn destination(output: &std::path::Path, url: &str) -> Result<PathBuf, (u8, String)> {
+    let dir_like = output.as_os_str().to_string_lossy().ends_with('/') || output.is_dir();
+    if !dir_like {
+        return Ok(output.to_path_buf());
+    }
+    Ok(output.join(crate::output::file_name(url)?))
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod batch;
+mod client_args;
 mod demo;
 mod demo_batch;
 mod demo_body;
@@ -14,8 +15,11 @@ mod demo_tls;
 mod demo_ws;
 mod download;
 mod get;
+mod output;
 mod report;
 mod send;
+mod verbose;
+mod writeout;
 mod ws;
 
 use std::process::ExitCode;
@@ -44,8 +48,48 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// The subcommands, which a first argument that looks like a URL is not.
+const COMMANDS: &[&str] = &["get", "download", "batch", "ws", "demo", "help"];
+
+/// `tenax URL …` is `tenax get URL …`, as curl and xh take it: a first argument that is no
+/// subcommand and no flag, and has a scheme, a dot, a colon or is `localhost`.
+fn looks_like_url(arg: &str) -> bool {
+    !arg.starts_with('-')
+        && !COMMANDS.contains(&arg)
+        && (arg.contains("://")
+            || arg.contains('.')
+            || arg.contains(':')
+            || arg.starts_with("localhost"))
+}
+
+/// A flag clap does not know: named, with curl users in mind; other errors as clap says them.
+fn refuse(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument
+        && let Some(flag) = e.get(ContextKind::InvalidArg)
+    {
+        eprintln!(
+            "tenax: {flag} is not supported (not every curl flag is; `tenax get --help` lists those that are)"
+        );
+        return ExitCode::from(2);
+    }
+    let _ = e.print();
+    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(looks_like_url)
+    {
+        argv.insert(1, "get".into());
+    }
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => return refuse(e),
+    };
     match cli.command {
         Command::Get(args) => ExitCode::from(get::run(*args)),
         Command::Download(args) => ExitCode::from(download::run(*args)),

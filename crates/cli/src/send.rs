@@ -1,5 +1,6 @@
-//! What `tenax get` sends, as curl's flags say: the body (`-d`, `--data-urlencode`, `-F`), data
-//! moved to the query (`-G`), credentials (`-u`, `--oauth2-bearer`) and cookies (`-b`, `-c`).
+//! What `tenax get` sends, as curl's flags say: the body (`-d`, `--data-binary`, `--data-raw`,
+//! `--data-urlencode`, `-F`, `--json`, `-T`), data moved to the query (`-G`), credentials
+//! (`-u`, `--oauth2-bearer`) and cookies (`-b`, `-c`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,10 +12,23 @@ use crate::report::exit;
 /// The request-content flags of `tenax get`.
 #[derive(clap::Args, Debug)]
 pub struct SendArgs {
-    /// Request body: TEXT, @FILE to send a file's contents, or @- for standard input
-    /// (repeatable: joined with '&')
+    /// Request body: TEXT, @FILE to send a file's contents without its line breaks (as
+    /// curl), or @- for standard input (repeatable: joined with '&')
     #[arg(short = 'd', long = "data", value_name = "TEXT|@FILE")]
     data: Vec<String>,
+    /// Like -d, a file's contents exactly as they are
+    #[arg(long = "data-binary", value_name = "TEXT|@FILE")]
+    data_binary: Vec<String>,
+    /// Like -d, with no @ meaning: the text as given
+    #[arg(long = "data-raw", value_name = "TEXT")]
+    data_raw: Vec<String>,
+    /// Send JSON, as curl 7.82+: TEXT or @FILE as the body, with 'Content-Type:
+    /// application/json' and 'Accept: application/json' (repeatable: concatenated)
+    #[arg(long = "json", value_name = "TEXT|@FILE", conflicts_with_all = ["data", "form"])]
+    json: Vec<String>,
+    /// Upload FILE with PUT (unless -X says another method), streamed from disk
+    #[arg(short = 'T', long = "upload-file", value_name = "FILE", conflicts_with_all = ["data", "form", "json"])]
+    upload: Option<PathBuf>,
     /// Like -d, percent-encoded as curl does: 'content', '=content', 'name=content',
     /// '@file', 'name@file' (repeatable)
     #[arg(long = "data-urlencode", value_name = "DATA")]
@@ -57,8 +71,19 @@ const READ_ERROR: u8 = 26;
 impl SendArgs {
     /// Whether the request has data (a POST unless `-G` or `-X` says otherwise).
     pub fn has_body(&self) -> bool {
-        !self.get
-            && (!self.data.is_empty() || !self.data_urlencode.is_empty() || !self.form.is_empty())
+        !self.get && (self.has_data() || !self.form.is_empty() || !self.json.is_empty())
+    }
+
+    /// Whether the request uploads a file (a PUT unless `-X` says otherwise).
+    pub fn uploads(&self) -> bool {
+        self.upload.is_some()
+    }
+
+    fn has_data(&self) -> bool {
+        !self.data.is_empty()
+            || !self.data_binary.is_empty()
+            || !self.data_raw.is_empty()
+            || !self.data_urlencode.is_empty()
     }
 
     /// The cookie jar the client keeps, when `-b FILE` or `-c` asks for one.
@@ -137,7 +162,23 @@ impl SendArgs {
         if !self.form.is_empty() {
             return Ok(req.multipart(self.multipart().await?));
         }
-        if self.get || (self.data.is_empty() && self.data_urlencode.is_empty()) {
+        if let Some(path) = &self.upload {
+            let body = tenax::Body::file(path)
+                .await
+                .map_err(|e| (READ_ERROR, format!("reading {}: {e}", path.display())))?;
+            return Ok(req.body(body));
+        }
+        if !self.json.is_empty() {
+            let mut body = Vec::new();
+            for j in &self.json {
+                body.extend(data_of(j, false)?);
+            }
+            if !has_content_type {
+                req = req.header("content-type", "application/json");
+            }
+            return Ok(req.header("accept", "application/json").body(body));
+        }
+        if self.get || !self.has_data() {
             return Ok(req);
         }
         if !has_content_type {
@@ -150,7 +191,13 @@ impl SendArgs {
     fn joined_data(&self) -> Result<String, Refusal> {
         let mut parts = Vec::new();
         for d in &self.data {
-            parts.push(String::from_utf8_lossy(&data_of(d)?).into_owned());
+            parts.push(String::from_utf8_lossy(&data_of(d, true)?).into_owned());
+        }
+        for d in &self.data_binary {
+            parts.push(String::from_utf8_lossy(&data_of(d, false)?).into_owned());
+        }
+        for d in &self.data_raw {
+            parts.push(d.clone());
         }
         for d in &self.data_urlencode {
             parts.push(urlencoded(d)?);
@@ -168,18 +215,23 @@ impl SendArgs {
     }
 }
 
-/// `-d` data: text, `@FILE`, or `@-` (standard input).
-fn data_of(d: &str) -> Result<Vec<u8>, Refusal> {
-    match d.strip_prefix('@') {
+/// Data: text, `@FILE`, or `@-` (standard input); `-d` takes CR and LF out of what it reads
+/// (`strip`), as curl does, `--data-binary` and `--json` keep them.
+fn data_of(d: &str, strip: bool) -> Result<Vec<u8>, Refusal> {
+    let mut bytes = match d.strip_prefix('@') {
         Some("-") => {
             let mut b = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
                 .map_err(|e| (READ_ERROR, format!("reading standard input: {e}")))?;
-            Ok(b)
+            b
         }
-        Some(path) => read(path),
-        None => Ok(d.as_bytes().to_vec()),
+        Some(path) => read(path)?,
+        None => return Ok(d.as_bytes().to_vec()),
+    };
+    if strip {
+        bytes.retain(|b| *b != b'\r' && *b != b'\n');
     }
+    Ok(bytes)
 }
 
 fn read(path: &str) -> Result<Vec<u8>, Refusal> {

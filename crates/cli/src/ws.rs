@@ -8,13 +8,13 @@ use tenax::ws::{Closed, DisconnectReason, Message, WsEvent};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::args;
-use crate::get::{ClientArgs, print_error};
+use crate::get::{ConnArgs, print_error};
 use crate::report::{exit, exit_code};
 
 /// Options of `tenax ws`.
 #[derive(clap::Args, Debug)]
 pub struct WsArgs {
-    /// ws:// or wss:// URL
+    /// ws:// or wss:// URL (ws:// is assumed when there is no scheme)
     url: String,
     /// Header for the handshake request, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = args::header)]
@@ -65,7 +65,7 @@ pub struct WsArgs {
     #[arg(long)]
     no_stdin: bool,
     #[command(flatten)]
-    client: ClientArgs,
+    conn: ConnArgs,
 }
 
 fn secs(l: Option<args::Limit>) -> Option<Option<Duration>> {
@@ -102,19 +102,33 @@ fn describe(e: &WsEvent) -> String {
     }
 }
 
+/// A WebSocket URL as a person types it: without a scheme, `ws://` is assumed (as `get`
+/// assumes `http://`).
+fn ws_url(s: &str) -> String {
+    if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("ws://{s}")
+    }
+}
+
 pub fn run(args: WsArgs) -> u8 {
     crate::report::run_command(ws(args))
 }
 
 async fn ws(a: WsArgs) -> u8 {
-    let client = match a.client.build() {
+    let client = match a
+        .conn
+        .apply(tenax::Client::builder())
+        .and_then(|b| b.build().map_err(|e| e.to_string()))
+    {
         Ok(c) => c,
         Err(m) => {
             eprintln!("tenax: {m}");
             return exit::USAGE;
         }
     };
-    let mut b = client.websocket(&a.url);
+    let mut b = client.websocket(ws_url(&a.url));
     for (k, v) in &a.headers {
         b = b.header(k.as_str(), v.as_str());
     }

@@ -260,7 +260,14 @@ fn a_cookie_jar_is_written_and_read_in_curls_format() {
 #[test]
 fn get_json_summarises_the_exchange() {
     let s = chaos();
-    let out = tenax(&["get", &s.url("/bytes/13"), "--json"]);
+    let out = tenax(&[
+        "get",
+        &s.url("/bytes/13"),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["status"], 200);
@@ -276,10 +283,10 @@ fn get_json_summarises_the_exchange() {
 }
 
 #[test]
-fn verbose_prints_spans_with_opentelemetry_attributes_and_retries() {
+fn trace_prints_spans_with_opentelemetry_attributes_and_retries() {
     let s = chaos();
     let url = s.url("/flaky/verbose?fail=1&status=503");
-    let out = tenax(&["get", "-v", &url]);
+    let out = tenax(&["get", "--trace", &url]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     for want in [
@@ -330,11 +337,16 @@ fn get_exit_codes_follow_curl() {
     // 28: a timeout, whose message names the phase.
     let out = tenax(&["get", &s.url("/stall"), "--read-timeout", "0.3"]);
     assert_eq!(out.status.code(), Some(28));
+    // Each retry was announced, then the error.
+    let err = stderr(&out);
     assert!(
-        stderr(&out).starts_with("tenax: read timed out after 300ms"),
-        "{}",
-        stderr(&out)
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("tenax: read timed out after 300ms"),
+        "{err}"
     );
+    assert!(err.contains("tenax: retrying in "), "{err}");
 
     // 56: a connection reset mid-body.
     assert_eq!(
@@ -390,13 +402,20 @@ fn a_password_in_the_url_is_sent_and_never_printed() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     // base64("user:s3cret"): sent as Basic credentials.
     assert!(text.contains("Basic dXNlcjpzM2NyZXQ="), "{text}");
-    let out = tenax(&["get", &url, "--json"]);
+    let out = tenax(&["get", &url, "-o", "/dev/null", "-w", "%{json}"]);
     let summary = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         !summary.contains("s3cret") && summary.contains("user:***@"),
         "{summary}"
     );
-    let out = tenax(&["get", "http://user:s3cret@127.0.0.1:1/", "--json"]);
+    let out = tenax(&[
+        "get",
+        "http://user:s3cret@127.0.0.1:1/",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
     assert_eq!(out.status.code(), Some(7), "{all}");
     assert!(!all.contains("s3cret"), "{all}");
@@ -435,7 +454,7 @@ fn get_exit_52_on_an_empty_reply() {
             tenax_chaos::RawStep::Close,
         ]))
         .unwrap();
-    let out = tenax(&["get", &raw.url("/"), "--json"]);
+    let out = tenax(&["get", &raw.url("/"), "-o", "/dev/null", "-w", "%{json}"]);
     assert_eq!(out.status.code(), Some(52));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["error"]["kind"], "io");
@@ -464,18 +483,37 @@ fn get_over_tls_with_a_ca_file_pins_and_versions() {
     let ca = ca.to_str().unwrap();
     let url = s.url("/bytes/13");
 
-    let out = tenax(&["get", &url, "--cacert", ca, "--json"]);
+    let out = tenax(&[
+        "get",
+        &url,
+        "--cacert",
+        ca,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let j = json_of(&out);
     assert_eq!(j["http_version"], "HTTP/2");
     assert_eq!(j["tls_version"], "TLSv1.3");
     assert!(j["timings"]["tls_ms"].as_f64().unwrap() > 0.0);
 
-    let out = tenax(&["get", &url, "--cacert", ca, "--http1", "--json"]);
+    let out = tenax(&[
+        "get",
+        &url,
+        "--cacert",
+        ca,
+        "--http1",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert_eq!(json_of(&out)["http_version"], "HTTP/1.1");
 
     // 60: not trusted; a wrong pin.
-    let out = tenax(&["get", &url, "--json"]);
+    let out = tenax(&["get", &url, "-o", "/dev/null", "-w", "%{json}"]);
     assert_eq!(out.status.code(), Some(60));
     assert_eq!(json_of(&out)["error"]["kind"], "tls");
     let wrong = format!("sha256//{}=", "A".repeat(43));
@@ -559,7 +597,15 @@ fn get_with_a_client_certificate() {
 #[test]
 fn get_http2_by_prior_knowledge() {
     let s = chaos();
-    let out = tenax(&["get", &s.url("/bytes/3"), "--http2", "--json"]);
+    let out = tenax(&[
+        "get",
+        &s.url("/bytes/3"),
+        "--http2",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert_eq!(json_of(&out)["http_version"], "HTTP/2");
     assert_eq!(
         tenax(&["get", &s.url("/"), "--http1", "--http2"])
@@ -575,7 +621,14 @@ fn get_http2_by_prior_knowledge() {
 fn get_retries_a_flaky_route_and_reports_attempts() {
     let s = chaos();
     // A Retry-After of 0 keeps the test quick.
-    let out = tenax(&["get", &s.url("/flaky/k?fail=2&retry_after=0"), "--json"]);
+    let out = tenax(&[
+        "get",
+        &s.url("/flaky/k?fail=2&retry_after=0"),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let j = json_of(&out);
     assert_eq!(j["status"], 200);
@@ -585,7 +638,10 @@ fn get_retries_a_flaky_route_and_reports_attempts() {
         "get",
         &s.url("/flaky/l?fail=2&retry_after=0"),
         "--no-retry",
-        "--json",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
     ]);
     assert_eq!(json_of(&out)["status"], 503);
     assert_eq!(json_of(&out)["attempts"], 1);
@@ -595,7 +651,10 @@ fn get_retries_a_flaky_route_and_reports_attempts() {
         &s.url("/flaky/m?fail=4&retry_after=0"),
         "--retries",
         "4",
-        "--json",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
     ]);
     assert_eq!(json_of(&out)["status"], 200);
     assert_eq!(json_of(&out)["attempts"], 5);
@@ -605,7 +664,16 @@ fn get_retries_a_flaky_route_and_reports_attempts() {
 fn get_deadline_exits_28_and_names_the_deadline() {
     let s = chaos();
     let t = std::time::Instant::now();
-    let out = tenax(&["get", &s.url("/delay/5000"), "--deadline", "0.5", "--json"]);
+    let out = tenax(&[
+        "get",
+        &s.url("/delay/5000"),
+        "--deadline",
+        "0.5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert!(t.elapsed() < std::time::Duration::from_secs(3));
     assert_eq!(out.status.code(), Some(28));
     let j = json_of(&out);
@@ -616,9 +684,24 @@ fn get_deadline_exits_28_and_names_the_deadline() {
 #[test]
 fn get_follows_redirects_only_with_location() {
     let s = chaos();
-    let out = tenax(&["get", &s.url("/redirect/2"), "--json"]);
+    let out = tenax(&[
+        "get",
+        &s.url("/redirect/2"),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert_eq!(json_of(&out)["status"], 302);
-    let out = tenax(&["get", &s.url("/redirect/2"), "-L", "--json"]);
+    let out = tenax(&[
+        "get",
+        &s.url("/redirect/2"),
+        "-L",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
     assert_eq!(json_of(&out)["status"], 200);
     let out = tenax(&[
         "get",
@@ -626,7 +709,10 @@ fn get_follows_redirects_only_with_location() {
         "-L",
         "--max-redirs",
         "2",
-        "--json",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
     ]);
     assert_eq!(out.status.code(), Some(47));
     assert_eq!(json_of(&out)["error"]["kind"], "redirect");

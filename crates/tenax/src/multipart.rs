@@ -33,13 +33,9 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::header::HeaderValue;
-use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::body::Body;
 use crate::error::{BoxError, Error};
-
-/// How much of a file part is read at a time.
-const FILE_CHUNK: usize = 64 * 1024;
 
 /// A `multipart/form-data` form: named parts in the order given, sent by
 /// [`RequestBuilder::multipart`](crate::RequestBuilder::multipart).
@@ -275,10 +271,7 @@ impl Part {
     /// (`application/octet-stream` when unknown). Fails if the file cannot be opened.
     pub async fn file(path: impl AsRef<Path>) -> std::io::Result<Part> {
         let path = path.as_ref();
-        let file = tokio::fs::File::open(path).await?;
-        let len = file.metadata().await?.len();
-        let chunks = FileChunks { file };
-        let mut part = Part::new(Body::sized_stream(Box::pin(chunks), len));
+        let mut part = Part::new(Body::file(path).await?);
         if let Some(name) = path.file_name() {
             part.file_name = Some(Cow::Owned(name.to_string_lossy().into_owned()));
         }
@@ -321,32 +314,6 @@ impl fmt::Debug for Part {
             .field("file_name", &self.file_name)
             .field("mime", &self.mime)
             .finish()
-    }
-}
-
-/// A file read a chunk at a time.
-struct FileChunks {
-    file: tokio::fs::File,
-}
-
-impl Stream for FileChunks {
-    type Item = Result<Bytes, BoxError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // Zeroed rather than uninitialised: no `unsafe`, and small beside the read itself.
-        let mut chunk = BytesMut::zeroed(FILE_CHUNK);
-        let mut read = ReadBuf::new(&mut chunk);
-        match std::task::ready!(Pin::new(&mut self.file).poll_read(cx, &mut read)) {
-            Err(e) => Poll::Ready(Some(Err(e.into()))),
-            Ok(()) => {
-                let n = read.filled().len();
-                if n == 0 {
-                    return Poll::Ready(None);
-                }
-                chunk.truncate(n);
-                Poll::Ready(Some(Ok(chunk.freeze())))
-            }
-        }
     }
 }
 

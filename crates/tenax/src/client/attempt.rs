@@ -66,6 +66,9 @@ impl Client {
 
             let h2 = conn.is_h2();
             address(&mut req, &conn, uri);
+            if let Some(obs) = self.observer(id) {
+                obs.emit(id, request_head(&req));
+            }
             // An HTTP/2 server may refuse a stream it did not process; keep what it takes to
             // send the request again (bodies that are whole only).
             let replay = if h2 && !fresh {
@@ -433,6 +436,22 @@ fn address(req: &mut http::Request<Body>, conn: &Conn, uri: &Uri) {
     if !req.headers().contains_key(header::HOST) {
         req.headers_mut()
             .insert(header::HOST, info.host_header.clone());
+    }
+}
+
+/// What the observer is told of a request head as it goes out.
+fn request_head(req: &http::Request<Body>) -> EventKind {
+    let mut headers = req.headers().clone();
+    if let Some(len) = req.body().len().filter(|n| *n > 0)
+        && !headers.contains_key(header::CONTENT_LENGTH)
+    {
+        headers.insert(header::CONTENT_LENGTH, len.into());
+    }
+    EventKind::RequestHead {
+        method: req.method().clone(),
+        target: req.uri().clone(),
+        version: req.version(),
+        headers,
     }
 }
 

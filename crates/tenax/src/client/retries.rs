@@ -282,6 +282,7 @@ impl Client {
                     attempt,
                     status: a.head.status,
                     version: a.head.version,
+                    headers: a.head.headers.clone(),
                 },
                 Err(e) => EventKind::AttemptFailed {
                     attempt,

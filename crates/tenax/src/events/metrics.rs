@@ -58,6 +58,7 @@ pub(super) fn record(event: &Event) {
         // Connections are counted by the pool, idle and active (`http.client.open_connections`).
         EventKind::ConnectionOpened { .. }
         | EventKind::ConnectionClosed { .. }
+        | EventKind::RequestHead { .. }
         | EventKind::ResponseHead { .. }
         | EventKind::AttemptFailed { .. } => {}
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use http::{Method, StatusCode, Uri, Version};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
 use tokio::sync::mpsc;
 
 use crate::TimeoutPhase;
@@ -73,6 +73,20 @@ pub enum EventKind {
         /// The address it was connected to.
         remote: SocketAddr,
     },
+    /// An attempt's request head went to its connection (what the server is sent: `curl -v`'s
+    /// `>` lines).
+    RequestHead {
+        /// The method.
+        method: Method,
+        /// The request line's target: the path and query (the whole URL through an HTTP proxy,
+        /// and on HTTP/2, where it goes in pseudo-headers).
+        target: Uri,
+        /// The HTTP version of the connection.
+        version: Version,
+        /// The headers, `Host` and the client's defaults included, and the `Content-Length`
+        /// the connection adds for a body of known length.
+        headers: HeaderMap,
+    },
     /// An attempt received its response head.
     ResponseHead {
         /// The attempt's number, from 1.
@@ -81,6 +95,8 @@ pub enum EventKind {
         status: StatusCode,
         /// The HTTP version of the response.
         version: Version,
+        /// The response's headers.
+        headers: HeaderMap,
     },
     /// An attempt failed.
     AttemptFailed {

@@ -73,7 +73,9 @@ fn protocol(v: Version) -> &'static str {
 /// rest at debug.
 pub(crate) fn log(event: &Event) {
     match &event.kind {
-        EventKind::RequestStart { .. } | EventKind::RequestEnd { .. } => {}
+        EventKind::RequestStart { .. }
+        | EventKind::RequestEnd { .. }
+        | EventKind::RequestHead { .. } => {}
         EventKind::PoolWait { host, waited } => {
             tracing::debug!(server.address = %host, ?waited, "waited for a connection")
         }

@@ -1,0 +1,122 @@
+//! What the HTTP commands say on stderr as a request goes: with `-v`, curl's `*` connection
+//! lines, `>` request and `<` response header lines; unless `-s`, each retry and redirect
+//! announced. Told by the client's events (`on_event`), in the order things happen.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tenax::events::{Event, EventKind};
+
+/// Requests started in this process, redirects included (each hop is a request of its own):
+/// `-w '%{num_redirects}'` of the one request `get` makes is this, less one.
+static STARTED: AtomicU32 = AtomicU32::new(0);
+
+/// The redirects followed so far by the process's request.
+pub fn redirects() -> u32 {
+    STARTED.load(Ordering::Relaxed).saturating_sub(1)
+}
+
+/// Says what happens, as the flags ask.
+#[derive(Clone, Copy)]
+pub struct Narrator {
+    headers: bool,
+    announce: bool,
+    max_attempts: u32,
+}
+
+impl Narrator {
+    pub fn new(headers: bool, announce: bool, max_attempts: u32) -> Narrator {
+        Narrator {
+            headers,
+            announce,
+            max_attempts,
+        }
+    }
+
+    /// Listens to the client being built.
+    pub fn attach(self, b: tenax::ClientBuilder) -> tenax::ClientBuilder {
+        b.on_event(move |e| self.tell(e))
+    }
+
+    fn tell(&self, e: &Event) {
+        if let EventKind::RequestStart { url, .. } = &e.kind {
+            let before = STARTED.fetch_add(1, Ordering::Relaxed);
+            if before > 0 && self.announce {
+                eprintln!("tenax: following the redirect to {url}");
+            }
+            return;
+        }
+        match &e.kind {
+            EventKind::RetryScheduled {
+                attempt,
+                reason,
+                delay,
+            } if self.announce => eprintln!(
+                "tenax: retrying in {} ms after {reason} (attempt {}/{})",
+                delay.as_millis(),
+                attempt + 1,
+                self.max_attempts
+            ),
+            _ if self.headers => print_head(&e.kind),
+            _ => {}
+        }
+    }
+}
+
+/// curl's `-v` lines for connections and heads.
+fn print_head(kind: &EventKind) {
+    let mut out = String::new();
+    match kind {
+        EventKind::ConnectionOpened {
+            host,
+            remote,
+            version,
+        } => {
+            let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+            out.push_str(&format!(
+                "* Connected to {name} ({}) port {}\n* using {}\n",
+                remote.ip(),
+                remote.port(),
+                crate::report::version_str(*version)
+            ));
+        }
+        EventKind::RequestHead {
+            method,
+            target,
+            version,
+            headers,
+        } => {
+            let target = target.path_and_query().map_or("/", |p| p.as_str());
+            let version = crate::report::version_str(*version);
+            out.push_str(&format!("> {method} {target} {version}\n"));
+            for (name, value) in headers {
+                out.push_str(&format!(
+                    "> {name}: {}\n",
+                    String::from_utf8_lossy(value.as_bytes())
+                ));
+            }
+            out.push_str("> \n");
+        }
+        EventKind::ResponseHead {
+            status,
+            version,
+            headers,
+            ..
+        } => {
+            let reason = status.canonical_reason().unwrap_or("");
+            let version = crate::report::version_str(*version);
+            out.push_str(&format!("< {version} {} {reason}\n", status.as_u16()));
+            for (name, value) in headers {
+                out.push_str(&format!(
+                    "< {name}: {}\n",
+                    String::from_utf8_lossy(value.as_bytes())
+                ));
+            }
+            out.push_str("< \n");
+        }
+        EventKind::AttemptFailed {
+            attempt, message, ..
+        } => out.push_str(&format!("* attempt {attempt} failed: {message}\n")),
+        _ => {}
+    }
+    eprint!("{out}");
+}
