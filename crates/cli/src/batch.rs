@@ -30,6 +30,13 @@ pub struct BatchArgs {
     /// Header for every request, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = args::header)]
     headers: Vec<(String, String)>,
+    /// Count an HTTP status >= 400 as a failure (error kind "status", exit 22), as curl -f
+    #[arg(short = 'f', long = "fail")]
+    fail: bool,
+    /// Save each body in DIR under its URL's file name ('index.html' when it has none; NAME.1,
+    /// NAME.2… when taken)
+    #[arg(long = "output-dir", value_name = "DIR")]
+    output_dir: Option<PathBuf>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -38,10 +45,19 @@ pub fn run(args: BatchArgs) -> u8 {
     crate::report::run_command(batch(args))
 }
 
-/// Reads the body to its end, counting it; the outcome of one URL.
-async fn fetch(req: tenax::RequestBuilder) -> Outcome {
+/// What `fetch` does with each response besides counting it.
+#[derive(Clone, Default)]
+struct FetchOptions {
+    fail: bool,
+    output_dir: Option<PathBuf>,
+}
+
+/// Reads the body to its end, counting it (and saving it with `--output-dir`); the outcome
+/// of one URL, and why its body could not be saved, if it could not.
+async fn fetch(req: tenax::RequestBuilder, opts: Rc<FetchOptions>) -> (Outcome, Option<String>) {
     let started = Instant::now();
     let mut out = Outcome::new(String::new());
+    let mut unsaved = None;
     match req.send().await {
         Err(e) => {
             out.attempts = e.attempts();
@@ -53,21 +69,73 @@ async fn fetch(req: tenax::RequestBuilder) -> Outcome {
             out.version = Some(res.version());
             out.tls_version = res.tls_version();
             out.reused = res.reused();
-            loop {
-                match res.chunk().await {
-                    Ok(Some(c)) => out.bytes += c.len() as u64,
-                    Ok(None) => break,
-                    Err(e) => {
-                        out.error = Some(e);
-                        break;
-                    }
-                }
+            if opts.fail
+                && let Err(e) = res.error_for_status_ref()
+            {
+                out.error = Some(e);
+            } else {
+                unsaved = read_body(&mut res, &opts, &mut out).await;
             }
             out.timings = Some(*res.timings());
         }
     }
     out.elapsed = started.elapsed();
-    out
+    (out, unsaved)
+}
+
+/// Reads a body to its end, into a file of `--output-dir` if there is one; why it could not
+/// be saved, if it could not (a read error is the outcome's).
+async fn read_body(
+    res: &mut tenax::Response,
+    opts: &FetchOptions,
+    out: &mut Outcome,
+) -> Option<String> {
+    let mut file = None;
+    if let Some(dir) = &opts.output_dir {
+        match create_in(dir, &res.url().to_string()) {
+            Ok(f) => file = Some(std::io::BufWriter::new(f)),
+            Err(e) => return Some(format!("saving into {}: {e}", dir.display())),
+        }
+    }
+    loop {
+        match res.chunk().await {
+            Ok(Some(c)) => {
+                out.bytes += c.len() as u64;
+                if let Some(f) = &mut file
+                    && let Err(e) = f.write_all(&c)
+                {
+                    return Some(format!("saving {}: {e}", res.url()));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                out.error = Some(e);
+                return None;
+            }
+        }
+    }
+    file.and_then(|mut f| f.flush().err())
+        .map(|e| format!("saving {}: {e}", res.url()))
+}
+
+/// A new file in `dir` named after the URL's last path segment (`index.html` without one),
+/// with `.1`, `.2`… added when the name is taken.
+fn create_in(dir: &std::path::Path, url: &str) -> std::io::Result<std::fs::File> {
+    let name = crate::output::file_name(url).unwrap_or_else(|_| "index.html".into());
+    let mut path = dir.join(&name);
+    for n in 1.. {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                path = dir.join(format!("{name}.{n}"));
+            }
+            other => return other,
+        }
+    }
+    unreachable!("some suffix is free")
 }
 
 /// Latencies in logarithmic buckets (about 2 % wide), so that the summary's percentiles take
@@ -225,8 +293,12 @@ async fn batch(mut a: BatchArgs) -> u8 {
         }
         req
     });
+    let opts = Rc::new(FetchOptions {
+        fail: a.fail,
+        output_dir: a.output_dir.clone(),
+    });
     let mut results = client
-        .batch_stream(Box::pin(requests), fetch)
+        .batch_stream(Box::pin(requests), move |req| fetch(req, opts.clone()))
         .concurrency(a.concurrency);
     if let Some(limit) = a.client.deadline() {
         results = results.deadline(limit);
@@ -240,7 +312,7 @@ async fn batch(mut a: BatchArgs) -> u8 {
     let bar = progress_bar();
     let mut out = std::io::stdout().lock();
     let mut lines: Vec<u8> = Vec::with_capacity(64 * 1024);
-    while let Some((i, mut outcome)) = results.next().await {
+    while let Some((i, (mut outcome, unsaved))) = results.next().await {
         outcome.url = urls.borrow_mut().remove(&i).unwrap_or_default();
         outcome.write_json_line(Some(i), &mut lines);
         // Written when the buffer is full or the batch is not at full speed (fewer requests in
@@ -252,12 +324,17 @@ async fn batch(mut a: BatchArgs) -> u8 {
             lines.clear();
         }
         latencies.record(outcome.elapsed);
-        match &outcome.error {
-            None => ok += 1,
-            Some(e) => {
+        match (&outcome.error, unsaved) {
+            (Some(e), _) => {
                 *failed.entry(error_kind(e)).or_default() += 1;
                 first_failure.get_or_insert(exit_code(e));
             }
+            (None, Some(why)) => {
+                eprintln!("tenax: {why}");
+                *failed.entry("write").or_default() += 1;
+                first_failure.get_or_insert(exit::WRITE_OUTPUT);
+            }
+            (None, None) => ok += 1,
         }
         if let Some(bar) = &bar {
             bar.inc(1);

@@ -33,7 +33,13 @@ pub fn run_command(f: impl std::future::Future<Output = u8>) -> u8 {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(f),
+        Ok(rt) => {
+            let code = rt.block_on(f);
+            // Without waiting for blocking tasks: a read of stdin that never ends (`tenax ws`
+            // whose connection closed for good) would keep the process alive.
+            rt.shutdown_background();
+            code
+        }
         Err(e) => {
             eprintln!("tenax: starting the runtime: {e}");
             exit::FAILURE

@@ -64,9 +64,16 @@ pub struct WsArgs {
     /// Do not read stdin (send only --send messages)
     #[arg(long)]
     no_stdin: bool,
+    /// After the end of input, exit once no message has come for this long, seconds
+    /// [default: when every message sent has had a reply, or after 5 s]
+    #[arg(long, value_name = "S", value_parser = args::limit)]
+    idle_exit: Option<args::Limit>,
     #[command(flatten)]
     conn: ConnArgs,
 }
+
+/// How long the end waits: for replies after the end of input, and for the close handshake.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn secs(l: Option<args::Limit>) -> Option<Option<Duration>> {
     l.map(|l| l.0)
@@ -110,6 +117,20 @@ fn ws_url(s: &str) -> String {
     } else {
         format!("ws://{s}")
     }
+}
+
+/// One message on stdout: text as a line, binary as `base64:…`.
+async fn write_message(out: &mut tokio::io::Stdout, m: &Message) -> std::io::Result<()> {
+    let line = match m {
+        Message::Text(t) => format!("{t}\n"),
+        Message::Binary(b) => format!(
+            "base64:{}\n",
+            base64::engine::general_purpose::STANDARD.encode(b)
+        ),
+        other => format!("{other:?}\n"),
+    };
+    out.write_all(line.as_bytes()).await?;
+    out.flush().await
 }
 
 pub fn run(args: WsArgs) -> u8 {
@@ -166,15 +187,19 @@ async fn ws(a: WsArgs) -> u8 {
         }
     };
     let mut events = socket.events();
-    for text in a.send {
-        if socket.send(Message::text(text)).await.is_err() {
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for text in &a.send {
+        if socket.send(Message::text(text.as_str())).await.is_err() {
             break;
         }
+        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let sender = socket.sender();
     let reading_stdin = !a.no_stdin;
+    let counted = sent.clone();
     let stdin = async move {
         if !reading_stdin {
+            // No input: listen until the peer closes or --count.
             return std::future::pending::<()>().await;
         }
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -182,6 +207,7 @@ async fn ws(a: WsArgs) -> u8 {
             if sender.send(Message::text(line)).await.is_err() {
                 break;
             }
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     };
     tokio::pin!(stdin);
@@ -189,46 +215,57 @@ async fn ws(a: WsArgs) -> u8 {
     let mut received = 0u64;
     let mut out = tokio::io::stdout();
     let mut code = 0;
+    // After the end of input: when to stop waiting for replies.
+    let mut give_up: Option<tokio::time::Instant> = None;
+    let idle = a.idle_exit.and_then(|l| l.0);
     loop {
+        let wait_until =
+            give_up.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             m = socket.recv() => {
                 let Some(m) = m else { break };
-                let line = match &m {
-                    Message::Text(t) => format!("{t}\n"),
-                    Message::Binary(b) => format!(
-                        "base64:{}\n",
-                        base64::engine::general_purpose::STANDARD.encode(b)
-                    ),
-                    other => format!("{other:?}\n"),
-                };
-                if out.write_all(line.as_bytes()).await.is_err() {
+                if write_message(&mut out, &m).await.is_err() {
                     break;
                 }
-                let _ = out.flush().await;
                 received += 1;
                 if a.count.is_some_and(|n| received >= n) {
                     break;
+                }
+                if !stdin_open && a.count.is_none() {
+                    match idle {
+                        Some(d) => give_up = Some(tokio::time::Instant::now() + d),
+                        // Every message sent has had its reply: done.
+                        None if received >= sent.load(std::sync::atomic::Ordering::Relaxed) => break,
+                        None => {}
+                    }
                 }
             }
             e = events.recv() => match e {
                 Some(e) => {
                     eprintln!("tenax: {}", describe(&e));
                     if let WsEvent::Closed(c) = &e {
+                        // Closed for good: nothing more will come.
                         code = closed_exit(c);
+                        break;
                     }
                 }
                 None => break,
             },
             _ = &mut stdin, if stdin_open => {
                 stdin_open = false;
-                // Input ended: unless waiting for --count messages, flush and leave.
+                // Input ended: wait for the replies (unless waiting for --count messages).
                 if a.count.is_none() {
-                    break;
+                    let all_answered = received >= sent.load(std::sync::atomic::Ordering::Relaxed);
+                    if idle.is_none() && all_answered {
+                        break;
+                    }
+                    give_up = Some(tokio::time::Instant::now() + idle.unwrap_or(CLOSE_TIMEOUT));
                 }
             }
+            _ = tokio::time::sleep_until(wait_until), if give_up.is_some() => break,
         }
     }
-    let unsent = socket.close(Duration::from_secs(5)).await;
+    let unsent = socket.close(CLOSE_TIMEOUT).await;
     while let Some(e) = events.try_recv() {
         eprintln!("tenax: {}", describe(&e));
         if let WsEvent::Closed(c) = &e {

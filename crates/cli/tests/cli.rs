@@ -1036,3 +1036,377 @@ fn batch_prints_one_json_line_per_url_in_completion_order() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+// ===== curl's flags, compared with curl itself where it is installed =====
+
+/// `>`/`<` lines of `-v` output, header names lowercased and sorted within each block (curl
+/// adds its headers in its own order and case), values as sent.
+fn head_lines(stderr: &str, mark: char) -> Vec<String> {
+    let mut lines: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.starts_with(mark))
+        .map(|l| match l[1..].trim().split_once(": ") {
+            Some((name, value)) => format!("{} {}: {value}", mark, name.to_ascii_lowercase()),
+            None => l.trim_end().to_owned(),
+        })
+        .filter(|l| !l.contains("date:"))
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn verbose_request_and_response_lines_are_curls() {
+    let s = chaos();
+    let url = s.url("/bytes/5");
+    let out = tenax(&["get", "-v", "-A", "agent/1", "-H", "X-A: b", &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("* Connected to 127.0.0.1 (127.0.0.1) port"),
+        "{err}"
+    );
+    let port = s.addr().port();
+    for want in [
+        "> GET /bytes/5 HTTP/1.1".to_string(),
+        format!("> host: 127.0.0.1:{port}"),
+        "> user-agent: agent/1".into(),
+        "> accept: */*".into(),
+        "> x-a: b".into(),
+        "< HTTP/1.1 200 OK".into(),
+        "< content-length: 5".into(),
+    ] {
+        assert!(
+            head_lines(&err, want.chars().next().unwrap()).contains(&want),
+            "{want:?}:\n{err}"
+        );
+    }
+    if let Some(c) = curl(&[
+        "-v",
+        "-A",
+        "agent/1",
+        "-H",
+        "X-A: b",
+        "-o",
+        "/dev/null",
+        &url,
+    ]) {
+        let theirs = String::from_utf8_lossy(&c.stderr);
+        assert_eq!(
+            head_lines(&err, '>'),
+            head_lines(&theirs, '>'),
+            "curl:\n{theirs}"
+        );
+        assert_eq!(
+            head_lines(&err, '<'),
+            head_lines(&theirs, '<'),
+            "curl:\n{theirs}"
+        );
+    }
+}
+
+#[test]
+fn include_head_write_out_and_silent_are_curls() {
+    let s = chaos();
+    let url = s.url("/bytes/7");
+    // -i: the status line and headers, then the body.
+    let out = tenax(&["get", "-i", &url]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("\r\ncontent-length: 7\r\n"), "{text}");
+    assert!(text.ends_with(&format!(
+        "\r\n\r\n{}",
+        String::from_utf8_lossy(&tenax_chaos::pattern(0, 7))
+    )));
+    // -I: HEAD, headers only.
+    let head = tenax(&["get", "-I", &url]);
+    let head_text = String::from_utf8_lossy(&head.stdout);
+    assert!(head_text.ends_with("\r\n\r\n") && head_text.contains("content-length: 7"));
+    // -w with curl's variables.
+    let w = tenax(&[
+        "get",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download} %{num_redirects}\\n",
+        &url,
+    ]);
+    assert_eq!(String::from_utf8_lossy(&w.stdout), "200 7 0\n");
+    // -s: nothing on stderr, even on failure; -S brings the error back.
+    let silent = tenax(&["get", "-s", "http://127.0.0.1:1/"]);
+    assert_eq!(silent.status.code(), Some(7));
+    assert!(silent.stderr.is_empty(), "{}", stderr(&silent));
+    let shown = tenax(&["get", "-sS", "--no-retry", "http://127.0.0.1:1/"]);
+    assert!(stderr(&shown).starts_with("tenax: "), "{}", stderr(&shown));
+    if let Some(c) = curl(&["-I", &url]) {
+        let lines = |t: &str| {
+            let mut v: Vec<String> = t
+                .lines()
+                .filter(|l| !l.starts_with("date:"))
+                .map(|l| l.to_ascii_lowercase())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            lines(&head_text),
+            lines(&String::from_utf8_lossy(&c.stdout))
+        );
+        let cw = curl(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{size_download} %{num_redirects}\\n",
+            &url,
+        ])
+        .unwrap();
+        assert_eq!(cw.stdout, w.stdout);
+        let cs = Command::new("curl")
+            .args(["-s", "http://127.0.0.1:1/"])
+            .output()
+            .unwrap();
+        assert_eq!(cs.status.code(), silent.status.code());
+        assert!(cs.stderr.is_empty());
+    }
+}
+
+#[test]
+fn json_user_agent_upload_and_max_time_are_curls() {
+    let s = chaos();
+    let url = s.url("/echo");
+    let dir = std::env::temp_dir().join(format!("tenax-cli-18-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("up.bin");
+    std::fs::write(&file, vec![7u8; 100_000]).unwrap();
+    let file_s = file.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--json", "{\"a\":1}"],
+        vec!["-A", "agent/2", "-e", "http://from/"],
+        vec!["-u", "ann:pw"],
+        vec!["-T", file_s],
+    ];
+    for flags in cases {
+        let mut args = vec!["get", url.as_str()];
+        args.extend(&flags);
+        let got = tenax(&args);
+        assert!(got.status.success(), "{flags:?}: {}", stderr(&got));
+        let e: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+        let pick = |e: &serde_json::Value| {
+            serde_json::json!([
+                e["method"],
+                e["body_len"],
+                e["headers"]["content-type"],
+                e["headers"]["accept"],
+                e["headers"]["user-agent"],
+                e["headers"]["referer"],
+                e["auth"],
+                e["headers"]["content-length"]
+            ])
+        };
+        if flags[0] == "--json" {
+            assert_eq!(e["method"], "POST");
+            assert_eq!(e["headers"]["content-type"], "application/json");
+            assert_eq!(e["headers"]["accept"], "application/json");
+        }
+        if flags[0] == "-T" {
+            assert_eq!(e["method"], "PUT");
+            assert_eq!(e["body_len"], 100_000);
+        }
+        if let Some(c) = curl(&[&[url.as_str()][..], &flags].concat()) {
+            let theirs: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+            let mut ours = pick(&e);
+            let mut want = pick(&theirs);
+            // The default User-Agent differs (tenax/…, curl/…).
+            if flags[0] != "-A" {
+                ours[4] = serde_json::Value::Null;
+                want[4] = serde_json::Value::Null;
+            }
+            assert_eq!(ours, want, "{flags:?}");
+        }
+    }
+    // -m: the whole operation's limit, exit 28 as curl.
+    let out = tenax(&["get", "-m", "0.3", &s.url("/delay/5000")]);
+    assert_eq!(out.status.code(), Some(28), "{}", stderr(&out));
+    if let Some(c) = curl(&["-m", "0.3", &s.url("/delay/5000")]) {
+        assert_eq!(c.status.code(), Some(28));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn remote_name_and_output_dir_save_under_the_urls_name() {
+    let s = chaos();
+    let dir = std::env::temp_dir().join(format!("tenax-cli-O-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_s = dir.to_str().unwrap();
+    let out = tenax(&["get", "-O", "--output-dir", dir_s, &s.url("/bytes/11")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(dir.join("11")).unwrap(),
+        tenax_chaos::pattern(0, 11)
+    );
+    let with_slash = format!("{dir_s}/");
+    let out = tenax(&["get", "-o", &with_slash, &s.url("/bytes/12")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.join("12")).unwrap().len(), 12);
+    let out = tenax(&["get", "-O", &s.url("/")]);
+    assert_eq!(
+        out.status.code(),
+        Some(23),
+        "no file name: {}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_url_alone_is_a_get_and_unknown_flags_are_named() {
+    let s = chaos();
+    let out = tenax(&[&s.url("/bytes/4")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), 4);
+    let out = tenax(&["get", "--ntlm", &s.url("/bytes/4")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--ntlm is not supported"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn download_into_a_directory_saves_under_the_urls_name_and_leaves_nothing_on_failure() {
+    let s = chaos();
+    let dir = std::env::temp_dir().join(format!("tenax-cli-dl-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let with_slash = format!("{}/", dir.display());
+    let out = tenax(&["download", &s.url("/file/2000"), "-o", &with_slash, "-s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.join("2000")).unwrap().len(), 2000);
+    // A failure mid-body leaves nothing behind, beside or in the directory.
+    let out = tenax(&[
+        "download",
+        &s.url("/truncate/100"),
+        "-o",
+        &with_slash,
+        "-s",
+        "--no-retry",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("2000")], "{names:?}");
+    let parent: Vec<_> = std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("tenax-cli-dl-dir") && e.path() != dir)
+        .collect();
+    assert!(parent.is_empty(), "left beside the directory: {parent:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ws_waits_for_the_replies_to_its_input_before_closing() {
+    let s = chaos();
+    let out = tenax_stdin(&["ws", &s.ws_url("/ws/echo")], "hi\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+}
+
+#[test]
+fn ws_exits_as_soon_as_the_connection_is_closed_for_good() {
+    let s = chaos();
+    let t0 = std::time::Instant::now();
+    // stdin stays open (a child that never writes): the exit must come from the close.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenax"))
+        .args(["ws", &s.ws_url("/ws/close/1008")])
+        .args(["--send", "x"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let give_up = t0 + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "tenax ws did not exit after the close"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_ne!(status.code(), Some(0));
+}
+
+#[test]
+fn ws_help_lists_only_the_flags_it_uses_and_a_url_needs_no_scheme() {
+    let help = String::from_utf8_lossy(&tenax(&["ws", "--help"]).stdout).into_owned();
+    for http_only in [
+        "--max-redirs",
+        "--compressed",
+        "--max-size",
+        "--retries",
+        "--http2",
+    ] {
+        assert!(!help.contains(http_only), "{http_only} in ws --help");
+    }
+    let s = chaos();
+    let no_scheme = s.ws_url("/ws/echo").replace("ws://", "");
+    let out = tenax(&[
+        "ws",
+        &no_scheme,
+        "--send",
+        "a",
+        "--count",
+        "1",
+        "--no-stdin",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "a\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn batch_fail_counts_http_errors_and_output_dir_saves_bodies() {
+    let s = chaos();
+    let dir = std::env::temp_dir().join(format!("tenax-cli-batch-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let urls = format!(
+        "{}\n{}\n{}\n",
+        s.url("/bytes/10"),
+        s.url("/status/404"),
+        s.url("/bytes/10")
+    );
+    // Without --fail a 404 is a transfer like another.
+    let out = tenax_stdin(&["batch"], &urls);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = tenax_stdin(
+        &["batch", "--fail", "--output-dir", dir.to_str().unwrap()],
+        &urls,
+    );
+    assert_eq!(out.status.code(), Some(22), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 ok, 1 failed (status: 1)"),
+        "{}",
+        stderr(&out)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["10", "10.1"]);
+    assert_eq!(
+        std::fs::read(dir.join("10")).unwrap(),
+        tenax_chaos::pattern(0, 10)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
