@@ -1,6 +1,8 @@
 //! Operation deadlines: one limit over every attempt, backoff wait and body read of a request,
 //! or of everything Tenax does inside a scope.
 //!
+//! Runnable: `cargo run -p tenax --example 04_operation_deadline`.
+//!
 //! ```no_run
 //! # async fn demo(client: tenax::Client) -> tenax::Result<()> {
 //! use std::time::Duration;

@@ -25,16 +25,63 @@
 //! Defaults (each stated on its setter): connect 10 s, write 30 s, read 30 s, pool 30 s;
 //! 100 connections in all, unlimited per host, 32 idle per host, idle timeout 90 s;
 //! `bytes()`/`text()`/`json()` buffer at most 64 MiB.
+//!
+//! # Guides
+//!
+//! Each recipe has a runnable example in the repository's `crates/tenax/examples/`, run with
+//! `cargo run -p tenax --example NAME` against a fault-injecting server it starts itself.
+//!
+//! - **Timeouts by phase**: [`ClientBuilder::connect_timeout`], `read_timeout`,
+//!   `write_timeout`, `pool_timeout`, or [`Timeouts`] at once; per request on
+//!   [`RequestBuilder`]. An error says which phase ran out ([`Error::timeout_phase`]).
+//!   Example `01_phase_timeouts`.
+//! - **One client, pool limits, HTTP/2**: [`Client`] (clone it, [`Client::close`] it),
+//!   [`pool::Limits`], [`Client::stats`]. Examples `02_reuse_and_close`, `03_pool_limits`.
+//! - **Retries and deadlines**: [`retry`] (on by default for idempotent requests, with a
+//!   budget) and [`deadline`] (one limit over every attempt, wait and read). Examples
+//!   `04_operation_deadline`, `05_retries`.
+//! - **Batches**: [`Client::batch`], [`Batch`]. Example `06_batch`.
+//! - **Downloads**: [`Client::download`] → [`DownloadBuilder`]: a temporary file, SHA-256,
+//!   resume with `Range`, a minimum speed. Example `07_download`.
+//! - **DNS, connect, proxies, TLS**: [`dns`], [`Proxy`], [`tls`]. Examples
+//!   `08_dns_and_connect`, `10_proxy`, `10_tls`.
+//! - **Size caps and streaming**: [`ClientBuilder::max_body_bytes`], [`Response::chunks`],
+//!   [`Response::lines`]. Example `09_size_cap` (needs `--features gzip`).
+//! - **Observability**: [`events`] (hooks, `tracing`, `metrics`). Example `11_observability`.
+//! - **WebSockets**: [`ws`] — heartbeat, read deadline, bounded outbox, reconnect. Examples
+//!   `12_ws_heartbeat` to `15_ws_reconnect`.
+//! - **Structured concurrency**: [`scope`]. Example `16_scope`.
+//!
+//! # Features
+//!
+//! | feature | what it adds | dependencies it brings |
+//! |---|---|---|
+//! | `json` (default) | `RequestBuilder::json`, `Response::json`, `ndjson` | `serde_json` |
+//! | `gzip`, `deflate`, `brotli`, `zstd` | decoding of those `Content-Encoding`s (and asking for them) | `compression-codecs` with `flate2`, `brotli` or `zstd` (a C library, built by `cc`) |
+//! | `cookies` | a cookie store: `ClientBuilder::cookie_store`, `tenax::cookie` | `cookie_store`, `cookie`, `url`, `time` |
+//! | `blocking` | `tenax::blocking::Client`, the same API for synchronous code | none |
+//! | `tower` | `tower::Service` for [`Client`] | `tower-service` |
+//! | `tracing` | a span per request and attempt with OpenTelemetry's attribute names | `tracing` |
+//! | `metrics` | request and connection metrics through the `metrics` facade | `metrics` |
+//! | `hickory-dns` | `dns::HickoryResolver`: records' own TTLs | `hickory-resolver` (~25 crates) |
+//! | `native-roots` | trust the system's certificate store | `rustls-native-certs` |
+//!
+//! Without any feature Tenax needs tokio, hyper (client, HTTP/1 and HTTP/2), rustls with
+//! ring, webpki-roots, tokio-websockets and serde. Tested with Rust 1.95, the declared
+//! `rust-version`.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
 mod batch;
 #[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 mod body;
 mod client;
 mod connect;
 #[cfg(feature = "cookies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 pub mod cookie;
 pub mod deadline;
 mod decode;
@@ -64,6 +111,7 @@ pub mod ws;
 /// the client's DNS cache did.
 pub mod dns {
     #[cfg(feature = "hickory-dns")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "hickory-dns")))]
     pub use crate::connect::HickoryResolver;
     pub use crate::connect::{DnsStats as Stats, Resolve, Resolving, ResolvingWithTtl};
 }
@@ -83,11 +131,13 @@ pub use error::{Error, Result};
 pub use proxy::Proxy;
 pub use request::{IntoUrl, Request, RequestBuilder};
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use response::NdJson;
 pub use response::{Chunks, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_LINE, Lines, Response};
 pub use timeouts::{TimeoutPhase, Timeouts};
 pub use timings::Timings;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use tower::ServiceFuture;
 pub use url::redact as redact_url;
 

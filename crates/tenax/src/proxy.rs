@@ -31,6 +31,16 @@ pub(crate) enum ProxyKind {
 /// against the client's roots), `socks5://…` (names resolved here) or `socks5h://…` (names
 /// resolved by the proxy). Credentials are percent-decoded; the password is never shown
 /// (`Debug` and errors print `***`).
+///
+/// ```
+/// let client = tenax::Client::builder()
+///     .proxy(tenax::Proxy::all("http://user:secret@127.0.0.1:3128")?)
+///     .no_proxy("localhost,.internal")
+///     .build()?;
+/// // The password is never printed.
+/// assert!(!format!("{:?}", tenax::Proxy::all("http://u:secret@h:1")?).contains("secret"));
+/// # drop(client); Ok::<(), tenax::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Proxy {
     kind: ProxyKind,

@@ -20,6 +20,16 @@ use crate::url::{self, Target};
 /// port). A redirect from https to http is refused unless allowed. 303, and 301/302 after a
 /// POST, continue as GET without a body; 307 and 308 repeat the method and body (a streaming
 /// body that cannot be replayed ends the chain: the 3xx response is returned).
+///
+/// ```
+/// use tenax::redirect::Policy;
+///
+/// let client = tenax::Client::builder()
+///     .redirect(Policy::limited(5).allow_https_downgrade(false))
+///     .build()?;
+/// let no_follow = tenax::Client::builder().redirect(Policy::none()).build()?;
+/// # drop((client, no_follow)); Ok::<(), tenax::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     max: usize,

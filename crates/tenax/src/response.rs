@@ -269,6 +269,7 @@ impl Response {
 
     /// The whole body parsed as JSON (at most [`DEFAULT_MAX_BUFFERED`] bytes).
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
         let b = self.bytes().await?;
         serde_json::from_slice(&b).map_err(|e| Error::new(Kind::Decode).with_source(e))
@@ -303,6 +304,7 @@ impl Response {
     /// The body as newline-delimited JSON: one value per non-empty line, parsed as the lines
     /// arrive (each at most [`DEFAULT_MAX_LINE`] bytes, see [`NdJson::max_line`]).
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn ndjson<T: serde::de::DeserializeOwned>(self) -> NdJson<T> {
         NdJson {
             lines: self.lines(),
@@ -498,12 +500,14 @@ impl fmt::Debug for Lines {
 
 /// The body of a [`Response`] as a [`Stream`] of JSON values; see [`Response::ndjson`].
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub struct NdJson<T> {
     lines: Lines,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 impl<T> NdJson<T> {
     /// The longest line accepted, in bytes. Default is [`DEFAULT_MAX_LINE`].
     pub fn max_line(mut self, bytes: usize) -> Self {
@@ -513,6 +517,7 @@ impl<T> NdJson<T> {
 }
 
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 impl<T: serde::de::DeserializeOwned> Stream for NdJson<T> {
     type Item = Result<T, Error>;
 
@@ -535,6 +540,7 @@ impl<T: serde::de::DeserializeOwned> Stream for NdJson<T> {
 }
 
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 impl<T> fmt::Debug for NdJson<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("NdJson")

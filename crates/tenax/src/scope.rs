@@ -1,6 +1,8 @@
 //! Structured concurrency: a group of tasks that share a deadline and a fate — the Rust shape
 //! of Python's `asyncio.TaskGroup` under `asyncio.timeout`.
 //!
+//! Runnable: `cargo run -p tenax --example 16_scope`.
+//!
 //! ```no_run
 //! # async fn demo(client: tenax::Client) {
 //! use std::time::Duration;

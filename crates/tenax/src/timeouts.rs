@@ -58,6 +58,18 @@ impl fmt::Display for TimeoutPhase {
 /// Set them on the client ([`ClientBuilder::timeouts`](crate::ClientBuilder::timeouts)) and
 /// override any of them per request ([`RequestBuilder::timeouts`](crate::RequestBuilder::timeouts)).
 /// The error of a timeout names its phase ([`Error::timeout_phase`](crate::Error::timeout_phase)).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut t = tenax::Timeouts::default();
+/// t.connect = Some(Duration::from_secs(2));
+/// t.read = Some(Duration::from_secs(5));
+/// let client = tenax::Client::builder().timeouts(t).build()?;
+/// // Per request: only this phase changes.
+/// let req = client.get("http://127.0.0.1:8080/slow").read_timeout(Duration::from_secs(60));
+/// # drop(req); Ok::<(), tenax::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timeouts {

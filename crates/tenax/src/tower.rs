@@ -44,9 +44,11 @@ use crate::{Client, Error, Response};
 /// assert_eq!(body.len(), 5);
 /// # Ok::<(), tenax::Error>(()) }).unwrap();
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub type ServiceFuture =
     Pin<Box<dyn Future<Output = Result<http::Response<Body>, Error>> + Send + 'static>>;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 impl<B> tower_service::Service<http::Request<B>> for Client
 where
     B: http_body::Body + Send + 'static,

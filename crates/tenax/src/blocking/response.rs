@@ -92,6 +92,7 @@ impl Response {
 
     /// The whole body parsed as JSON.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn json<T: serde::de::DeserializeOwned + Send + 'static>(mut self) -> Result<T> {
         let res = self.take();
         self.shared.rt.block_on(res.json())?

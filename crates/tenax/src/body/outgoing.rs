@@ -16,6 +16,17 @@ use crate::progress::{H2_PIECE, SendProgress};
 /// A request body: empty, bytes (replayable), or a stream of chunks. It is also the body of
 /// the `http::Response` the `tower` integration answers (`tenax::ServiceFuture`, feature `tower`),
 /// streaming as the response arrives.
+///
+/// ```
+/// use bytes::Bytes;
+/// use tenax::Body;
+///
+/// let whole = Body::from("a string"); // replayable: retries and redirects can send it again
+/// assert_eq!(whole.len(), Some(8));
+/// let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from("a")), Ok(Bytes::from("b"))]);
+/// let streamed = Body::from_stream(chunks); // sent chunked, once
+/// assert_eq!(streamed.len(), None);
+/// ```
 pub struct Body {
     kind: BodyKind,
 }

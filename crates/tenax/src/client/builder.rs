@@ -252,6 +252,7 @@ impl<C> ClientBuilder<C> {
 
     /// Trust the operating system's certificate store too. Default is false.
     #[cfg(feature = "native-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "native-roots")))]
     pub fn tls_native_root_certs(mut self, on: bool) -> Self {
         self.tls.native_roots = on;
         self
@@ -517,6 +518,7 @@ impl<C> ClientBuilder<C> {
     /// # drop(client);
     /// ```
     #[cfg(feature = "cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
     pub fn cookie_store(mut self, on: bool) -> Self {
         self.cookies = on.then(|| {
             Arc::new(crate::cookie::Jar::default()) as Arc<dyn crate::cookie::CookieStore>
@@ -528,6 +530,7 @@ impl<C> ClientBuilder<C> {
     /// to read or save, or a store of your own). Default is no cookie store (feature
     /// `cookies`).
     #[cfg(feature = "cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
     pub fn cookie_provider<S: crate::cookie::CookieStore + 'static>(
         mut self,
         store: Arc<S>,

@@ -320,11 +320,13 @@ fn evict(entries: &mut HashMap<String, Entry>, now: Instant) {
 /// A resolver speaking DNS itself (hickory-dns), which knows the records' TTLs: the cache
 /// uses them, clamped by [`ClientBuilder::dns_ttl_bounds`](crate::ClientBuilder::dns_ttl_bounds).
 #[cfg(feature = "hickory-dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hickory-dns")))]
 pub struct HickoryResolver {
     inner: hickory_resolver::Resolver<hickory_resolver::net::runtime::TokioRuntimeProvider>,
 }
 
 #[cfg(feature = "hickory-dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hickory-dns")))]
 impl HickoryResolver {
     /// With the system's name servers (`/etc/resolv.conf`).
     pub fn system() -> crate::Result<HickoryResolver> {
@@ -358,6 +360,7 @@ impl HickoryResolver {
 }
 
 #[cfg(feature = "hickory-dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hickory-dns")))]
 impl std::fmt::Debug for HickoryResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HickoryResolver")
@@ -365,6 +368,7 @@ impl std::fmt::Debug for HickoryResolver {
 }
 
 #[cfg(feature = "hickory-dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hickory-dns")))]
 impl Resolve for HickoryResolver {
     fn resolve<'a>(&'a self, host: &'a str) -> Resolving<'a> {
         Box::pin(async move { self.resolve_with_ttl(host).await.map(|(ips, _)| ips) })

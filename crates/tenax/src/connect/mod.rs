@@ -18,6 +18,7 @@ use crate::h1_head::HeadError;
 use crate::timeouts::with_timeout;
 
 #[cfg(feature = "hickory-dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hickory-dns")))]
 pub use dns::HickoryResolver;
 pub(crate) use dns::{DnsCache, DnsConfig, SystemResolver};
 pub use dns::{DnsStats, Resolve, Resolving, ResolvingWithTtl};

@@ -1,6 +1,10 @@
 //! Downloads to a file: streamed with bounded memory into a temporary file beside the
 //! destination, verified (length, SHA-256), synced, then renamed into place; resumed with
 //! `Range` + `If-Range` after a failure mid-body; nothing left at the destination on failure.
+//!
+//! Start one with [`Client::download`](crate::Client::download) (see
+//! [`DownloadBuilder`](crate::DownloadBuilder) for an example). Runnable:
+//! `cargo run -p tenax --example 07_download`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +60,26 @@ pub struct Download {
 type OnProgress = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// A download being configured; from [`Client::download`].
+///
+/// ```
+/// # let server = tenax_chaos::ChaosServer::builder().start_in_thread().unwrap();
+/// # let url = server.url("/file/100000");
+/// # let dir = std::env::temp_dir().join(format!("tenax-doc-dl-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+///
+/// let client = tenax::Client::new();
+/// let done = client
+///     .download(&url, dir.join("data.bin"))
+///     .resume(true) // after a failure mid-body, go on with Range
+///     .min_speed(10_000, Duration::from_secs(30))
+///     .send()
+///     .await?;
+/// assert_eq!(done.bytes, 100_000);
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[must_use = "a download does nothing until it is sent"]
 pub struct DownloadBuilder {
     client: Client,

@@ -78,6 +78,16 @@ pub(crate) enum Kind {
 /// head from 127.0.0.1:8080 (GET http://127.0.0.1:8080/slow)"; the underlying cause, when there
 /// is one, is its [`source`](std::error::Error::source), as with every error that follows
 /// Rust's conventions (print the chain to see it all).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let client = tenax::Client::builder().retry(tenax::retry::Policy::none()).build()?;
+/// // Nothing listens on port 1: the connection is refused.
+/// let e = client.get("http://127.0.0.1:1/").send().await.unwrap_err();
+/// assert!(e.is_connect() && !e.is_timeout());
+/// assert_eq!(e.url(), Some("http://127.0.0.1:1/"));
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// ```
 pub struct Error {
     inner: Box<Inner>,
 }

@@ -1,6 +1,8 @@
 //! Observability: events for hooks, a bounded channel adapter, and (with features) tracing
 //! spans and metrics.
 //!
+//! Runnable: `cargo run -p tenax --example 11_observability`.
+//!
 //! Hooks set with [`ClientBuilder::on_event`](crate::ClientBuilder::on_event) run on the
 //! request's own task, synchronously, as things happen: they must be cheap (count, copy into a
 //! channel). [`channel`] is the adapter for a slow consumer: it never blocks a request, and a

@@ -3,6 +3,14 @@
 use std::time::Duration;
 
 /// Limits of the connection pool.
+///
+/// ```
+/// let mut limits = tenax::pool::Limits::default();
+/// limits.max_connections = 32;
+/// limits.max_connections_per_host = 8;
+/// let client = tenax::Client::builder().pool_limits(limits).build()?;
+/// # drop(client); Ok::<(), tenax::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {

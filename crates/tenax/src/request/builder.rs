@@ -208,6 +208,7 @@ impl<C> RequestBuilder<C> {
 
     /// A JSON body, with `Content-Type: application/json`.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
         self.map(|p| {
             let v = serde_json::to_vec(value).map_err(Error::builder)?;

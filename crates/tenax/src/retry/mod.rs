@@ -1,6 +1,25 @@
 //! Retries: the [`Policy`] (which outcomes are worth another attempt, full-jitter backoff,
 //! `Retry-After`), the per-host [`Budget`], and what a response's retries were ([`Retry`],
 //! [`Reason`]). The loop that applies them is the client's retry stage.
+//!
+//! Retries are on by default for idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS, TRACE):
+//! 3 attempts, full-jitter backoff from 50 ms up to 20 s (from 1 s after 429 and 503), `Retry-After`
+//! honoured up to 60 s, a per-host budget so that retries cannot multiply an outage. A POST is
+//! retried only if the request never left or the server refused it unprocessed, or with an
+//! `Idempotency-Key` ([`Policy::idempotency_keys`]). Each [`Response`](crate::Response) says
+//! what happened ([`Response::retries`](crate::Response::retries)).
+//!
+//! ```no_run
+//! # async fn demo(client: tenax::Client) -> tenax::Result<()> {
+//! let res = client.get("http://127.0.0.1:8080/flaky").send().await?;
+//! for r in res.retries() {
+//!     println!("attempt {} failed ({}), waited {:?}", r.attempt, r.reason, r.delay);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Runnable: `cargo run -p tenax --example 05_retries` (and `04_operation_deadline` for a
+//! deadline over the retries).
 
 mod backoff;
 mod budget;

@@ -48,6 +48,16 @@ type Classifier = Arc<dyn Fn(Option<StatusCode>, Option<&Error>) -> Option<bool>
 /// - Waits: full-jitter exponential backoff, `random(0, min(cap, base · 2^n))`, with a larger
 ///   base for 429 and 503; a `Retry-After` from the server instead, up to a cap.
 /// - The per-host [`RetryBudget`], and the operation deadline, bound it all.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let policy = tenax::retry::Policy::default()
+///     .max_attempts(5) // the first and four retries
+///     .backoff(Duration::from_millis(100), Duration::from_secs(5));
+/// let client = tenax::Client::builder().retry(policy).build()?;
+/// # drop(client); Ok::<(), tenax::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct RetryPolicy {
     pub(crate) max_attempts: u32,

@@ -77,6 +77,25 @@ impl Default for Config {
 ///
 /// The connection goes through the client's name resolution, TLS settings (roots, client
 /// certificate, pins, versions) and its connect and write timeouts.
+///
+/// ```
+/// # let server = tenax_chaos::ChaosServer::builder().start_in_thread().unwrap();
+/// # let url = server.ws_url("/ws/echo");
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use tenax::ws::Message;
+///
+/// let mut socket = tenax::ws::builder(&url)
+///     .heartbeat(Duration::from_secs(20))
+///     .read_deadline(Duration::from_secs(60))
+///     .outbox(1_000, 1 << 20)
+///     .connect()
+///     .await?;
+/// socket.send(Message::text("hello")).await.unwrap();
+/// assert_eq!(socket.recv().await, Some(Message::text("hello")));
+/// socket.close(Duration::from_secs(2)).await;
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// ```
 #[must_use]
 pub struct WsBuilder {
     client: Client,

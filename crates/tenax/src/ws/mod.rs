@@ -1,6 +1,10 @@
 //! A resilient WebSocket client: heartbeat, read deadline, a bounded outbox that survives
 //! reconnects, and reconnect with jittered backoff — each on by default.
 //!
+//! Runnable, one per pattern, each against its own fault-injecting server:
+//! `cargo run -p tenax --example 12_ws_heartbeat` (a silent peer found by heartbeat),
+//! `13_ws_read_deadline`, `14_ws_outbox` (a bounded outbox across a drop), `15_ws_reconnect`.
+//!
 //! ```no_run
 //! # async fn demo() -> tenax::Result<()> {
 //! use std::time::Duration;
