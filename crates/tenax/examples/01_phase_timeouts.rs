@@ -11,11 +11,13 @@ use tenax_chaos::{Blackhole, ChaosServer};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
     let hole = Blackhole::start().await?;
 
-    // The seed's httpx.Timeout(connect=2.0, read=5.0, write=5.0, pool=2.0), shortened so
-    // the example runs quickly.
+    // Phase timeouts as httpx's Timeout(connect=2.0, read=5.0, write=5.0, pool=2.0) sets them,
+    // shortened so that the example runs quickly.
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder()
         .connect_timeout(Duration::from_millis(500))
         .read_timeout(Duration::from_millis(500))

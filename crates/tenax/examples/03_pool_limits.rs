@@ -13,12 +13,14 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
     let mut limits = pool::Limits::default();
     limits.max_connections = 8;
     limits.max_connections_per_host = 8;
     limits.max_idle_per_host = 4;
     limits.idle_timeout = Some(Duration::from_secs(30));
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder()
         .pool_limits(limits)
         .pool_timeout(Duration::from_secs(5))

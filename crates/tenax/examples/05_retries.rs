@@ -10,9 +10,11 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
     // The defaults, spelled out: 3 attempts, full jitter from 50 ms (1 s after 429/503),
     // capped at 20 s, Retry-After honoured up to 60 s, 20 % + 10/s retry budget per host.
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder()
         .retry(retry::Policy::default().max_attempts(3))
         .build()?;

@@ -11,9 +11,11 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
     let dir = std::env::temp_dir().join(format!("tenax-example-07-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    // Your code: the set-up you would paste into a project.
     let client = Client::new();
 
     // 8 MiB, and the server resets the connection after every 3 MB it sends.

@@ -11,11 +11,13 @@ use tenax_chaos::{Blackhole, ChaosServer};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
     let port = server.addr().port();
 
     // Limits and the cache, spelled out (these are the defaults, but the idle limit: 0 here
     // so that every request opens a connection and resolves the name).
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder()
         .max_connections(100)
         .max_connections_per_host(10)

@@ -9,7 +9,9 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder().max_body_bytes(1 << 20).build()?;
 
     // Announced too large: refused before reading.

@@ -10,11 +10,13 @@ use tenax_chaos::{ChaosServer, ProxyServer};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let plain = ChaosServer::builder().start_in_thread()?;
     let secure = ChaosServer::builder().tls(true).start_in_thread()?;
     let proxy = ProxyServer::start_in_thread(Some(("alice", "s3cret")))?;
     let ca = tls::Certificate::from_pem(secure.ca_pem().unwrap_or_default().as_bytes())?;
 
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder()
         .proxy(Proxy::all(&proxy.url())?.basic_auth("alice", "s3cret"))
         .add_root_certificate(ca.clone())

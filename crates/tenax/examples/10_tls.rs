@@ -10,6 +10,7 @@ use tenax_chaos::{ChaosServer, TlsVersions};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A server that wants a client certificate signed by its CA.
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder()
         .require_client_cert(true)
         .start_in_thread()?;
@@ -20,6 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let pin = tenax::tls::pin_of_certificate(server.cert_der().unwrap_or_default())?;
 
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder()
         .tls_built_in_root_certs(false) // trust only our CA
         .add_root_certificate(ca.clone())

@@ -13,11 +13,13 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
 
     // Hooks run on the request's task: this one only copies into a channel of 1024, and a
     // full channel drops (and counts) rather than slowing requests down.
     let (hook, mut events) = tenax::events::channel(1024);
+    // Your code: the set-up you would paste into a project.
     let client = Client::builder()
         .on_event(hook)
         .correlation_id(true)

@@ -10,9 +10,11 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
 
     // A live peer: the echo comes back; pings are answered in the background.
+    // Your code: the set-up you would paste into a project.
     let mut socket = ws::builder(server.ws_url("/ws/echo"))
         .heartbeat(Some(Duration::from_secs(1)))
         .pong_timeout(Duration::from_secs(1))

@@ -10,8 +10,10 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
     // The echo route sends nothing unless spoken to: a quiet feed.
+    // Your code: the set-up you would paste into a project.
     let mut socket = ws::builder(server.ws_url("/ws/echo"))
         .read_deadline(Some(Duration::from_millis(500)))
         .backoff(Duration::from_millis(100), Duration::from_secs(1))

@@ -11,9 +11,11 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
 
     // A reading peer: 1000 messages go out in a few coalesced writes; close flushes them all.
+    // Your code: the set-up you would paste into a project.
     let socket = ws::builder(server.ws_url("/ws/count/example"))
         .outbox(64, 1 << 20)
         .connect()

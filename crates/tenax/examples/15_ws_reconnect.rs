@@ -11,9 +11,11 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
 
     // The server drops TCP after every 3 echoes; each connection resubscribes first.
+    // Your code: the set-up you would paste into a project.
     let mut socket = ws::builder(server.ws_url("/ws/drop/3?key=example"))
         .backoff(Duration::from_millis(50), Duration::from_secs(2))
         .healthy_after(Duration::from_secs(10))

@@ -13,9 +13,11 @@ use tenax_chaos::ChaosServer;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Scaffolding: a local server that injects the faults (not in your project).
     let server = ChaosServer::builder().start_in_thread()?;
 
     for fail in [false, true] {
+        // Your code: the set-up you would paste into a project.
         let client = Client::new();
         // Every request inside shares the 2 s deadline; the client closes with the scope.
         let mut scope = Scope::new()
