@@ -114,6 +114,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         print_table(&rows);
     }
     let failed = rows.iter().filter(|r| r.status == Status::Fail).count();
+    if !args.json {
+        println!();
+        println!(
+            "legend: h2c = HTTP/2 over cleartext TCP (by prior knowledge); ALPN = the TLS \
+             extension that picks HTTP/2 or HTTP/1.1; ttfb = time to the first byte of the \
+             response; the black hole accepts no connection, so connects time out"
+        );
+        println!("{} passed, {failed} failed", rows.len() - failed);
+    }
     plain.shutdown().await;
     tls.shutdown().await;
     anyhow::ensure!(failed == 0, "{failed} demo segment(s) failed");

@@ -53,6 +53,10 @@ fn demo_prints_a_table() {
     assert!(text.contains("11 hooks, stats, correlation id"));
     assert!(text.contains("16 one failure cancels the rest"));
     assert!(!text.contains("todo"), "every recipe has landed:\n{text}");
+    // The closing line test runners print, and the jargon explained once.
+    let last = text.lines().last().unwrap();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+    assert!(text.contains("legend: h2c = "), "{text}");
 }
 
 #[test]
