@@ -12,6 +12,22 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, OtherError, 
 use crate::error::{Error, Kind};
 
 /// A trusted root certificate, for [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate).
+///
+/// ```
+/// # let server = tenax_chaos::ChaosServer::builder().tls(true).start_in_thread().unwrap();
+/// # let ca_pem = server.ca_pem().unwrap().as_bytes().to_vec();
+/// # let url = server.url("/bytes/3");
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// // Trust only your own CA (its PEM file's bytes), not the built-in roots.
+/// let ca = tenax::tls::Certificate::from_pem(&ca_pem)?;
+/// let client = tenax::Client::builder()
+///     .tls_built_in_root_certs(false)
+///     .add_root_certificate(ca)
+///     .tls_min_version(tenax::tls::Version::Tls13)
+///     .build()?;
+/// assert_eq!(client.get(&url).send().await?.status(), 200);
+/// # Ok::<(), tenax::Error>(()) }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct Certificate {
     der: CertificateDer<'static>,
