@@ -70,12 +70,29 @@ fn print_head(kind: &EventKind) {
             host,
             remote,
             version,
+            tls,
+            ..
         } => {
             let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
             out.push_str(&format!(
-                "* Connected to {name} ({}) port {}\n* using {}\n",
+                "* Connected to {name} ({}) port {}\n",
                 remote.ip(),
-                remote.port(),
+                remote.port()
+            ));
+            if let Some(tls) = tls {
+                let alpn = if *version == tenax::Version::HTTP_2 {
+                    "h2"
+                } else {
+                    "http/1.1"
+                };
+                let tls = match tls {
+                    tenax::tls::Version::Tls13 => "TLS 1.3",
+                    _ => "TLS 1.2",
+                };
+                out.push_str(&format!("* {tls}, ALPN {alpn}\n"));
+            }
+            out.push_str(&format!(
+                "* using {}\n",
                 crate::report::version_str(*version)
             ));
         }

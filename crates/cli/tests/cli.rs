@@ -487,6 +487,14 @@ fn get_over_tls_with_a_ca_file_pins_and_versions() {
     let ca = ca.to_str().unwrap();
     let url = s.url("/bytes/13");
 
+    // -v names the TLS version and what ALPN chose, as curl does.
+    let out = tenax(&["get", &url, "--cacert", ca, "-v", "-o", "/dev/null"]);
+    assert!(
+        stderr(&out).contains("* TLS 1.3, ALPN h2\n"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = tenax(&[
         "get",
         &url,

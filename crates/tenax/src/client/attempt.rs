@@ -191,17 +191,19 @@ impl Client {
         &self,
         origin: &Origin,
         id: RequestId,
-        remote: std::net::SocketAddr,
+        info: &ConnInfo,
         version: Version,
     ) -> Option<ClosedGuard> {
         let obs = self.observer(id)?.clone();
         let host = origin.host_port();
+        let remote = info.remote;
         obs.emit(
             id,
             EventKind::ConnectionOpened {
                 host: host.clone(),
                 remote,
                 version,
+                tls: info.tls_version,
             },
         );
         Some(ClosedGuard { obs, host, remote })
@@ -283,7 +285,7 @@ impl Client {
             .await
             .map_err(|e| classify_hyper(e, During::H2Handshake, None))?;
         let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
-        let closed = self.watch_connection(slot.origin(), id, info.remote, Version::HTTP_2);
+        let closed = self.watch_connection(slot.origin(), id, &info, Version::HTTP_2);
         let watched = settings.clone();
         pool.tracker.spawn(pool.next_conn_id(), async move {
             let _ = ended_tx.send(conn.await.err());
@@ -339,7 +341,7 @@ impl Client {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| classify_hyper(e, During::Handshake, None))?;
-        let closed = self.watch_connection(slot.origin(), id, info.remote, Version::HTTP_11);
+        let closed = self.watch_connection(slot.origin(), id, &info, Version::HTTP_11);
         pool.tracker.spawn(pool.next_conn_id(), async move {
             // The connection's errors reach the request that was using it.
             let _ = conn.await;

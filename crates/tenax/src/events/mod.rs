@@ -67,6 +67,8 @@ pub enum EventKind {
         remote: SocketAddr,
         /// The HTTP version it speaks.
         version: Version,
+        /// The TLS version, for a TLS connection.
+        tls: Option<crate::tls::Version>,
     },
     /// A connection closed.
     ConnectionClosed {

@@ -83,7 +83,8 @@ pub(crate) fn log(event: &Event) {
             host,
             remote,
             version,
-        } => tracing::debug!(server.address = %host, %remote, ?version, "connection opened"),
+            tls,
+        } => tracing::debug!(server.address = %host, %remote, ?version, ?tls, "connection opened"),
         EventKind::ConnectionClosed { host, remote } => {
             tracing::debug!(server.address = %host, %remote, "connection closed")
         }
