@@ -105,13 +105,7 @@ fn print_head(kind: &EventKind) {
             let target = target.path_and_query().map_or("/", |p| p.as_str());
             let version = crate::report::version_str(*version);
             out.push_str(&format!("> {method} {target} {version}\n"));
-            for (name, value) in headers {
-                out.push_str(&format!(
-                    "> {name}: {}\n",
-                    String::from_utf8_lossy(value.as_bytes())
-                ));
-            }
-            out.push_str("> \n");
+            header_lines('>', headers, &mut out);
         }
         EventKind::ResponseHead {
             status,
@@ -122,13 +116,7 @@ fn print_head(kind: &EventKind) {
             let reason = status.canonical_reason().unwrap_or("");
             let version = crate::report::version_str(*version);
             out.push_str(&format!("< {version} {} {reason}\n", status.as_u16()));
-            for (name, value) in headers {
-                out.push_str(&format!(
-                    "< {name}: {}\n",
-                    String::from_utf8_lossy(value.as_bytes())
-                ));
-            }
-            out.push_str("< \n");
+            header_lines('<', headers, &mut out);
         }
         EventKind::AttemptFailed {
             attempt, message, ..
@@ -136,4 +124,13 @@ fn print_head(kind: &EventKind) {
         _ => {}
     }
     eprint!("{out}");
+}
+
+/// A head's header lines after `mark`, and the blank line that ends it, as curl prints them.
+fn header_lines(mark: char, headers: &tenax::HeaderMap, out: &mut String) {
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        out.push_str(&format!("{mark} {name}: {value}\n"));
+    }
+    out.push_str(&format!("{mark} \n"));
 }
