@@ -325,3 +325,30 @@ mod tests {
         assert_eq!(e.0, READ_ERROR);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Content alone (no name, no file) comes out wholly encoded: printable ASCII only.
+        #[test]
+        fn data_urlencode_encodes_any_content(d in "[^@=]{0,40}") {
+            let out = urlencoded(&d).unwrap();
+            prop_assert!(out.bytes().all(|b| b.is_ascii_graphic()), "{out:?}");
+        }
+
+        /// Anything at all is encoded or refused (a file that is not there), never a panic;
+        /// the name before `=` is kept as given, as curl keeps it.
+        #[test]
+        fn data_urlencode_never_panics(d in "\\PC{0,40}") {
+            if let Ok(out) = urlencoded(&d)
+                && let Some((name, _)) = d.split_once('=')
+                && !name.contains('@')
+            {
+                prop_assert!(out.starts_with(name), "{out:?}");
+            }
+        }
+    }
+}

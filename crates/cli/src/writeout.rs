@@ -169,3 +169,20 @@ mod tests {
         assert_eq!(render("%{http_code} %{exitcode}", &f).unwrap(), "000 7");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any format renders or is refused with a message, never a panic (a format is typed
+        /// by a person, in any script).
+        #[test]
+        fn any_format_renders_or_is_refused(format in "\\PC{0,40}") {
+            let o = Outcome::new("http://h/".into());
+            let f = Facts { outcome: &o, exit_code: 0, redirects: 0 };
+            let _ = render(&format, &f);
+        }
+    }
+}
