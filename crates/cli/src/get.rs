@@ -56,6 +56,9 @@ pub fn run(args: GetArgs) -> u8 {
 }
 
 async fn get(args: GetArgs) -> u8 {
+    if args.output.include {
+        crate::verbose::keep_heads();
+    }
     let jar = match args.send.jar() {
         Ok(j) => j,
         Err((code, msg)) => return args.refuse(code, msg),

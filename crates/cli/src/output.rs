@@ -113,21 +113,15 @@ impl Sink {
         }
     }
 
-    /// The status line and headers, as `-i` shows them.
+    /// The status line and headers, as `-i` shows them: those of every response received
+    /// before this one (redirects, retried answers), then this one's.
     pub fn head(&mut self, res: &tenax::Response) -> Result<(), Failure> {
-        let mut head = format!(
-            "{} {} {}\r\n",
-            crate::report::version_str(res.version()),
-            res.status().as_u16(),
-            res.status().canonical_reason().unwrap_or("")
-        );
-        for (name, value) in res.headers() {
-            head.push_str(&format!(
-                "{name}: {}\r\n",
-                String::from_utf8_lossy(value.as_bytes())
-            ));
+        let mut earlier = crate::verbose::kept_heads();
+        earlier.pop();
+        for head in earlier {
+            self.out.write_all(head.as_bytes()).map_err(written)?;
         }
-        head.push_str("\r\n");
+        let head = crate::verbose::head_text(res.version(), res.status(), res.headers());
         self.out.write_all(head.as_bytes()).map_err(written)
     }
 

@@ -15,6 +15,46 @@ pub fn redirects() -> u32 {
     STARTED.load(Ordering::Relaxed).saturating_sub(1)
 }
 
+/// The heads received so far, as `-i` writes them, when `-i` asked to keep them (curl shows
+/// every response it received: each redirect's and each retried one's before the last).
+static HEADS: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Keep every response head from now on (`-i`).
+pub fn keep_heads() {
+    *HEADS.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+}
+
+/// The heads kept, oldest first (the last one is the final response's).
+pub fn kept_heads() -> Vec<String> {
+    HEADS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_default()
+}
+
+/// A head as `-i` writes it: the status line and the headers, CRLF-ended, and a blank line.
+pub fn head_text(
+    version: tenax::Version,
+    status: tenax::StatusCode,
+    headers: &tenax::HeaderMap,
+) -> String {
+    let mut head = format!(
+        "{} {} {}\r\n",
+        crate::report::version_str(version),
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    for (name, value) in headers {
+        head.push_str(&format!(
+            "{name}: {}\r\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    head.push_str("\r\n");
+    head
+}
+
 /// Says what happens, as the flags ask.
 #[derive(Clone, Copy)]
 pub struct Narrator {
@@ -38,6 +78,16 @@ impl Narrator {
     }
 
     fn tell(&self, e: &Event) {
+        if let EventKind::ResponseHead {
+            status,
+            version,
+            headers,
+            ..
+        } = &e.kind
+            && let Some(heads) = HEADS.lock().unwrap_or_else(|p| p.into_inner()).as_mut()
+        {
+            heads.push(head_text(*version, *status, headers));
+        }
         if let EventKind::RequestStart { url, .. } = &e.kind {
             let before = STARTED.fetch_add(1, Ordering::Relaxed);
             if before > 0 && self.announce {

@@ -1130,6 +1130,26 @@ fn include_head_write_out_and_silent_are_curls() {
         "\r\n\r\n{}",
         String::from_utf8_lossy(&tenax_chaos::pattern(0, 7))
     )));
+    // -i -L: every response's head, the redirects' first, as curl shows them.
+    let hops = tenax(&["get", "-i", "-L", &s.url("/redirect/2")]);
+    let hops_text = String::from_utf8_lossy(&hops.stdout);
+    let statuses: Vec<&str> = hops_text
+        .lines()
+        .filter(|l| l.starts_with("HTTP/"))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "HTTP/1.1 302 Found",
+            "HTTP/1.1 302 Found",
+            "HTTP/1.1 200 OK"
+        ]
+    );
+    if let Some(c) = curl(&["-i", "-L", &s.url("/redirect/2")]) {
+        let theirs = String::from_utf8_lossy(&c.stdout);
+        let count = |t: &str| t.lines().filter(|l| l.starts_with("HTTP/")).count();
+        assert_eq!(count(&theirs), 3, "{theirs}");
+    }
     // -I: HEAD, headers only.
     let head = tenax(&["get", "-I", &url]);
     let head_text = String::from_utf8_lossy(&head.stdout);
