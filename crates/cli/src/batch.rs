@@ -251,6 +251,7 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 
 async fn batch(mut a: BatchArgs) -> u8 {
     a.client.allow_connections(a.concurrency);
+    a.client.announce_nothing();
     let client = match a.client.build() {
         Ok(c) => c,
         Err(m) => {

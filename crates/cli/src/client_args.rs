@@ -75,6 +75,9 @@ pub struct ClientArgs {
     /// Idle connections kept per host (not an option: `batch` sets it).
     #[arg(skip)]
     max_idle_per_host: Option<usize>,
+    /// Announce retries and redirects (not an option: `batch`, whose URLs are many, does not).
+    #[arg(skip = true)]
+    announce: bool,
     /// Speak HTTP/1.1 only
     #[arg(long, conflicts_with = "http2")]
     http1: bool,
@@ -207,6 +210,12 @@ impl ClientArgs {
         self.max_idle_per_host = Some(n);
     }
 
+    /// Says nothing of each request's retries and redirects (a batch of many URLs would
+    /// flood stderr; its summary counts failures), and observes nothing unless `-v`.
+    pub fn announce_nothing(&mut self) {
+        self.announce = false;
+    }
+
     /// The operation deadline, if one was given.
     pub fn deadline(&self) -> Option<Duration> {
         self.deadline.and_then(|l| l.0)
@@ -244,8 +253,13 @@ impl ClientArgs {
         // As curl: no Accept-Encoding unless asked for.
         let mut b = tenax::Client::builder().decompress(self.compressed);
         b = self.conn.apply(b)?;
-        b = crate::verbose::Narrator::new(self.verbose > 0, !self.silent, self.max_attempts())
-            .attach(b);
+        // Not for a batch unless -v: an observed request pays for its events (heads copied,
+        // URLs cloned). A single request is observed even with -s (`-i` keeps every head).
+        if self.verbose > 0 || self.announce {
+            let announce = self.announce && !self.silent;
+            b = crate::verbose::Narrator::new(self.verbose > 0, announce, self.max_attempts())
+                .attach(b);
+        }
         if let Some(m) = self.max_size {
             b = b.max_body_bytes(m as u64);
         }
