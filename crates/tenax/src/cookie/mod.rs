@@ -85,8 +85,15 @@ impl CookieStore for Jar {
 
     fn cookies(&self, url: &url::Url) -> Option<HeaderValue> {
         let store = lock(&self.store);
+        // RFC 6265 §5.4: longer paths first; then by name, so that the header is the same
+        // from one request to the next (the store keeps no creation order).
+        let mut matching = store.matches(url);
+        matching.sort_by(|a, b| {
+            let (pa, pb): (&str, &str) = (a.path.as_ref(), b.path.as_ref());
+            pb.len().cmp(&pa.len()).then_with(|| a.name().cmp(b.name()))
+        });
         let mut header = String::new();
-        for (name, value) in store.get_request_values(url) {
+        for (name, value) in matching.iter().map(|c| c.name_value()) {
             if !header.is_empty() {
                 header.push_str("; ");
             }

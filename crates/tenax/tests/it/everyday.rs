@@ -195,13 +195,10 @@ mod cookies {
         serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
     }
 
-    /// The cookies a jar would send to `url`, sorted (the store keeps no order).
+    /// The `Cookie` header a jar would send to `url`.
     fn sent(jar: &Jar, url: &str) -> Option<String> {
         let url: url::Url = url.parse().unwrap();
-        let header = jar.cookies(&url)?;
-        let mut pairs: Vec<&str> = header.to_str().unwrap().split("; ").collect();
-        pairs.sort_unstable();
-        Some(pairs.join("; "))
+        Some(jar.cookies(&url)?.to_str().unwrap().to_owned())
     }
 
     /// Names that resolve to the test server: loopback addresses are a secure context to the
@@ -298,9 +295,29 @@ mod cookies {
             );
             let got = echo(c.get(away)).await;
             assert_eq!(got["cookies"], serde_json::json!({}), "{got}");
-            assert_eq!(sent(&jar, &s.url("/")).as_deref(), Some("hop2=1; hop=1"));
+            assert_eq!(sent(&jar, &s.url("/")).as_deref(), Some("hop=1; hop2=1"));
         })
         .await;
+    }
+
+    #[test]
+    fn cookies_are_sent_longest_path_first_then_by_name() {
+        let jar = Jar::default();
+        let site: url::Url = "http://a.test/x/y/z".parse().unwrap();
+        for c in [
+            "b=1; Path=/",
+            "a=2; Path=/",
+            "deep=3; Path=/x/y",
+            "mid=4; Path=/x",
+        ] {
+            jar.add_cookie_str(c, &site);
+        }
+        for _ in 0..20 {
+            assert_eq!(
+                sent(&jar, "http://a.test/x/y/z").as_deref(),
+                Some("deep=3; mid=4; a=2; b=1")
+            );
+        }
     }
 
     #[tokio::test]
