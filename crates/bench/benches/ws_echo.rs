@@ -133,7 +133,16 @@ async fn tung_batched(url: &str) -> usize {
 
 /// Tenax: plain `send` per message; the outbox coalesces the writes.
 async fn tenax_outbox(url: &str) -> usize {
-    let mut ws = tenax::ws::connect(url).await.unwrap();
+    tenax_echo(url, None).await
+}
+
+/// Tenax against a server of `url`, offering `compression`.
+async fn tenax_echo(url: &str, compression: Option<tenax::ws::Compression>) -> usize {
+    let mut ws = tenax::ws::builder(url)
+        .compression(compression)
+        .connect()
+        .await
+        .unwrap();
     let p = payload();
     for _ in 0..IN_FLIGHT {
         ws.send(p.as_str()).await.unwrap();
@@ -197,7 +206,15 @@ fn main() {
         "tungstenite send (flush each)",
         "tungstenite batched",
         "tenax outbox",
+        "tenax, chaos echo, plain",
+        "tenax, chaos echo, deflate",
     ];
+    // tenax-chaos's echo, which agrees to permessage-deflate when offered (the tungstenite
+    // server above has no compression).
+    let chaos = tenax_chaos::ChaosServer::builder()
+        .start_in_thread()
+        .unwrap();
+    let chaos_url = chaos.ws_url("/ws/echo");
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); names.len()];
     // TENAX_BENCH_ONLY=idle-tenax|idle-tungstenite: only one client's idle memory (for massif).
     let only = std::env::var("TENAX_BENCH_ONLY").unwrap_or_default();
@@ -209,7 +226,10 @@ fn main() {
         for (i, runs) in runs.iter_mut().enumerate() {
             // TENAX_BENCH_ONLY=send|batched|tenax runs one client alone (for profiling).
             if !only.is_empty()
-                && ["send", "batched", "tenax"].iter().position(|&n| n == only) != Some(i)
+                && ["send", "batched", "tenax", "chaos-plain", "chaos-deflate"]
+                    .iter()
+                    .position(|&n| n == only)
+                    != Some(i)
             {
                 continue;
             }
@@ -219,7 +239,13 @@ fn main() {
                 match i {
                     0 => tung_send(&url).await,
                     1 => tung_batched(&url).await,
-                    _ => tenax_outbox(&url).await,
+                    2 => tenax_outbox(&url).await,
+                    3 => tenax_echo(&chaos_url, None).await,
+                    _ => {
+                        let mut c = tenax::ws::Compression::default();
+                        c.threshold = 0;
+                        tenax_echo(&chaos_url, Some(c)).await
+                    }
                 }
             });
             let (wall, cpu) = (t0.elapsed(), thread_cpu() - c0);
@@ -247,6 +273,11 @@ fn main() {
         println!("  {name:<30} {rate:>12.0} msg/s  {cpu:>7.3} µs CPU/msg");
     }
     let (t_send, t_batch, ours) = (med[0], med[1], med[2]);
+    println!(
+        "  deflate vs plain, same server (tenax-chaos): {:.2}x rate, {:.2}x CPU/msg",
+        med[4].0 / med[3].0,
+        med[4].1 / med[3].1
+    );
     println!(
         "  tenax vs tungstenite batched: {:.2}x rate, {:.2}x CPU/msg; vs send-per-message: {:.2}x rate, {:.2}x CPU/msg",
         ours.0 / t_batch.0,

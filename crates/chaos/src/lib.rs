@@ -36,6 +36,7 @@ mod server;
 mod stats;
 mod tls;
 mod ws;
+mod ws_deflate;
 
 pub use blackhole::Blackhole;
 pub use body::{pattern, pattern_byte};

@@ -289,6 +289,16 @@ impl ChaosServer {
         self.shared.stats.flaky_calls(key)
     }
 
+    /// `/ws/echo` with permessage-deflate: bytes of the data messages it received and echoed,
+    /// and bytes their frames took on the wire (so `wire / messages` is the compression).
+    pub fn ws_compression_bytes(&self) -> (u64, u64) {
+        let c = &self.shared.stats.ws_deflate;
+        (
+            c.message_bytes.load(std::sync::atomic::Ordering::Relaxed),
+            c.wire_bytes.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// How many data messages `/ws/count/{key}` (or `/ws/drop/{n}?key=`) received for `key`.
     pub fn ws_count(&self, key: &str) -> u64 {
         self.shared.stats.ws_count(key)

@@ -30,6 +30,8 @@ pub(crate) struct Stats {
     pub(crate) in_flight: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
     pub(crate) open: AtomicU64,
+    /// Bytes of `/ws/echo`'s compressed connections: messages, and their frames on the wire.
+    pub(crate) ws_deflate: crate::ws_deflate::WireCount,
 }
 
 impl Stats {

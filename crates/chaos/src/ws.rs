@@ -84,11 +84,26 @@ pub(crate) fn handle(
         .filter_map(|c| HeaderValue::from_str(c).ok())
         .collect();
 
+    // permessage-deflate, when offered to the echo route: a frame loop of our own.
+    let deflate = matches!(behaviour, Behaviour::Echo)
+        .then(|| h.get(header::SEC_WEBSOCKET_EXTENSIONS))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::ws_deflate::answer);
+    let bomb: Option<usize> = q.get("bomb").and_then(|n| n.parse().ok());
+
     let shared = shared.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
         };
+        if deflate.is_some() {
+            tokio::select! {
+                _ = crate::ws_deflate::serve(upgraded, &shared.stats.ws_deflate, bomb) => {}
+                _ = shared.shutdown_signal() => {}
+            }
+            return;
+        }
         let mut ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         if let Some(cookie) = greet
@@ -113,6 +128,12 @@ pub(crate) fn handle(
     );
     if let Some(p) = protocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
         h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    if let Some(ext) = deflate {
+        h.insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_static(ext),
+        );
     }
     // `?set_cookie=V` (repeatable): a `Set-Cookie: V` on the 101.
     for c in set_cookies {

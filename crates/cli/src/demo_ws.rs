@@ -32,6 +32,7 @@ pub async fn segments(server: &ChaosServer) -> Vec<Row> {
         heartbeat(server).await,
         read_deadline(server).await,
         outbox(server).await,
+        compression(server).await,
         reconnect(server).await,
         fatal(server).await,
     ]
@@ -144,6 +145,56 @@ async fn outbox(server: &ChaosServer) -> Row {
         detail: format!(
             "{accepted} x 256 KiB accepted, then try_send: outbox full; send waited (back-pressure); close handed back {} unsent",
             unsent.len()
+        ),
+        ms: ms(t.elapsed()),
+    }
+}
+
+/// The same 1,000 JSON ticks echoed with and without permessage-deflate: the bytes the
+/// compressed ones took on the wire, against the bytes of the messages.
+async fn compression(server: &ChaosServer) -> Row {
+    let segment = "14 compression (permessage-deflate)";
+    let t = Instant::now();
+    let ticks: Vec<String> = (0..1000)
+        .map(|i| {
+            format!(
+                "{{\"symbol\":\"TNX\",\"bid\":{}.{:02},\"ask\":{}.{:02},\"seq\":{i},\"venue\":\"demo\"}}",
+                100 + i % 5,
+                i % 100,
+                100 + i % 5,
+                (i + 3) % 100
+            )
+        })
+        .collect();
+    let plain_bytes: usize = ticks.iter().map(|t| t.len() + 6).sum::<usize>() * 2;
+    for compressed in [false, true] {
+        let mut b = ws::builder(server.ws_url("/ws/echo")).heartbeat(None);
+        if compressed {
+            b = b.compression(ws::Compression::default());
+        }
+        let mut socket = match b.connect().await {
+            Ok(s) => s,
+            Err(e) => return Row::fail(segment, e),
+        };
+        for tick in &ticks {
+            if let Err(e) = socket.send(Message::text(tick.clone())).await {
+                return Row::fail(segment, e.into_error());
+            }
+        }
+        for tick in &ticks {
+            if socket.recv().await.as_ref().and_then(Message::as_text) != Some(tick.as_str()) {
+                return Row::fail(segment, "an echo differed from its tick");
+            }
+        }
+        socket.close(Duration::from_secs(2)).await;
+    }
+    let (messages, wire) = server.ws_compression_bytes();
+    Row {
+        segment,
+        status: pass_if(messages > 0 && wire * 2 < messages),
+        detail: format!(
+            "1,000 JSON ticks echoed: {plain_bytes} bytes on the wire plain, {wire} compressed ({:.1}x smaller)",
+            plain_bytes as f64 / wire.max(1) as f64
         ),
         ms: ms(t.elapsed()),
     }

@@ -52,6 +52,10 @@ pub struct WsArgs {
     /// Largest message accepted, e.g. 64k, 16M [default: 16M]
     #[arg(long, value_name = "SIZE", value_parser = args::size)]
     max_message: Option<usize>,
+    /// Offer compression (permessage-deflate); messages are compressed if the server agrees
+    /// [default: off, as the library]
+    #[arg(long)]
+    compress: bool,
     /// Offer this subprotocol (repeatable)
     #[arg(long = "subprotocol", value_name = "NAME")]
     subprotocols: Vec<String>,
@@ -94,9 +98,23 @@ fn describe(e: &WsEvent) -> String {
     match e {
         WsEvent::Connecting { attempt } => format!("connecting (attempt {attempt})"),
         WsEvent::Connected {
-            protocol: Some(p), ..
-        } => format!("connected (subprotocol {p})"),
-        WsEvent::Connected { .. } => "connected".to_string(),
+            protocol,
+            compressed,
+            ..
+        } => {
+            let mut agreed = Vec::new();
+            if let Some(p) = protocol {
+                agreed.push(format!("subprotocol {p}"));
+            }
+            if *compressed {
+                agreed.push("permessage-deflate".to_string());
+            }
+            if agreed.is_empty() {
+                "connected".to_string()
+            } else {
+                format!("connected ({})", agreed.join(", "))
+            }
+        }
         WsEvent::Disconnected(d) => format!(
             "disconnected after {:.1?}: {} ({} message(s) possibly lost)",
             d.connected_for, d.reason, d.possibly_lost
@@ -178,6 +196,9 @@ async fn ws(a: WsArgs) -> u8 {
     }
     if !a.subprotocols.is_empty() {
         b = b.subprotocols(a.subprotocols.clone());
+    }
+    if a.compress {
+        b = b.compression(tenax::ws::Compression::default());
     }
     let mut socket = match b.connect().await {
         Ok(s) => s,

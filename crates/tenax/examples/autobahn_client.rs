@@ -17,6 +17,17 @@ fn builder(url: String) -> ws::WsBuilder {
         .max_message(64 << 20)
 }
 
+/// The compression offered in every case (groups 12 and 13 agree to it, the others decline):
+/// every message compressed, and `client_no_context_takeover` offered, which is what lets a
+/// server ask for it (cases 13.2, 13.5 to 13.7 accept only such an offer). The server's own
+/// context takeover, toward us, is kept unless a case asks otherwise.
+fn compression() -> ws::Compression {
+    let mut c = ws::Compression::default();
+    c.threshold = 0;
+    c.client_no_context_takeover = true;
+    c
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = std::env::args()
@@ -31,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("{count} cases");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        let Ok(mut socket) = builder(url).connect().await else {
+        let Ok(mut socket) = builder(url).compression(compression()).connect().await else {
             continue;
         };
         while let Some(m) = socket.recv().await {

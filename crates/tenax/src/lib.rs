@@ -67,8 +67,8 @@
 //! | `native-roots` | trust the system's certificate store | `rustls-native-certs` |
 //!
 //! Without any feature Tenax needs tokio, hyper (client, HTTP/1 and HTTP/2), rustls with
-//! ring, webpki-roots, tokio-websockets and serde. Tested with Rust 1.95, the declared
-//! `rust-version`.
+//! ring, webpki-roots, flate2 (with zlib-rs, for WebSocket compression) and serde. Tested
+//! with Rust 1.95, the declared `rust-version`.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]

@@ -475,3 +475,71 @@ async fn aiohttp_parses_forms_multipart_and_cookies_as_tenax_sends_them() {
     })
     .await;
 }
+
+/// Sizes of the compression interop: 64 B to 4 MiB of JSON-like text.
+fn ticks(n: usize) -> String {
+    let mut s = String::with_capacity(n + 64);
+    let mut i = 0u64;
+    while s.len() < n {
+        s.push_str(&format!(
+            "{{\"symbol\":\"TNX\",\"price\":{}.5,\"seq\":{i}}}",
+            100 + i % 9
+        ));
+        i += 1;
+    }
+    s.truncate(n);
+    s
+}
+
+/// permessage-deflate with Python `websockets` and aiohttp: agreed, every size intact, and
+/// (websockets) the server read a fraction of the bytes the messages hold.
+#[tokio::test]
+async fn python_websockets_and_aiohttp_agree_to_compression_and_echo_intact() {
+    let (_ws_peer, ws_port) = python("ws_server.py");
+    let (_aio_peer, aio_port) = python("aiohttp_server.py");
+    let sizes = [64usize, 1000, 64 << 10, 1 << 20, 4 << 20];
+    bounded(async {
+        for url in [
+            format!("ws://127.0.0.1:{ws_port}/echo"),
+            format!("ws://127.0.0.1:{aio_port}/ws"),
+        ] {
+            let agreed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = agreed.clone();
+            let mut ws = tenax::ws::builder(&url)
+                .compression(tenax::ws::Compression::default())
+                .max_message(16 << 20)
+                .on_connect(move |info| {
+                    seen.store(info.compressed, std::sync::atomic::Ordering::Relaxed);
+                    async { Ok(Vec::new()) }
+                })
+                .connect()
+                .await
+                .unwrap();
+            assert!(
+                agreed.load(std::sync::atomic::Ordering::Relaxed),
+                "{url}: agreed"
+            );
+            for n in sizes {
+                ws.send(Message::text(ticks(n))).await.unwrap();
+            }
+            for n in sizes {
+                let got = ws.recv().await.unwrap();
+                assert_eq!(got.as_text().map(str::len), Some(n), "{url}");
+                assert_eq!(got.as_text(), Some(ticks(n).as_str()), "{url}");
+            }
+            ws.close(Duration::from_secs(2)).await;
+        }
+        let mut stats = tenax::ws::connect(format!("ws://127.0.0.1:{ws_port}/stats"))
+            .await
+            .unwrap();
+        let text = stats.recv().await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.as_text().unwrap()).unwrap();
+        let wire = v["wire"].as_u64().unwrap();
+        let sent: u64 = sizes.iter().map(|n| *n as u64).sum();
+        assert!(
+            wire * 4 < sent,
+            "the server read {wire} bytes for {sent} of messages"
+        );
+    })
+    .await;
+}

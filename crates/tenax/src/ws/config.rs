@@ -43,6 +43,7 @@ pub(crate) struct Config {
     pub(crate) reconnect_deadline: Option<Duration>,
     pub(crate) classify: Option<Classify>,
     pub(crate) on_connect: Option<OnConnect>,
+    pub(crate) compression: Option<super::Compression>,
 }
 
 impl Default for Config {
@@ -61,6 +62,7 @@ impl Default for Config {
             headers: HeaderMap::new(),
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            compression: None,
             reconnect: true,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
@@ -118,6 +120,16 @@ impl WsBuilder {
             cfg: Config::default(),
             invalid: None,
         }
+    }
+
+    /// Offers permessage-deflate (RFC 7692) in the handshake; if the server agrees, messages of
+    /// at least [`Compression::threshold`](super::Compression::threshold) bytes are sent
+    /// compressed and compressed messages are inflated, each at most
+    /// [`max_message`](Self::max_message) bytes once inflated (a deflate bomb stops there).
+    /// `None` offers nothing. Default is none (decision 0011 says why).
+    pub fn compression(mut self, compression: impl Into<Option<super::Compression>>) -> Self {
+        self.cfg.compression = compression.into();
+        self
     }
 
     /// Sends a ping this often; `None` turns the heartbeat off. Default is every 20 s.

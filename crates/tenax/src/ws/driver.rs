@@ -11,7 +11,8 @@ use tokio::time::Instant;
 
 use super::config::Config;
 use super::event::{Closed, Decision, Disconnect, DisconnectReason, WsEvent, default_decision};
-use super::handshake::handshake;
+use super::frame::{Codec, Limits};
+use super::handshake::{Asks, handshake};
 use super::inbox::Inbox;
 use super::outbox::{Item, Outbox};
 use super::session::{End, Session, Ws};
@@ -100,33 +101,35 @@ async fn open(
         headers.insert(k, v.clone());
     }
     parts.cookies.add_to(uri, &mut headers);
-    let (io, protocol) = tokio::time::timeout(
-        cfg.handshake_timeout,
-        handshake(c.stream, uri, &headers, &cfg.protocols, &parts.cookies),
-    )
-    .await
-    .map_err(|_| {
-        failed(Error::timeout(
-            TimeoutPhase::Read,
-            cfg.handshake_timeout,
-            "waiting for the WebSocket handshake",
-        ))
-    })?
-    .map_err(|r| match r {
-        DisconnectReason::Failed(e) => failed(e.duplicate()),
-        other => other,
-    })?;
-    let ws = tokio_websockets::ClientBuilder::new()
-        .config(
-            tokio_websockets::Config::default()
-                .frame_size(cfg.frame_size)
-                // The codec flushes on its own once this much is queued (8 KiB by default:
-                // two 4 KiB messages per system call). The session flushes each batch it
-                // takes from the outbox, whose messages are in memory already.
-                .flush_threshold(FLUSH_THRESHOLD),
-        )
-        .limits(tokio_websockets::Limits::default().max_payload_len(Some(cfg.max_message)))
-        .take_over(io);
+    let asks = Asks {
+        headers: &headers,
+        protocols: &cfg.protocols,
+        compression: cfg.compression.as_ref(),
+        cookies: &parts.cookies,
+    };
+    let (io, agreed) = tokio::time::timeout(cfg.handshake_timeout, handshake(c.stream, uri, asks))
+        .await
+        .map_err(|_| {
+            failed(Error::timeout(
+                TimeoutPhase::Read,
+                cfg.handshake_timeout,
+                "waiting for the WebSocket handshake",
+            ))
+        })?
+        .map_err(|r| match r {
+            DisconnectReason::Failed(e) => failed(e.duplicate()),
+            other => other,
+        })?;
+    let limits = Limits {
+        max_message: cfg.max_message,
+        frame_size: cfg.frame_size,
+        // The codec flushes on its own once this much is queued (two 4 KiB messages per
+        // system call). The session flushes each batch it takes from the outbox, whose
+        // messages are in memory already.
+        flush_threshold: FLUSH_THRESHOLD,
+    };
+    let ws = Codec::new(io, limits, agreed.compression);
+    let protocol = agreed.protocol;
     Ok((ws, protocol))
 }
 
@@ -197,10 +200,12 @@ fn drive(
                     Err(reason) => break 'attempt (reason, Duration::ZERO, 0),
                     Ok(opened) => opened,
                 };
+                let compressed = ws.compressed();
                 let info = ConnectInfo {
                     attempt,
                     reconnect: ever_connected,
                     protocol: protocol.clone(),
+                    compressed,
                 };
                 let hello = match on_connect(&cfg, info).await {
                     Ok(hello) => hello,
@@ -211,7 +216,11 @@ fn drive(
                 }
                 ever_connected = true;
                 shared.connected.store(true, Ordering::Release);
-                shared.emit(WsEvent::Connected { attempt, protocol });
+                shared.emit(WsEvent::Connected {
+                    attempt,
+                    protocol,
+                    compressed,
+                });
                 if let Some(f) = first.take() {
                     let _ = f.send(Ok(()));
                 }

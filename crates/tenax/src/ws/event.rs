@@ -24,6 +24,8 @@ pub enum WsEvent {
         attempt: u32,
         /// The subprotocol the server chose, if any.
         protocol: Option<String>,
+        /// Whether the server agreed to compression (permessage-deflate).
+        compressed: bool,
     },
     /// A connection ended (or could not be opened); what happens next follows as
     /// `Reconnecting` or `Closed`.

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use http::{HeaderMap, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use super::deflate::{self, Agreed, Compression};
 use super::event::DisconnectReason;
 use super::io::WsIo;
 use crate::error::{Error, Kind};
@@ -21,8 +22,9 @@ const MAX_HEAD: usize = 16 * 1024;
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Headers the handshake sets itself; the same names among the user's headers are skipped.
-const OWN: [&str; 6] = [
+const OWN: [&str; 7] = [
     "host",
+    "sec-websocket-extensions",
     "upgrade",
     "connection",
     "sec-websocket-key",
@@ -39,7 +41,13 @@ pub(crate) fn accept_for(key: &str) -> String {
 }
 
 /// The upgrade request's bytes.
-fn request(uri: &Uri, key: &str, headers: &HeaderMap, protocols: &[String]) -> Vec<u8> {
+fn request(
+    uri: &Uri,
+    key: &str,
+    headers: &HeaderMap,
+    protocols: &[String],
+    compression: Option<&Compression>,
+) -> Vec<u8> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     // Host and port only: user information never goes on the wire.
     let host = match uri.port() {
@@ -54,6 +62,11 @@ fn request(uri: &Uri, key: &str, headers: &HeaderMap, protocols: &[String]) -> V
     out.extend_from_slice(b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\r\nSec-WebSocket-Version: 13\r\n");
+    if let Some(c) = compression {
+        out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+        out.extend_from_slice(deflate::offer(c).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     if !protocols.is_empty() {
         out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
         out.extend_from_slice(protocols.join(", ").as_bytes());
@@ -88,17 +101,35 @@ fn io_failed(e: io::Error) -> DisconnectReason {
     ))
 }
 
+/// What a handshake asks for beyond the URL.
+pub(crate) struct Asks<'a> {
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) protocols: &'a [String],
+    pub(crate) compression: Option<&'a Compression>,
+    pub(crate) cookies: &'a crate::client::cookies::Cookies,
+}
+
+/// What the server agreed to.
+pub(crate) struct Agreement {
+    pub(crate) protocol: Option<String>,
+    pub(crate) compression: Option<Agreed>,
+}
+
 /// Sends the upgrade request and reads the answer: the stream (with any bytes read past the
-/// head) and the subprotocol chosen, or why the server did not switch protocols.
+/// head) and what the server agreed to, or why it did not switch protocols.
 pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     mut io: S,
     uri: &Uri,
-    headers: &HeaderMap,
-    protocols: &[String],
-    cookies: &crate::client::cookies::Cookies,
-) -> Result<(WsIo<S>, Option<String>), DisconnectReason> {
+    asks: Asks<'_>,
+) -> Result<(WsIo<S>, Agreement), DisconnectReason> {
+    let Asks {
+        headers,
+        protocols,
+        compression,
+        cookies,
+    } = asks;
     let key = base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_le_bytes());
-    io.write_all(&request(uri, &key, headers, protocols))
+    io.write_all(&request(uri, &key, headers, protocols, compression))
         .await
         .map_err(io_failed)?;
     io.flush().await.map_err(io_failed)?;
@@ -138,11 +169,18 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     if header("sec-websocket-accept").as_deref() != Some(accept_for(&key).as_str()) {
         return Err(invalid("Sec-WebSocket-Accept does not match the key sent"));
     }
-    if let Some(ext) = header("sec-websocket-extensions").filter(|e| !e.is_empty()) {
-        return Err(invalid(format!(
-            "the server chose an extension that was not offered: {ext}"
-        )));
-    }
+    let agreed = match (
+        header("sec-websocket-extensions").filter(|e| !e.is_empty()),
+        compression,
+    ) {
+        (None, _) => None,
+        (Some(ext), Some(offered)) => Some(deflate::accept(&ext, offered).map_err(invalid)?),
+        (Some(ext), None) => {
+            return Err(invalid(format!(
+                "the server chose an extension that was not offered: {ext}"
+            )));
+        }
+    };
     let protocol = header("sec-websocket-protocol").filter(|p| !p.is_empty());
     if let Some(p) = &protocol
         && !protocols.iter().any(|o| o == p)
@@ -154,7 +192,13 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     // Bytes that came after the head belong to the first frames: split off on their own, so
     // that the 1 KiB read buffer is not kept for the life of the connection (memory per idle
     // connection); usually there are none.
-    Ok((WsIo::new(head.rest, io), protocol))
+    Ok((
+        WsIo::new(head.rest, io),
+        Agreement {
+            protocol,
+            compression: agreed,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -176,7 +220,14 @@ mod tests {
         h.insert("authorization", "Bearer t".parse().unwrap());
         h.insert("upgrade", "h2c".parse().unwrap());
         let uri: Uri = "ws://127.0.0.1:9/chat?room=1".parse().unwrap();
-        let req = String::from_utf8(request(&uri, "k", &h, &["v1".into(), "v2".into()])).unwrap();
+        let offer = Compression::default();
+        let protocols = ["v1".into(), "v2".into()];
+        let req = String::from_utf8(request(&uri, "k", &h, &protocols, Some(&offer))).unwrap();
+        assert!(
+            req.contains(
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+            )
+        );
         assert!(req.starts_with("GET /chat?room=1 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"));
         assert!(req.contains("authorization: Bearer t\r\n"));
         assert!(req.contains("Sec-WebSocket-Protocol: v1, v2\r\n"));

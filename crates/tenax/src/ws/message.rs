@@ -1,7 +1,7 @@
 //! The messages a WebSocket carries, and their wire form.
 
-use bytes::{Bytes, BytesMut};
-use tokio_websockets::Payload;
+use super::frame::Wire;
+use bytes::Bytes;
 
 /// A WebSocket data message. Pings, pongs and close frames are handled by the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,15 +84,13 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    pub(crate) fn to_wire(&self) -> tokio_websockets::Message {
-        // The codec masks client payloads in place, so it needs bytes of its own: one copy,
-        // made here into a buffer the codec can take over (cloning the `Bytes` instead would
-        // also allocate its shared header).
-        let payload = Payload::from(BytesMut::from(&self.data[..]));
+    /// The frame to send: the codec copies the bytes once, masked, into its write buffer
+    /// (a clone of the `Bytes` handle, no copy, until then).
+    pub(crate) fn to_wire(&self) -> Wire {
         if self.text {
-            tokio_websockets::Message::text(payload)
+            Wire::Text(self.data.clone())
         } else {
-            tokio_websockets::Message::binary(payload)
+            Wire::Binary(self.data.clone())
         }
     }
 
@@ -122,19 +120,16 @@ impl From<Message> for Outgoing {
 }
 
 /// A data message from the wire; `None` for control frames.
-pub(crate) fn from_wire(m: tokio_websockets::Message) -> Option<Message> {
-    if m.is_text() {
-        let bytes = BytesMut::from(m.into_payload());
-        // The codec validated the UTF-8 already; a failure here cannot happen, and would
-        // lose nothing: the bytes are kept, replaced characters marked.
-        Some(Message::Text(match String::from_utf8(Vec::from(bytes)) {
+pub(crate) fn from_wire(m: Wire) -> Option<Message> {
+    match m {
+        // The codec validated the UTF-8 already; a failure here cannot happen, and would lose
+        // nothing: the bytes are kept, replaced characters marked.
+        Wire::Text(b) => Some(Message::Text(match String::from_utf8(Vec::from(b)) {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        }))
-    } else if m.is_binary() {
-        Some(Message::Binary(Bytes::from(m.into_payload())))
-    } else {
-        None
+        })),
+        Wire::Binary(b) => Some(Message::Binary(b)),
+        _ => None,
     }
 }
 
@@ -150,6 +145,6 @@ mod tests {
             let wire = o.to_wire();
             assert_eq!(from_wire(wire), Some(m));
         }
-        assert_eq!(from_wire(tokio_websockets::Message::ping("x")), None);
+        assert_eq!(from_wire(Wire::Ping(Bytes::from_static(b"x"))), None);
     }
 }

@@ -35,8 +35,10 @@
 //! ([`Disconnect::possibly_lost`]) rather than losing them silently.
 
 mod config;
+mod deflate;
 mod driver;
 mod event;
+mod frame;
 mod handshake;
 mod inbox;
 mod io;
@@ -52,6 +54,7 @@ use http::HeaderMap;
 use tokio::sync::{Mutex as AsyncMutex, Notify, broadcast};
 
 pub use config::WsBuilder;
+pub use deflate::Compression;
 pub use event::{Closed, Decision, Disconnect, DisconnectReason, WsEvent, default_decision};
 pub use message::Message;
 pub use outbox::SendError;
@@ -82,6 +85,8 @@ pub struct ConnectInfo {
     pub reconnect: bool,
     /// The subprotocol the server chose, if any.
     pub protocol: Option<String>,
+    /// Whether the server agreed to compression (permessage-deflate).
+    pub compressed: bool,
 }
 
 /// What a connection needs of the client.

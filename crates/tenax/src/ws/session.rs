@@ -12,11 +12,11 @@ use std::time::Duration;
 use futures_core::Stream as _;
 use futures_util::Sink;
 use tokio::time::{Instant, Sleep};
-use tokio_websockets::{CloseCode, WebSocketStream};
 
 use super::Shared;
 use super::config::Config;
 use super::event::DisconnectReason;
+use super::frame::{Codec, CodecError, Wire};
 use super::io::WsIo;
 use super::message::{Message, from_wire};
 use super::outbox::Item;
@@ -24,7 +24,7 @@ use crate::TimeoutPhase;
 use crate::connect::Stream;
 use crate::error::{Error, Kind, find_write_stall};
 
-pub(crate) type Ws = WebSocketStream<WsIo<Stream>>;
+pub(crate) type Ws = Codec<WsIo<Stream>>;
 
 /// How soon after a write a ping asks the peer to confirm it.
 const ACK_PING: Duration = Duration::from_millis(25);
@@ -79,18 +79,17 @@ pub(crate) struct Session<'a> {
     peer_close: Option<(u16, String)>,
 }
 
-fn codec_error(e: tokio_websockets::Error) -> DisconnectReason {
+fn codec_error(e: CodecError) -> DisconnectReason {
     let err = match e {
-        tokio_websockets::Error::Io(io) => match find_write_stall(&io) {
+        CodecError::Io(io) => match find_write_stall(&io) {
             Some(d) => Error::timeout(TimeoutPhase::Write, d, "writing to the WebSocket"),
             None => Error::new(Kind::Recv)
                 .with_what("on the WebSocket")
                 .with_source(io),
         },
-        tokio_websockets::Error::PayloadTooLong { len, max_len } => Error::new(Kind::WebSocket)
-            .with_source(format!(
-                "a message of {len} bytes or more is over the limit of {max_len}"
-            )),
+        CodecError::TooLong { len, max } => Error::new(Kind::WebSocket).with_source(format!(
+            "a message of {len} bytes or more is over the limit of {max}"
+        )),
         other => Error::new(Kind::WebSocket).with_source(other),
     };
     DisconnectReason::Failed(Arc::new(err))
@@ -183,11 +182,11 @@ impl<'a> Session<'a> {
     }
 
     /// Queues a ping that will confirm every message handed to the codec before it.
-    fn send_ping(&mut self, now: Instant) -> Result<(), tokio_websockets::Error> {
+    fn send_ping(&mut self, now: Instant) -> Result<(), CodecError> {
         self.ping_seq += 1;
         let seq = self.ping_seq;
-        Pin::new(&mut self.ws)
-            .start_send(tokio_websockets::Message::ping(seq.to_be_bytes().to_vec()))?;
+        let payload = bytes::Bytes::copy_from_slice(&seq.to_be_bytes());
+        Pin::new(&mut self.ws).start_send(Wire::Ping(payload))?;
         if self.pings.len() == MAX_PINGS {
             self.pings.pop_front();
         }
@@ -294,7 +293,7 @@ impl<'a> Session<'a> {
                 Poll::Ready(Some(Err(e))) => {
                     // On a protocol violation the codec queued a close frame (1002, 1007,
                     // 1009) that tells the peer why: one attempt to send it, no waiting.
-                    if !matches!(e, tokio_websockets::Error::Io(_)) {
+                    if !matches!(e, CodecError::Io(_)) {
                         let _ = Pin::new(&mut self.ws).poll_flush(cx);
                     }
                     return Some(End::Lost(codec_error(e)));
@@ -317,36 +316,24 @@ impl<'a> Session<'a> {
                 Poll::Pending => break,
             };
             *frames += 1;
-            if msg.is_pong() {
-                if let Ok(seq) = <[u8; 8]>::try_from(&msg.as_payload()[..]) {
-                    let seq = u64::from_be_bytes(seq);
-                    while let Some(&(s, fed)) = self.pings.front() {
-                        if s > seq {
-                            break;
-                        }
-                        self.acked = self.acked.max(fed);
-                        self.pings.pop_front();
-                    }
-                    let acked = self.acked;
-                    let n = self
-                        .unconfirmed
-                        .iter()
-                        .take_while(|i| i.seq < acked)
-                        .count();
-                    if n > 0 {
-                        self.shared.outbox.written(self.unconfirmed.drain(..n));
-                    }
+            match msg {
+                Wire::Pong(payload) => {
+                    self.pong(&payload);
+                    continue;
                 }
-            } else if msg.is_ping() {
                 // The codec queued the pong; it goes out with the next flush.
-                self.need_flush = true;
-            } else if let Some((code, reason)) = msg.as_close() {
-                self.peer_close = Some((u16::from(code), reason.to_owned()));
-                self.need_flush = true;
-            } else if msg.is_close() {
-                self.peer_close = Some((1005, String::new()));
-                self.need_flush = true;
-            } else if let Some(m) = from_wire(msg) {
+                Wire::Ping(_) => {
+                    self.need_flush = true;
+                    continue;
+                }
+                Wire::Close(close) => {
+                    self.peer_close = Some(close.unwrap_or((1005, String::new())));
+                    self.need_flush = true;
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(m) = from_wire(msg) {
                 *data = true;
                 self.batch.push(m);
             }
@@ -357,6 +344,30 @@ impl<'a> Session<'a> {
                 .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
         }
         None
+    }
+
+    /// A pong: every message handed to the codec before its ping is confirmed.
+    fn pong(&mut self, payload: &[u8]) {
+        let Ok(seq) = <[u8; 8]>::try_from(payload) else {
+            return;
+        };
+        let seq = u64::from_be_bytes(seq);
+        while let Some(&(s, fed)) = self.pings.front() {
+            if s > seq {
+                break;
+            }
+            self.acked = self.acked.max(fed);
+            self.pings.pop_front();
+        }
+        let acked = self.acked;
+        let n = self
+            .unconfirmed
+            .iter()
+            .take_while(|i| i.seq < acked)
+            .count();
+        if n > 0 {
+            self.shared.outbox.written(self.unconfirmed.drain(..n));
+        }
     }
 
     /// Hands queued messages to the codec and flushes them in one write; `Ready(Ok)` when a
@@ -426,7 +437,7 @@ impl<'a> Session<'a> {
     fn start_close(&mut self, cx: &mut Context<'_>) -> Result<bool, DisconnectReason> {
         match Pin::new(&mut self.ws).poll_ready(cx) {
             Poll::Ready(Ok(())) => {
-                let close = tokio_websockets::Message::close(Some(CloseCode::NORMAL_CLOSURE), "");
+                let close = Wire::Close(Some((1000, String::new())));
                 Pin::new(&mut self.ws)
                     .start_send(close)
                     .map_err(codec_error)?;

@@ -1,14 +1,31 @@
-"""A Python `websockets` server for the interop suite: /echo echoes (permessage-deflate offered
-as the library does by default), /close/CODE closes with that code after the first message.
+"""A Python `websockets` server for the interop suite: /echo echoes (permessage-deflate agreed
+when the client offers it, as the library does by default), /close/CODE closes with that code
+after the first message, /stats sends the bytes received on the wire so far (all
+connections), to see compression from the server's side.
 Prints its port on the first line, then serves until killed."""
 import asyncio
+import json
 import sys
 
 import websockets
+from websockets.asyncio.server import ServerConnection
+
+RECEIVED = {"wire": 0}
+
+
+class Counting(ServerConnection):
+    """Counts every byte read from the socket."""
+
+    def data_received(self, data):
+        RECEIVED["wire"] += len(data)
+        super().data_received(data)
 
 
 async def handler(ws):
     path = ws.request.path
+    if path == "/stats":
+        await ws.send(json.dumps(RECEIVED))
+        return
     if path.startswith("/close/"):
         code = int(path.rsplit("/", 1)[1])
         await ws.recv()
@@ -19,7 +36,9 @@ async def handler(ws):
 
 
 async def main():
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None) as server:
+    async with websockets.serve(
+        handler, "127.0.0.1", 0, max_size=None, create_connection=Counting
+    ) as server:
         port = server.sockets[0].getsockname()[1]
         print(port, flush=True)
         await asyncio.Future()

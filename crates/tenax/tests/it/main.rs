@@ -21,3 +21,4 @@ mod security;
 mod tls_h2;
 mod tower_layers;
 mod websocket;
+mod ws_compression;
