@@ -12,18 +12,18 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_core::Stream;
-use futures_util::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::deflate::{Agreed, Deflater, Inflater};
 
-/// A frame or message as the session sees it.
+/// A message or control frame read from the peer, as the session sees it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Wire {
-    Text(Bytes),
+    /// Checked UTF-8, once.
+    Text(String),
     Binary(Bytes),
-    Ping(Bytes),
-    Pong(Bytes),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
     /// The peer's close: its code and reason, if it gave one.
     Close(Option<(u16, String)>),
 }
@@ -80,7 +80,7 @@ pub(crate) struct Limits {
 struct Partial {
     text: bool,
     compressed: bool,
-    data: BytesMut,
+    data: Vec<u8>,
 }
 
 /// The agreed compression, both directions.
@@ -92,7 +92,11 @@ struct Deflate {
 
 pub(crate) struct Codec<S> {
     io: S,
-    rbuf: BytesMut,
+    /// Bytes read: `rbuf[rpos..rend]` are not parsed yet; the rest of `rbuf` is room to read
+    /// into (zeroed once, when it grows: no `unsafe`, and no zeroing per read).
+    rbuf: Vec<u8>,
+    rpos: usize,
+    rend: usize,
     wbuf: BytesMut,
     limits: Limits,
     partial: Option<Partial>,
@@ -107,7 +111,9 @@ impl<S> Codec<S> {
     pub(crate) fn new(io: S, limits: Limits, agreed: Option<Agreed>) -> Codec<S> {
         Codec {
             io,
-            rbuf: BytesMut::new(),
+            rbuf: Vec::new(),
+            rpos: 0,
+            rend: 0,
             wbuf: BytesMut::new(),
             limits,
             partial: None,
@@ -131,28 +137,31 @@ impl<S> Codec<S> {
 
     // ===== writing =====
 
-    /// Queues `msg` for the next flush.
-    fn encode(&mut self, msg: &Wire) {
-        match msg {
-            Wire::Text(b) => self.encode_data(0x1, b),
-            Wire::Binary(b) => self.encode_data(0x2, b),
-            Wire::Ping(b) => self.encode_frame(0x9, false, true, b),
-            Wire::Pong(b) => self.encode_frame(0xA, false, true, b),
-            Wire::Close(c) => {
-                let mut payload = Vec::new();
-                if let Some((code, reason)) = c {
-                    payload.extend_from_slice(&code.to_be_bytes());
-                    // A reason longer than a control frame allows is cut on a char boundary.
-                    let mut end = reason.len().min(123);
-                    while !reason.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    payload.extend_from_slice(&reason.as_bytes()[..end]);
-                }
-                self.encode_frame(0x8, false, true, &payload);
-                self.close_sent = true;
+    /// Queues a data message for the next flush (masked, compressed if agreed and large
+    /// enough): one copy, into the write buffer.
+    pub(crate) fn queue_data(&mut self, text: bool, payload: &[u8]) {
+        self.encode_data(if text { 0x1 } else { 0x2 }, payload);
+    }
+
+    /// Queues a ping.
+    pub(crate) fn queue_ping(&mut self, payload: &[u8]) {
+        self.encode_frame(0x9, false, true, payload);
+    }
+
+    /// Queues a close frame (`None`: no code); nothing may be sent after it.
+    pub(crate) fn queue_close(&mut self, close: Option<(u16, &str)>) {
+        let mut payload = Vec::new();
+        if let Some((code, reason)) = close {
+            payload.extend_from_slice(&code.to_be_bytes());
+            // A reason longer than a control frame allows is cut on a char boundary.
+            let mut end = reason.len().min(123);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
             }
+            payload.extend_from_slice(&reason.as_bytes()[..end]);
         }
+        self.encode_frame(0x8, false, true, &payload);
+        self.close_sent = true;
     }
 
     fn encode_data(&mut self, opcode: u8, payload: &[u8]) {
@@ -231,7 +240,7 @@ impl<S> Codec<S> {
     /// Fails the connection: a close frame with `code` is queued (one try to send it).
     fn fail(&mut self, code: u16, why: impl Into<String>) -> CodecError {
         if !self.close_sent {
-            self.encode(&Wire::Close(Some((code, String::new()))));
+            self.queue_close(Some((code, "")));
         }
         CodecError::Protocol {
             code,
@@ -240,7 +249,7 @@ impl<S> Codec<S> {
     }
 
     fn header(&mut self) -> Result<Option<Header>, CodecError> {
-        let b = &self.rbuf[..];
+        let b = &self.rbuf[self.rpos..self.rend];
         if b.len() < 2 {
             return Ok(None);
         }
@@ -298,27 +307,33 @@ impl<S> Codec<S> {
                 return Ok(None);
             };
             let (head, len) = h.len;
-            if self.rbuf.len() < head + len {
-                self.rbuf.reserve(head + len - self.rbuf.len());
+            if self.rend - self.rpos < head + len {
+                // The frame's room, for the reads that bring the rest.
+                self.make_room(head + len);
                 return Ok(None);
             }
-            self.rbuf.advance(head);
-            let payload = self.rbuf.split_to(len);
-            if let Some(msg) = self.frame(h, payload)? {
+            let start = self.rpos + head;
+            self.rpos = start + len;
+            if let Some(msg) = self.frame(h, start..start + len)? {
                 return Ok(Some(msg));
             }
         }
     }
 
-    /// One whole frame: a message or control frame to hand over, or `None` for a fragment.
-    fn frame(&mut self, h: Header, payload: BytesMut) -> Result<Option<Wire>, CodecError> {
+    /// One whole frame (its payload at `at` in the read buffer): a message or control frame to
+    /// hand over, or `None` for a fragment.
+    fn frame(&mut self, h: Header, at: std::ops::Range<usize>) -> Result<Option<Wire>, CodecError> {
         match h.opcode {
-            0x8 => self.close(&payload).map(Some),
-            0x9 => {
-                self.encode(&Wire::Pong(payload.clone().freeze()));
-                Ok(Some(Wire::Ping(payload.freeze())))
+            0x8 => {
+                let payload = self.rbuf[at].to_vec();
+                self.close(&payload).map(Some)
             }
-            0xA => Ok(Some(Wire::Pong(payload.freeze()))),
+            0x9 => {
+                let payload = self.rbuf[at].to_vec();
+                self.encode_frame(0xA, false, true, &payload);
+                Ok(Some(Wire::Ping(payload)))
+            }
+            0xA => Ok(Some(Wire::Pong(self.rbuf[at].to_vec()))),
             0x0 => {
                 if h.rsv1 {
                     return Err(self.fail(PROTOCOL_ERROR, "RSV1 on a continuation frame"));
@@ -326,7 +341,7 @@ impl<S> Codec<S> {
                 let Some(p) = self.partial.as_mut() else {
                     return Err(self.fail(PROTOCOL_ERROR, "a continuation with no message"));
                 };
-                p.data.extend_from_slice(&payload);
+                p.data.extend_from_slice(&self.rbuf[at]);
                 if !h.fin {
                     return Ok(None);
                 }
@@ -343,7 +358,7 @@ impl<S> Codec<S> {
                 let p = Partial {
                     text: op == 0x1,
                     compressed: h.rsv1,
-                    data: payload,
+                    data: self.rbuf[at].to_vec(),
                 };
                 if !h.fin {
                     self.partial = Some(p);
@@ -354,7 +369,7 @@ impl<S> Codec<S> {
         }
     }
 
-    /// A whole data message: inflated (bounded), text checked.
+    /// A whole data message: inflated (bounded), text checked (once: it becomes the `String`).
     fn message(&mut self, p: Partial) -> Result<Wire, CodecError> {
         let max = self.limits.max_message;
         let data = if p.compressed {
@@ -363,7 +378,7 @@ impl<S> Codec<S> {
                 .as_mut()
                 .expect("checked when the message began");
             match d.inn.inflate(&p.data, max) {
-                Ok(v) => Bytes::from(v),
+                Ok(v) => v,
                 Err(0) => {
                     return Err(
                         self.fail(INVALID_DATA, "a compressed message that does not inflate")
@@ -382,15 +397,15 @@ impl<S> Codec<S> {
                     max,
                 });
             }
-            p.data.freeze()
+            p.data
         };
         if !p.text {
-            return Ok(Wire::Binary(data));
+            return Ok(Wire::Binary(Bytes::from(data)));
         }
-        if std::str::from_utf8(&data).is_err() {
-            return Err(self.fail(INVALID_DATA, "a text message that is not UTF-8"));
+        match String::from_utf8(data) {
+            Ok(text) => Ok(Wire::Text(text)),
+            Err(_) => Err(self.fail(INVALID_DATA, "a text message that is not UTF-8")),
         }
-        Ok(Wire::Text(data))
     }
 
     /// The peer's close frame, checked, and echoed unless ours went first.
@@ -410,9 +425,7 @@ impl<S> Codec<S> {
             }
         };
         if !self.close_sent {
-            self.encode(&Wire::Close(
-                close.as_ref().map(|(c, _)| (*c, String::new())),
-            ));
+            self.queue_close(close.as_ref().map(|(c, _)| (*c, "")));
         }
         self.close_received = true;
         Ok(Wire::Close(close))
@@ -434,15 +447,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Codec<S> {
 
     /// Reads more bytes; `Ready(Ok(false))` at the end of the stream.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, io::Error>> {
-        // Zeroed room rather than uninitialised: no `unsafe`, and small beside the read.
-        let old = self.rbuf.len();
-        self.rbuf.resize(old + READ_CHUNK, 0);
-        let mut buf = ReadBuf::new(&mut self.rbuf[old..]);
-        let res = Pin::new(&mut self.io).poll_read(cx, &mut buf);
+        self.make_room(self.rend - self.rpos + READ_CHUNK);
+        let mut buf = ReadBuf::new(&mut self.rbuf[self.rend..]);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
         let n = buf.filled().len();
-        self.rbuf.truncate(old + n);
-        ready!(res)?;
+        self.rend += n;
         Poll::Ready(Ok(n > 0))
+    }
+}
+
+impl<S> Codec<S> {
+    /// Makes room for `want` bytes from the first unparsed one: what is parsed goes, the rest
+    /// moves to the front, and the buffer grows (zeroed once) only when that is not enough.
+    fn make_room(&mut self, want: usize) {
+        let want = want.max(READ_CHUNK);
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+        }
+        if self.rbuf.len() - self.rpos >= want {
+            return;
+        }
+        self.rbuf.copy_within(self.rpos..self.rend, 0);
+        self.rend -= self.rpos;
+        self.rpos = 0;
+        if self.rbuf.len() < want {
+            self.rbuf.resize(want, 0);
+        }
     }
 }
 
@@ -487,36 +518,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Codec<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Wire> for Codec<S> {
-    type Error = CodecError;
-
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), CodecError>> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Codec<S> {
+    /// Ready for more once less than the flush threshold waits to be written.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CodecError>> {
         if self.wbuf.len() >= self.limits.flush_threshold {
             ready!(self.poll_write_all(cx)).map_err(CodecError::Io)?;
         }
         Poll::Ready(Ok(()))
     }
 
-    fn start_send(mut self: Pin<&mut Self>, msg: Wire) -> Result<(), CodecError> {
-        self.encode(&msg);
-        Ok(())
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), CodecError>> {
+    /// Writes everything queued and flushes the socket.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CodecError>> {
         self.poll_write_all(cx).map_err(CodecError::Io)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), CodecError>> {
-        ready!(self.poll_write_all(cx)).map_err(CodecError::Io)?;
-        Pin::new(&mut self.io)
-            .poll_shutdown(cx)
-            .map_err(CodecError::Io)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes as if read from the socket.
+    fn put(c: &mut Codec<tokio::io::DuplexStream>, bytes: &[u8]) {
+        c.rbuf.truncate(c.rend);
+        c.rbuf.extend_from_slice(bytes);
+        c.rend = c.rbuf.len();
+    }
 
     fn codec(agreed: Option<Agreed>) -> Codec<tokio::io::DuplexStream> {
         let (a, _b) = tokio::io::duplex(64);
@@ -563,7 +589,7 @@ mod tests {
     fn messages_are_masked_and_fragmented_by_frame_size() {
         let mut c = codec(None);
         c.limits.frame_size = 4;
-        c.encode(&Wire::Text(Bytes::from_static(b"hello world")));
+        c.queue_data(true, b"hello world");
         let frames = unmask_frames(&c.wbuf);
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[0], (0x01, b"hell".to_vec()));
@@ -590,7 +616,7 @@ mod tests {
         ];
         for (bytes, code) in cases {
             let mut c = codec(None);
-            c.rbuf.extend_from_slice(bytes);
+            put(&mut c, bytes);
             match c.parse() {
                 Err(CodecError::Protocol { code: got, .. }) => assert_eq!(got, *code, "{bytes:?}"),
                 other => panic!("{bytes:?}: {other:?}"),
@@ -604,16 +630,9 @@ mod tests {
     #[test]
     fn fragments_pings_in_between_and_close_echo() {
         let mut c = codec(None);
-        c.rbuf
-            .extend_from_slice(b"\x01\x02he\x89\x01p\x80\x03llo\x88\x02\x03\xe8");
-        assert_eq!(
-            c.parse().unwrap(),
-            Some(Wire::Ping(Bytes::from_static(b"p")))
-        );
-        assert_eq!(
-            c.parse().unwrap(),
-            Some(Wire::Text(Bytes::from_static(b"hello")))
-        );
+        put(&mut c, b"\x01\x02he\x89\x01p\x80\x03llo\x88\x02\x03\xe8");
+        assert_eq!(c.parse().unwrap(), Some(Wire::Ping(b"p".to_vec())));
+        assert_eq!(c.parse().unwrap(), Some(Wire::Text("hello".into())));
         assert_eq!(
             c.parse().unwrap(),
             Some(Wire::Close(Some((1000, String::new()))))
@@ -629,7 +648,7 @@ mod tests {
             super::super::deflate::accept("permessage-deflate", &Default::default()).unwrap();
         let mut writer = codec(Some(agreed));
         let json = "{\"tick\":1,\"price\":100.25}".repeat(40);
-        writer.encode(&Wire::Text(Bytes::from(json.clone())));
+        writer.queue_data(true, json.as_bytes());
         let frames = unmask_frames(&writer.wbuf);
         assert_eq!(frames[0].0, 0xC1, "FIN, RSV1, text");
         assert!(frames[0].1.len() * 5 < json.len());
@@ -638,8 +657,8 @@ mod tests {
         let mut wire = vec![0xC1, 126];
         wire.extend_from_slice(&(frames[0].1.len() as u16).to_be_bytes());
         wire.extend_from_slice(&frames[0].1);
-        reader.rbuf.extend_from_slice(&wire);
-        assert_eq!(reader.parse().unwrap(), Some(Wire::Text(Bytes::from(json))));
+        put(&mut reader, &wire);
+        assert_eq!(reader.parse().unwrap(), Some(Wire::Text(json)));
         // 10 MiB of zeros in a few KiB: cut at the 1 MiB cap.
         let mut strong = agreed;
         strong.level = 9;
@@ -649,7 +668,7 @@ mod tests {
         let mut wire = vec![0xC2, 126];
         wire.extend_from_slice(&(bomb.len() as u16).to_be_bytes());
         wire.extend_from_slice(&bomb);
-        reader.rbuf.extend_from_slice(&wire);
+        put(&mut reader, &wire);
         assert!(matches!(reader.parse(), Err(CodecError::TooLong { .. })));
     }
 }

@@ -84,16 +84,6 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    /// The frame to send: the codec copies the bytes once, masked, into its write buffer
-    /// (a clone of the `Bytes` handle, no copy, until then).
-    pub(crate) fn to_wire(&self) -> Wire {
-        if self.text {
-            Wire::Text(self.data.clone())
-        } else {
-            Wire::Binary(self.data.clone())
-        }
-    }
-
     pub(crate) fn into_message(self) -> Message {
         if self.text {
             // The bytes came from a `String`: valid UTF-8 by construction.
@@ -119,15 +109,10 @@ impl From<Message> for Outgoing {
     }
 }
 
-/// A data message from the wire; `None` for control frames.
+/// A data message from the wire (the codec checked its text); `None` for control frames.
 pub(crate) fn from_wire(m: Wire) -> Option<Message> {
     match m {
-        // The codec validated the UTF-8 already; a failure here cannot happen, and would lose
-        // nothing: the bytes are kept, replaced characters marked.
-        Wire::Text(b) => Some(Message::Text(match String::from_utf8(Vec::from(b)) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })),
+        Wire::Text(t) => Some(Message::Text(t)),
         Wire::Binary(b) => Some(Message::Binary(b)),
         _ => None,
     }
@@ -142,9 +127,12 @@ mod tests {
         for m in [Message::text("héllo"), Message::binary(vec![0u8, 255, 7])] {
             let o = Outgoing::from(m.clone());
             assert_eq!(o.clone().into_message(), m);
-            let wire = o.to_wire();
+            let wire = match &m {
+                Message::Text(t) => Wire::Text(t.clone()),
+                Message::Binary(b) => Wire::Binary(b.clone()),
+            };
             assert_eq!(from_wire(wire), Some(m));
         }
-        assert_eq!(from_wire(Wire::Ping(Bytes::from_static(b"x"))), None);
+        assert_eq!(from_wire(Wire::Ping(b"x".to_vec())), None);
     }
 }

@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream as _;
-use futures_util::Sink;
 use tokio::time::{Instant, Sleep};
 
 use super::Shared;
@@ -144,11 +143,9 @@ impl<'a> Session<'a> {
             if let Some(t) = self.next_ping
                 && now >= t
             {
-                match Pin::new(&mut self.ws).poll_ready(cx) {
+                match self.ws.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {
-                        if let Err(e) = self.send_ping(now) {
-                            return Poll::Ready(End::Lost(codec_error(e)));
-                        }
+                        self.send_ping(now);
                         progress = true;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(End::Lost(codec_error(e))),
@@ -182,11 +179,10 @@ impl<'a> Session<'a> {
     }
 
     /// Queues a ping that will confirm every message handed to the codec before it.
-    fn send_ping(&mut self, now: Instant) -> Result<(), CodecError> {
+    fn send_ping(&mut self, now: Instant) {
         self.ping_seq += 1;
         let seq = self.ping_seq;
-        let payload = bytes::Bytes::copy_from_slice(&seq.to_be_bytes());
-        Pin::new(&mut self.ws).start_send(Wire::Ping(payload))?;
+        self.ws.queue_ping(&seq.to_be_bytes());
         if self.pings.len() == MAX_PINGS {
             self.pings.pop_front();
         }
@@ -194,7 +190,6 @@ impl<'a> Session<'a> {
         self.unanswered_since.get_or_insert(now);
         self.next_ping = self.cfg.heartbeat.map(|i| now + i);
         self.need_flush = true;
-        Ok(())
     }
 
     fn check_deadlines(&mut self, now: Instant) -> Option<End> {
@@ -294,7 +289,7 @@ impl<'a> Session<'a> {
                     // On a protocol violation the codec queued a close frame (1002, 1007,
                     // 1009) that tells the peer why: one attempt to send it, no waiting.
                     if !matches!(e, CodecError::Io(_)) {
-                        let _ = Pin::new(&mut self.ws).poll_flush(cx);
+                        let _ = self.ws.poll_flush(cx);
                     }
                     return Some(End::Lost(codec_error(e)));
                 }
@@ -402,24 +397,21 @@ impl<'a> Session<'a> {
     fn feed(&mut self, cx: &mut Context<'_>) -> Result<bool, DisconnectReason> {
         let mut progress = false;
         while !self.pending.is_empty() {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
+            match self.ws.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Err(codec_error(e)),
                 Poll::Pending => break,
             }
             let mut item = self.pending.pop_front().expect("not empty");
             item.seq = self.fed;
-            if let Err(e) = Pin::new(&mut self.ws).start_send(item.msg.to_wire()) {
-                self.pending.push_front(item);
-                return Err(codec_error(e));
-            }
+            self.ws.queue_data(item.msg.text, &item.msg.data);
             self.fed += 1;
             self.unflushed.push(item);
             // At-least-once: a ping among every few messages, so that a peer that reads
             // part of a burst and then fails confirms that part, and the replay makes
             // progress. (The codec only queues here; `poll_ready` matters before a flush.)
             if self.cfg.replay && self.fed.is_multiple_of(REPLAY_PING_EVERY) {
-                self.send_ping(Instant::now()).map_err(codec_error)?;
+                self.send_ping(Instant::now());
             }
             self.need_flush = true;
             progress = true;
@@ -427,7 +419,7 @@ impl<'a> Session<'a> {
         // At-least-once: a ping closes every batch, in the same write, so that the peer
         // confirms it as soon as it has read it.
         if self.cfg.replay && progress && self.pings.back().is_none_or(|&(_, fed)| fed < self.fed) {
-            self.send_ping(Instant::now()).map_err(codec_error)?;
+            self.send_ping(Instant::now());
         }
         Ok(progress)
     }
@@ -435,12 +427,9 @@ impl<'a> Session<'a> {
     /// Starts the closing handshake once everything was written; whether the close frame was
     /// handed over.
     fn start_close(&mut self, cx: &mut Context<'_>) -> Result<bool, DisconnectReason> {
-        match Pin::new(&mut self.ws).poll_ready(cx) {
+        match self.ws.poll_ready(cx) {
             Poll::Ready(Ok(())) => {
-                let close = Wire::Close(Some((1000, String::new())));
-                Pin::new(&mut self.ws)
-                    .start_send(close)
-                    .map_err(codec_error)?;
+                self.ws.queue_close(Some((1000, "")));
                 self.close_sent = true;
                 // The peer's answer may never come: wait for it only briefly.
                 let by = Instant::now() + CLOSE_HANDSHAKE;
@@ -458,7 +447,7 @@ impl<'a> Session<'a> {
     /// finished with messages in it.
     #[inline]
     fn flush(&mut self, cx: &mut Context<'_>) -> Result<bool, DisconnectReason> {
-        match Pin::new(&mut self.ws).poll_flush(cx) {
+        match self.ws.poll_flush(cx) {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(e)) => return Err(codec_error(e)),
             Poll::Pending => return Ok(false),
