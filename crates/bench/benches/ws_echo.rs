@@ -179,6 +179,16 @@ fn rss_kib() -> u64 {
 }
 
 fn main() {
+    if std::env::var("TENAX_BENCH_SERVE").as_deref() == Ok("chaos") {
+        // The idle figure's compressing server: tenax-chaos, until stdin closes.
+        let server = tenax_chaos::ChaosServer::builder()
+            .start_in_thread()
+            .unwrap();
+        println!("{}", server.addr());
+        let mut s = String::new();
+        let _ = std::io::stdin().read_line(&mut s);
+        return;
+    }
     if std::env::var_os("TENAX_BENCH_SERVE").is_some() {
         // The child process of the idle-memory figure: serve until stdin closes.
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -219,7 +229,12 @@ fn main() {
     // TENAX_BENCH_ONLY=idle-tenax|idle-tungstenite: only one client's idle memory (for massif).
     let only = std::env::var("TENAX_BENCH_ONLY").unwrap_or_default();
     if let Some(which) = only.strip_prefix("idle-") {
-        idle_memory(&rt, idle_count(), which == "tenax");
+        idle_memory(
+            &rt,
+            idle_count(),
+            which.starts_with("tenax"),
+            which == "tenax-deflate",
+        );
         return;
     }
     for _ in 0..rounds() {
@@ -311,7 +326,7 @@ fn median_of(runs: &[Run], f: fn(&Run) -> f64) -> f64 {
 /// smaller than it is.
 fn idle_memory_apart(n: usize) {
     println!("{n} idle connections, heartbeat every 1 s (client process RSS growth):");
-    for which in ["tenax", "tungstenite"] {
+    for which in ["tenax", "tenax-deflate", "tungstenite"] {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .arg("--bench")
             .env("TENAX_BENCH_ONLY", format!("idle-{which}"))
@@ -323,10 +338,10 @@ fn idle_memory_apart(n: usize) {
     }
 }
 
-fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, tenax: bool) {
+fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, tenax: bool, deflate: bool) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("TENAX_BENCH_SERVE", "1")
+        .env("TENAX_BENCH_SERVE", if deflate { "chaos" } else { "1" })
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -335,17 +350,23 @@ fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, tenax: bool) {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = format!("ws://{}/", line.trim());
+    let url = if deflate {
+        format!("ws://{}/ws/echo", line.trim())
+    } else {
+        format!("ws://{}/", line.trim())
+    };
     let before = rss_kib();
     let grown = rt.block_on(async {
         if tenax {
             let client = tenax::Client::new();
             let mut v = Vec::with_capacity(n);
             for _ in 0..n {
+                let compression = deflate.then(tenax::ws::Compression::default);
                 v.push(
                     client
                         .websocket(&url)
                         .heartbeat(Some(Duration::from_secs(1)))
+                        .compression(compression)
                         .connect()
                         .await
                         .unwrap(),
@@ -367,10 +388,10 @@ fn idle_memory(rt: &tokio::runtime::Runtime, n: usize, tenax: bool) {
             rss_kib().saturating_sub(before)
         }
     });
-    let which = if tenax {
-        "tenax (heartbeat on)"
-    } else {
-        "tungstenite (no heartbeat)"
+    let which = match (tenax, deflate) {
+        (true, false) => "tenax (heartbeat on)",
+        (true, true) => "tenax, deflate agreed",
+        _ => "tungstenite (no heartbeat)",
     };
     println!(
         "  {which:<30} {:>8.1} MiB in all, {:>6.0} B per connection",

@@ -97,6 +97,9 @@ pub(crate) struct Codec<S> {
     rbuf: Vec<u8>,
     rpos: usize,
     rend: usize,
+    /// How much the next read asks for: small while the connection is quiet (an idle
+    /// connection touches a few hundred bytes), doubled each time a read fills it.
+    read_chunk: usize,
     wbuf: BytesMut,
     limits: Limits,
     partial: Option<Partial>,
@@ -114,6 +117,7 @@ impl<S> Codec<S> {
             rbuf: Vec::new(),
             rpos: 0,
             rend: 0,
+            read_chunk: MIN_READ,
             wbuf: BytesMut::new(),
             limits,
             partial: None,
@@ -447,11 +451,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Codec<S> {
 
     /// Reads more bytes; `Ready(Ok(false))` at the end of the stream.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, io::Error>> {
-        self.make_room(self.rend - self.rpos + READ_CHUNK);
+        self.make_room(self.rend - self.rpos + self.read_chunk);
+        let room = self.rbuf.len() - self.rend;
         let mut buf = ReadBuf::new(&mut self.rbuf[self.rend..]);
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
         let n = buf.filled().len();
         self.rend += n;
+        if n == room {
+            // More is likely waiting: ask for more next time.
+            self.read_chunk = (self.read_chunk * 2).min(MAX_READ);
+        }
         Poll::Ready(Ok(n > 0))
     }
 }
@@ -460,7 +469,6 @@ impl<S> Codec<S> {
     /// Makes room for `want` bytes from the first unparsed one: what is parsed goes, the rest
     /// moves to the front, and the buffer grows (zeroed once) only when that is not enough.
     fn make_room(&mut self, want: usize) {
-        let want = want.max(READ_CHUNK);
         if self.rpos == self.rend {
             self.rpos = 0;
             self.rend = 0;
@@ -477,8 +485,11 @@ impl<S> Codec<S> {
     }
 }
 
-/// How much is read at once (the socket under reads ahead in larger bursts: `io.rs`).
-const READ_CHUNK: usize = 8192;
+/// The first reads' size, and the most one read asks for (the socket under reads ahead in
+/// larger bursts: `io.rs`). Zeroed room is resident memory: an idle connection keeps only the
+/// small one.
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 16 * 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Codec<S> {
     type Item = Result<Wire, CodecError>;
