@@ -1442,3 +1442,27 @@ fn batch_fail_counts_http_errors_and_output_dir_saves_bodies() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ws_compress_offers_permessage_deflate_and_says_it_was_agreed() {
+    let s = chaos();
+    let out = tenax(&[
+        "ws",
+        &s.ws_url("/ws/echo"),
+        "--compress",
+        "--send",
+        "tick tick tick",
+        "--count",
+        "1",
+        "--no-stdin",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tick tick tick\n");
+    assert!(
+        stderr(&out).contains("connected (permessage-deflate)"),
+        "{}",
+        stderr(&out)
+    );
+    let (messages, wire) = s.ws_compression_bytes();
+    assert!(messages > 0 && wire > 0, "the compressing echo served it");
+}

@@ -446,6 +446,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Codec<S> {
             }
             self.wbuf.advance(n);
         }
+        if self.wbuf.capacity() > 4 * self.limits.flush_threshold.max(64 * 1024) {
+            // Written out: a buffer grown for a burst goes.
+            self.wbuf = BytesMut::new();
+        }
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
@@ -460,6 +464,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Codec<S> {
         if n == room {
             // More is likely waiting: ask for more next time.
             self.read_chunk = (self.read_chunk * 2).min(MAX_READ);
+        } else {
+            self.read_chunk = (self.read_chunk / 2).max(MIN_READ);
         }
         Poll::Ready(Ok(n > 0))
     }
@@ -472,6 +478,10 @@ impl<S> Codec<S> {
         if self.rpos == self.rend {
             self.rpos = 0;
             self.rend = 0;
+            // Nothing unparsed: a buffer grown for a large message goes (it was resident).
+            if self.rbuf.len() > 2 * want.max(MAX_READ) {
+                self.rbuf = Vec::new();
+            }
         }
         if self.rbuf.len() - self.rpos >= want {
             return;
@@ -489,7 +499,7 @@ impl<S> Codec<S> {
 /// larger bursts: `io.rs`). Zeroed room is resident memory: an idle connection keeps only the
 /// small one.
 const MIN_READ: usize = 512;
-const MAX_READ: usize = 16 * 1024;
+const MAX_READ: usize = 8 * 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Codec<S> {
     type Item = Result<Wire, CodecError>;
