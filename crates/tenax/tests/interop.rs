@@ -476,21 +476,6 @@ async fn aiohttp_parses_forms_multipart_and_cookies_as_tenax_sends_them() {
     .await;
 }
 
-/// Sizes of the compression interop: 64 B to 4 MiB of JSON-like text.
-fn ticks(n: usize) -> String {
-    let mut s = String::with_capacity(n + 64);
-    let mut i = 0u64;
-    while s.len() < n {
-        s.push_str(&format!(
-            "{{\"symbol\":\"TNX\",\"price\":{}.5,\"seq\":{i}}}",
-            100 + i % 9
-        ));
-        i += 1;
-    }
-    s.truncate(n);
-    s
-}
-
 /// permessage-deflate with Python `websockets` and aiohttp: agreed, every size intact, and
 /// (websockets) the server read a fraction of the bytes the messages hold.
 #[tokio::test]
@@ -520,12 +505,18 @@ async fn python_websockets_and_aiohttp_agree_to_compression_and_echo_intact() {
                 "{url}: agreed"
             );
             for n in sizes {
-                ws.send(Message::text(ticks(n))).await.unwrap();
+                ws.send(Message::text(support::json_ticks(n)))
+                    .await
+                    .unwrap();
             }
             for n in sizes {
                 let got = ws.recv().await.unwrap();
                 assert_eq!(got.as_text().map(str::len), Some(n), "{url}");
-                assert_eq!(got.as_text(), Some(ticks(n).as_str()), "{url}");
+                assert_eq!(
+                    got.as_text(),
+                    Some(support::json_ticks(n).as_str()),
+                    "{url}"
+                );
             }
             ws.close(Duration::from_secs(2)).await;
         }

@@ -6,21 +6,7 @@ use std::time::Duration;
 
 use tenax::ws::{self, Closed, Compression, DisconnectReason, Message, WsEvent};
 
-use crate::support::{bounded, server};
-
-fn json_ticks(n: usize) -> String {
-    let mut s = String::with_capacity(n);
-    let mut i = 0u64;
-    while s.len() < n {
-        s.push_str(&format!(
-            "{{\"symbol\":\"TNX\",\"price\":{}.25,\"seq\":{i}}}",
-            100 + i % 7
-        ));
-        i += 1;
-    }
-    s.truncate(n);
-    s
-}
+use crate::support::{bounded, json_ticks, server};
 
 #[tokio::test]
 async fn compression_is_agreed_and_messages_of_64_bytes_to_4_mib_echo_intact() {

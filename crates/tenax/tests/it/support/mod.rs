@@ -44,3 +44,18 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// `n` bytes of JSON market ticks: repetitive text, as WebSocket feeds send, for compression.
+pub fn json_ticks(n: usize) -> String {
+    let mut s = String::with_capacity(n + 64);
+    let mut i = 0u64;
+    while s.len() < n {
+        s.push_str(&format!(
+            "{{\"symbol\":\"TNX\",\"price\":{}.25,\"seq\":{i}}}",
+            100 + i % 7
+        ));
+        i += 1;
+    }
+    s.truncate(n);
+    s
+}
