@@ -102,7 +102,7 @@ impl Form {
     pub fn content_length(&self) -> Option<u64> {
         let mut total = self.closing().len() as u64;
         for (name, part) in &self.parts {
-            total += self.part_head(name, part).len() as u64 + part.body.len()? + 2;
+            total += part_head(&self.boundary, name, part).len() as u64 + part.body.len()? + 2;
         }
         Some(total)
     }
@@ -116,16 +116,11 @@ impl Form {
     /// The body: bytes when every part is bytes (so it can be retried and redirected),
     /// otherwise a stream (with its length when every part's is known).
     pub(crate) fn into_body(self) -> Body {
-        let len = self.content_length();
-        let mut pieces = Vec::with_capacity(self.parts.len() * 3 + 1);
-        for (name, part) in &self.parts {
-            pieces.push(Body::from(self.part_head(name, part)));
-        }
         let closing = Body::from(self.closing());
-        let mut heads = pieces.into_iter();
-        let mut all = Vec::new();
-        for (_, part) in self.parts {
-            all.push(heads.next().expect("one head a part"));
+        let Form { boundary, parts } = self;
+        let mut all = Vec::with_capacity(parts.len() * 3 + 1);
+        for (name, part) in parts {
+            all.push(Body::from(part_head(&boundary, &name, &part)));
             all.push(part.body);
             all.push(Body::from(&b"\r\n"[..]));
         }
@@ -133,30 +128,13 @@ impl Form {
         if let Some(whole) = concat(&all) {
             return whole.into();
         }
+        // Known when every piece's is (the heads' always are).
+        let len: Option<u64> = all.iter().map(Body::len).sum();
         let chain = Box::pin(Chain { pieces: all.into() });
         match len {
             Some(len) => Body::sized_stream(chain, len),
             None => Body::from_stream(chain),
         }
-    }
-
-    fn part_head(&self, name: &str, part: &Part) -> Bytes {
-        let mut head = format!(
-            "--{}\r\nContent-Disposition: form-data; name=\"{}\"",
-            self.boundary,
-            escape(name)
-        );
-        if let Some(file_name) = &part.file_name {
-            head.push_str(&format!("; filename=\"{}\"", escape(file_name)));
-        }
-        head.push_str("\r\n");
-        if let Some(mime) = &part.mime {
-            head.push_str("Content-Type: ");
-            head.push_str(mime.to_str().expect("checked as visible ASCII"));
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        head.into()
     }
 
     fn closing(&self) -> Bytes {
@@ -171,6 +149,26 @@ impl fmt::Debug for Form {
             .field("parts", &self.parts)
             .finish()
     }
+}
+
+/// A part's head: its boundary line, `Content-Disposition` and `Content-Type`.
+fn part_head(boundary: &str, name: &str, part: &Part) -> Bytes {
+    let mut head = format!(
+        "--{}\r\nContent-Disposition: form-data; name=\"{}\"",
+        boundary,
+        escape(name)
+    );
+    if let Some(file_name) = &part.file_name {
+        head.push_str(&format!("; filename=\"{}\"", escape(file_name)));
+    }
+    head.push_str("\r\n");
+    if let Some(mime) = &part.mime {
+        head.push_str("Content-Type: ");
+        head.push_str(mime.to_str().expect("checked as visible ASCII"));
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head.into()
 }
 
 /// Names and file names as browsers send them (WHATWG): `"`, CR and LF percent-encoded, the

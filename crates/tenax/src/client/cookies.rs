@@ -48,12 +48,16 @@ impl Cookies {
     /// Adds the store's cookies for `uri` to `headers`, unless they have a `Cookie` of their
     /// own; whether it added one.
     pub(crate) fn add_to(&self, uri: &Uri, headers: &mut HeaderMap) -> bool {
+        // The request's own first: then the store is not asked at all.
+        if headers.contains_key(header::COOKIE) {
+            return false;
+        }
         match self.header_for(uri) {
-            Some(v) if !headers.contains_key(header::COOKIE) => {
+            Some(v) => {
                 headers.insert(header::COOKIE, v);
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
