@@ -57,6 +57,9 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
         ("set-cookie", _) => crate::echo::set_cookie(&query),
         ("keepalive-timeout", [_, s]) => keepalive_timeout(s, &conn),
         ("slow-read", _) => slow_read(req, &query, &shared).await,
+        ("tail", _) => crate::load::tail(&query, &shared).await,
+        ("capacity", [_, c]) => crate::load::capacity(c, &query, &shared).await,
+        ("_outage", _) => outage(&query, &shared),
         ("_stats", _) => Ok(json(StatusCode::OK, &shared.stats.to_json())),
         (r, _) if r.starts_with("ws/") => crate::ws::handle(req, &segs, &query, &shared),
         _ => Err((StatusCode::NOT_FOUND, format!("no such route: {path}"))),
@@ -86,6 +89,9 @@ fn route_name(segs: &[&str]) -> &'static str {
         "set-cookie",
         "keepalive-timeout",
         "slow-read",
+        "tail",
+        "capacity",
+        "_outage",
         "_stats",
     ];
     const WS_ROUTES: &[&str] = &[
@@ -186,6 +192,19 @@ fn stream(n: &str, q: &Query) -> RouteResult {
         delay,
         Ending::Finish,
     )))
+}
+
+/// `/_outage?ms=N`: answers 202, then the server goes down for `N` ms (see
+/// `ChaosServer::outage`).
+fn outage(q: &Query, shared: &Arc<Shared>) -> RouteResult {
+    let ms: u64 = q.num("ms", 5000).map_err(bad)?;
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        // Long enough for this answer to leave before the connections are cut.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        shared.outage.begin(Duration::from_millis(ms)).await;
+    });
+    Ok(text(StatusCode::ACCEPTED, format!("down for {ms} ms in 50 ms\n")))
 }
 
 async fn delay(ms: &str, shared: &Shared) -> RouteResult {

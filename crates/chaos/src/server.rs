@@ -29,6 +29,8 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// State shared by the accept loop, every connection and every route.
 pub(crate) struct Shared {
     pub(crate) stats: Stats,
+    pub(crate) load: crate::load::Load,
+    pub(crate) outage: crate::outage::Outage,
     shutdown: watch::Receiver<bool>,
     http: auto::Builder<TokioExecutor>,
 }
@@ -205,6 +207,8 @@ impl Builder {
         }
         let shared = Arc::new(Shared {
             stats: Stats::default(),
+            load: Default::default(),
+            outage: Default::default(),
             shutdown: shutdown_rx,
             http,
         });
@@ -326,6 +330,23 @@ impl ChaosServer {
         self.shared.stats.max_in_flight.store(0, Ordering::Relaxed);
     }
 
+    /// Takes the server down for `d`: its port refuses connections and every open connection
+    /// is cut, then it listens on the same port again (a host that crashed and came back).
+    /// Resolves once the port is closed. `GET /_outage?ms=N` does the same over HTTP.
+    pub async fn outage(&self, d: Duration) {
+        self.shared.outage.begin(d).await;
+    }
+
+    /// Whether the server is in an [`outage`](Self::outage) now.
+    pub fn is_down(&self) -> bool {
+        self.shared.outage.is_down()
+    }
+
+    /// How many requests the `/capacity/{c}` routes refused with 503 (over `2c` in flight).
+    pub fn capacity_rejections(&self) -> u64 {
+        self.shared.load.rejected.load(Ordering::Relaxed)
+    }
+
     /// How many TCP connections the server has accepted.
     pub fn connections_accepted(&self) -> u64 {
         self.shared.stats.accepted.load(Ordering::Relaxed)
@@ -369,19 +390,37 @@ async fn accept_loop(
     done_tx: watch::Sender<bool>,
 ) {
     let mut conns = JoinSet::new();
+    let addr = listener.local_addr().ok();
+    let mut listener = Some(listener);
     loop {
-        tokio::select! {
+        let outage_end = tokio::select! {
             _ = shared.shutdown_signal() => break,
-            res = listener.accept() => match res {
+            until = shared.outage.asked() => until,
+            res = accept(&listener) => match res {
                 Ok((stream, _peer)) => {
                     shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
                     conns.spawn(serve_conn(stream, tls.clone(), shared.clone()));
+                    continue;
                 }
                 // Out of descriptors or a connection reset before accept: back off briefly.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        // The host goes down: connections are refused and the open ones cut, until the end.
+        let Some(addr) = addr else { continue };
+        listener = None;
+        conns.abort_all();
+        shared.outage.set_down(true);
+        tokio::select! {
+            _ = shared.shutdown_signal() => break,
+            _ = tokio::time::sleep_until(outage_end.into()) => {}
         }
+        listener = Some(crate::outage::rebind(addr).await);
+        shared.outage.set_down(false);
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -390,6 +429,14 @@ async fn accept_loop(
     .await;
     conns.shutdown().await;
     let _ = done_tx.send(true);
+}
+
+/// The next connection; never resolves while the server is down.
+async fn accept(listener: &Option<TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn serve_conn(stream: TcpStream, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {

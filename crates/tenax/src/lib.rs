@@ -77,6 +77,7 @@ mod batch;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+pub mod breaker;
 mod body;
 mod client;
 mod connect;
@@ -89,11 +90,14 @@ mod download;
 mod error;
 pub mod events;
 mod h1_head;
+pub mod hedge;
+mod host_map;
 pub mod multipart;
 mod origin;
 pub mod pool;
 mod progress;
 mod proxy;
+mod rate_limit;
 pub mod redirect;
 mod request;
 mod response;
@@ -105,6 +109,7 @@ mod timings;
 #[cfg(feature = "tower")]
 mod tower;
 mod url;
+mod window;
 pub mod ws;
 
 /// Name resolution: the [`Resolve`](dns::Resolve) trait to plug in another resolver, and what
@@ -128,7 +133,9 @@ pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use download::{Download, DownloadBuilder, Progress};
 pub use error::{Error, Result};
+pub use hedge::Hedge;
 pub use proxy::Proxy;
+pub use rate_limit::RateLimit;
 pub use request::{IntoUrl, Request, RequestBuilder};
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]

@@ -47,6 +47,7 @@ const PREALLOC_MAX: usize = 256 << 10;
 pub struct Response {
     method: http::Method,
     attempts: u32,
+    hedges: crate::hedge::Hedges,
     retries: Vec<crate::retry::Retry>,
     tls_version: Option<crate::tls::Version>,
     status: StatusCode,
@@ -80,6 +81,7 @@ impl Response {
         Response {
             method: head.method,
             attempts: 1,
+            hedges: crate::hedge::Hedges::default(),
             retries: Vec::new(),
             tls_version: head.tls_version,
             status: head.status,
@@ -138,6 +140,16 @@ impl Response {
     /// The retries the request made: which attempt failed, why, and the wait before the next.
     pub fn retries(&self) -> &[crate::retry::Retry] {
         &self.retries
+    }
+
+    /// How the request was hedged (see [`hedge`](crate::hedge)): hedges sent, and whether
+    /// one of them won. All zero for a request that was not hedged.
+    pub fn hedges(&self) -> crate::hedge::Hedges {
+        self.hedges
+    }
+
+    pub(crate) fn set_hedges(&mut self, hedges: crate::hedge::Hedges) {
+        self.hedges = hedges;
     }
 
     pub(crate) fn set_retries(&mut self, retries: Vec<crate::retry::Retry>) {

@@ -88,6 +88,9 @@ pub struct ClientBuilder<C = Client> {
     tls: TlsOptions,
     h2: Http2Options,
     retry: RetryPolicy,
+    breaker: Option<crate::breaker::Policy>,
+    hedge: Option<crate::Hedge>,
+    rate_limits: Vec<crate::RateLimit>,
     deadline_header: Option<header::HeaderName>,
     redirect: crate::redirect::Policy,
     decompress: bool,
@@ -120,6 +123,9 @@ impl<C> Default for ClientBuilder<C> {
             tls: TlsOptions::default(),
             h2: Http2Options::default(),
             retry: RetryPolicy::default(),
+            breaker: None,
+            hedge: None,
+            rate_limits: Vec::new(),
             deadline_header: None,
             redirect: crate::redirect::Policy::default(),
             decompress: true,
@@ -343,6 +349,37 @@ impl<C> ClientBuilder<C> {
     /// `Retry-After`, a per-host budget.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// A circuit breaker per host: a host whose attempts keep failing gets none for a while,
+    /// and requests to it fail at once ([`Error::is_circuit_open`]); see
+    /// [`breaker`](crate::breaker). Default is none.
+    pub fn circuit_breaker(mut self, policy: crate::breaker::Policy) -> Self {
+        self.breaker = Some(policy);
+        self
+    }
+
+    /// Hedge every request that may be retried: a second attempt after a delay without a
+    /// response head, the first head winning; see [`hedge`](crate::hedge). A request may set
+    /// its own ([`RequestBuilder::hedge`](crate::RequestBuilder::hedge)). Default is none.
+    pub fn hedge(mut self, hedge: crate::Hedge) -> Self {
+        self.hedge = Some(hedge);
+        self
+    }
+
+    /// Limits the rate of requests to a host (or to every host, each its own bucket); may be
+    /// called several times, a host's own limit winning over the one for every host. See
+    /// [`RateLimit`](crate::RateLimit). Default is no limit. A rate that is not a positive
+    /// number fails [`build`](Self::build).
+    pub fn rate_limit(mut self, limit: crate::RateLimit) -> Self {
+        if !limit.is_valid() && self.invalid.is_none() {
+            self.invalid = Some(Error::builder(format!(
+                "a rate limit must be a positive number of requests per second, not {}",
+                limit.per_second
+            )));
+        }
+        self.rate_limits.push(limit);
         self
     }
 
@@ -571,6 +608,10 @@ impl<C> ClientBuilder<C> {
                 h2: self.h2,
                 retry: self.retry,
                 budgets: crate::retry::Budgets::default(),
+                breakers: self.breaker.map(crate::breaker::Breakers::new),
+                hedge: self.hedge,
+                latencies: Default::default(),
+                rate_limits: crate::rate_limit::RateLimits::new(self.rate_limits),
                 deadline_header: self.deadline_header,
                 redirect: self.redirect,
                 decompress: self.decompress && crate::decode::accept_encoding().is_some(),

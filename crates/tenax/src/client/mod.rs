@@ -16,9 +16,11 @@ use crate::retry::RetryPolicy;
 use crate::timeouts::Timeouts;
 use crate::{Response, Result};
 
+mod admission;
 mod attempt;
 mod builder;
 pub(crate) mod cookies;
+mod hedging;
 mod retries;
 mod wire;
 
@@ -65,6 +67,14 @@ struct ClientInner {
     retry: RetryPolicy,
     /// The retry budget of each host (the retry stage's; the pool knows nothing of retries).
     budgets: crate::retry::Budgets,
+    /// The circuit of each host, with a breaker policy.
+    breakers: Option<crate::breaker::Breakers>,
+    /// The hedging of requests that set none.
+    hedge: Option<crate::Hedge>,
+    /// Head latencies per host, for hedges that follow a quantile.
+    latencies: crate::host_map::HostMap<crate::hedge::Latencies>,
+    /// Rate limits and their buckets, when any is set.
+    rate_limits: Option<crate::rate_limit::RateLimits>,
     deadline_header: Option<header::HeaderName>,
     redirect: crate::redirect::Policy,
     decompress: bool,
@@ -279,6 +289,14 @@ impl Client {
 
     pub(crate) fn redirect_policy(&self) -> crate::redirect::Policy {
         self.inner.redirect
+    }
+
+    /// The state of the circuit of `url`'s host (scheme, host and port); `None` without a
+    /// [circuit breaker](ClientBuilder::circuit_breaker) or for a URL that cannot be used.
+    pub fn circuit(&self, url: impl IntoUrl) -> Option<crate::breaker::CircuitState> {
+        let breakers = self.inner.breakers.as_ref()?;
+        let origin = crate::origin::Origin::of(&url.into_target().ok()?.uri)?;
+        Some(breakers.state(&origin))
     }
 
     /// Connection tasks alive right now (open connections, idle or busy).

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Uri};
 
+use futures_util::future::Either;
+
 use super::Client;
+use super::hedging::Race;
 use super::wire::{Answer, IDEMPOTENCY_KEY, When, generated_key};
 use crate::body::Body;
 use crate::error::Error;
@@ -72,11 +75,30 @@ impl Client {
             inner.budgets.deposit(&req.origin, budget);
         }
         let headers = &mut parts.headers;
+        // Only a request that may be sent again is hedged.
+        let hedge = (parts.hedge.as_ref().or(inner.hedge.as_ref()))
+            .filter(|h| can_retry && h.max_hedges > 0)
+            .copied();
+        let mut hedges = crate::hedge::Hedges::default();
         loop {
             let attempt_no = req.retries.len() as u32 + 1;
             // One attempt and its verdict, in a block: what it holds (the attempt's future, its
             // outcome) must not stay in this future's state across the wait below.
             let delay = {
+                // Past the circuit breaker and the rate limit, when set (boxed: rare, and its
+                // wait would enlarge this future).
+                let ticket = if self.admits() {
+                    let deadline = req.deadline.map(|d| (req.started, d));
+                    match Box::pin(self.admit(&req.origin, deadline, id)).await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            let e = e.with_url(req.method, req.uri);
+                            return Err(e.with_attempts(attempt_no - 1));
+                        }
+                    }
+                } else {
+                    None
+                };
                 let (this_headers, this_body, when, last) =
                     self.inputs(&req, headers, &mut body, policy, parts.timeouts, id);
                 // One slot for the attempt whether or not there is a deadline (a `match` with
@@ -84,14 +106,30 @@ impl Client {
                 // future); awaited here, not in a function of its own, whose output (the
                 // response head and body) would be copied once more on return.
                 let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
-                let attempt = self.attempt(
-                    req.method,
-                    req.uri,
-                    &req.origin,
-                    this_headers,
-                    this_body,
-                    when,
-                );
+                let attempt = match hedge {
+                    None => Either::Left(self.attempt(
+                        req.method,
+                        req.uri,
+                        &req.origin,
+                        this_headers,
+                        this_body,
+                        when,
+                    )),
+                    Some(hedge) => Either::Right(Box::pin(self.hedged(
+                        req.method,
+                        req.uri,
+                        &req.origin,
+                        this_headers,
+                        this_body,
+                        when,
+                        Race {
+                            hedge,
+                            budget: policy.budget.as_ref(),
+                            attempt_no,
+                            out: &mut hedges,
+                        },
+                    ))),
+                };
                 #[cfg(feature = "tracing")]
                 let attempt = crate::events::trace::attempt(attempt_no, id.is_some(), attempt);
                 let res = tokio::select! {
@@ -105,9 +143,18 @@ impl Client {
                     } => Err(req.deadline_error()),
                 };
                 self.attempted(id, attempt_no, &res);
+                if self.admits() {
+                    self.admitted(&req.origin, ticket, &res, id);
+                } else {
+                    drop(ticket);
+                }
                 match self.next(&req, &res, policy, last, id) {
                     Next::Finish { exhausted } => {
-                        return req.finish(res, exhausted, inner.decompress, max_body);
+                        let mut out = req.finish(res, exhausted, inner.decompress, max_body);
+                        if let (true, Ok(r)) = (hedges.sent > 0, &mut out) {
+                            r.set_hedges(hedges);
+                        }
+                        return out;
                     }
                     Next::Fail(e) => {
                         // The last attempt's failure is the cause.
@@ -221,12 +268,7 @@ impl Client {
         }
         // How long to wait: what the server asked for, else full-jitter backoff.
         let asked = match res {
-            Ok(a) => a
-                .head
-                .headers
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
+            Ok(a) => retry_after(&a.head.headers),
             Err(_) => None,
         };
         let delay = match asked {
@@ -307,6 +349,12 @@ impl Client {
             );
         }
     }
+}
+
+/// The wait a response's `Retry-After` asks for.
+pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    retry::parse_retry_after(value, std::time::SystemTime::now())
 }
 
 /// The policy's verdict on an outcome.

@@ -14,6 +14,7 @@ use crate::progress::SendProgress;
 use crate::{Result, TimeoutPhase, Timings};
 
 /// The time limits of one attempt.
+#[derive(Clone, Copy)]
 pub(super) struct When {
     pub(super) timeouts: crate::timeouts::TimeoutOverrides,
     /// When this attempt started: its pool wait and pool timeout count from here.

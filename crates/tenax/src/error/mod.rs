@@ -69,6 +69,8 @@ pub(crate) enum Kind {
     WebSocket,
     /// A WebSocket's outbox is full (`try_send`).
     OutboxFull,
+    /// The host's circuit breaker is open: the attempt was refused without a connection.
+    CircuitOpen,
 }
 
 /// What went wrong with a request.
@@ -332,7 +334,7 @@ impl Error {
     /// `error.type`: `builder`, `closed`, `dns`, `connect`, `tls`, `certificate`,
     /// `pin_mismatch`, `timeout`, `status`, `body_too_large`, `protocol`, `send`,
     /// `empty_reply`, `recv`, `decode`, `redirect`, `write`, `digest`, `proxy`, `proxy_dns`,
-    /// `websocket`, `outbox_full`.
+    /// `websocket`, `outbox_full`, `circuit_open`.
     pub fn kind_name(&self) -> &'static str {
         match self.inner.kind {
             Kind::Builder | Kind::Url => "builder",
@@ -357,6 +359,7 @@ impl Error {
             Kind::ProxyDns => "proxy_dns",
             Kind::WebSocket => "websocket",
             Kind::OutboxFull => "outbox_full",
+            Kind::CircuitOpen => "circuit_open",
         }
     }
 
@@ -387,6 +390,24 @@ impl Error {
     /// Whether writing a download's file failed (disk full, permissions).
     pub fn is_write(&self) -> bool {
         self.inner.kind == Kind::Write
+    }
+
+    /// Whether the request was refused at once because the host's circuit breaker is open
+    /// (see [`breaker`](crate::breaker)): no connection was tried. The message names the host
+    /// and when it will be probed; [`limit`](Self::limit) is that wait, when known.
+    pub fn is_circuit_open(&self) -> bool {
+        self.inner.kind == Kind::CircuitOpen
+    }
+
+    /// The host's circuit is open: `probe_in` is the rest of the break (`None` while its
+    /// probes are in flight).
+    pub(crate) fn circuit_open(host: String, probe_in: Option<Duration>) -> Self {
+        let mut e = Error::new(Kind::CircuitOpen).with_peer(Peer::Host(host));
+        e.inner.limit = probe_in;
+        if probe_in.is_none() {
+            e.inner.what = Some("(a probe is in flight)");
+        }
+        e
     }
 
     /// Whether a WebSocket's outbox had no room (`try_send`).
@@ -423,7 +444,8 @@ impl Error {
         e
     }
 
-    /// The limit that was hit: the timeout's duration, when this is a timeout.
+    /// The limit that was hit: the timeout's duration, when this is a timeout; the rest of
+    /// the break, when the circuit is open.
     pub fn limit(&self) -> Option<Duration> {
         self.inner.limit
     }
@@ -465,6 +487,7 @@ impl fmt::Display for Error {
             Kind::Proxy => f.write_str("proxy error")?,
             Kind::ProxyDns => f.write_str("could not resolve the proxy")?,
             Kind::OutboxFull => f.write_str("the WebSocket outbox is full")?,
+            Kind::CircuitOpen => f.write_str("circuit breaker open")?,
         }
         if let Some(what) = i.what {
             write!(f, " {what}")?;
@@ -477,9 +500,13 @@ impl fmt::Display for Error {
             );
             match (reading, i.kind) {
                 (_, Kind::Dns) => write!(f, " {peer}")?,
+                (_, Kind::CircuitOpen) => write!(f, " for {peer}")?,
                 (true, _) => write!(f, " from {peer}")?,
                 (false, _) => write!(f, " to {peer}")?,
             }
+        }
+        if let (Kind::CircuitOpen, Some(wait)) = (i.kind, i.limit) {
+            write!(f, ", next probe in {:.1}s", wait.as_secs_f64())?;
         }
         if let (Some(method), Some(url)) = (&i.method, &i.url) {
             write!(f, " ({method} {url})")?;

@@ -50,6 +50,20 @@ pub(super) fn record(event: &Event) {
         EventKind::RetryBudgetExhausted { .. } => {
             counter!("tenax.retry_budget.exhausted").increment(1)
         }
+        EventKind::CircuitChanged { host, state, .. } => counter!(
+            "tenax.circuit.transitions",
+            "server.address" => host.clone(),
+            "state" => state.to_string(),
+        )
+        .increment(1),
+        EventKind::CircuitRejected { host, .. } => {
+            counter!("tenax.circuit.rejections", "server.address" => host.clone()).increment(1)
+        }
+        EventKind::HedgeSent { .. } => counter!("tenax.hedges").increment(1),
+        EventKind::RateLimited { host, waited } => {
+            histogram!("tenax.rate_limit.wait.duration", "server.address" => host.clone())
+                .record(waited.as_secs_f64());
+        }
         EventKind::WebSocket { url, event } => {
             if let crate::ws::WsEvent::Reconnecting { .. } = event {
                 counter!("tenax.websocket.reconnects", "url.full" => url.to_string()).increment(1);

@@ -127,6 +127,41 @@ pub enum EventKind {
         /// The number of the attempt whose retry was refused.
         attempt: u32,
     },
+    /// A host's circuit breaker changed state (see [`breaker`](crate::breaker)).
+    CircuitChanged {
+        /// The host (`host:port`).
+        host: String,
+        /// Its new state.
+        state: crate::breaker::CircuitState,
+        /// When it opened from closed: the attempts counted in the window, and how many of
+        /// them failed (zero otherwise).
+        attempts: u64,
+        /// See `attempts`.
+        failures: u64,
+    },
+    /// An attempt was refused because its host's circuit is open: no connection was tried.
+    CircuitRejected {
+        /// The host (`host:port`).
+        host: String,
+        /// When the circuit will be probed (`None` while a probe is in flight).
+        probe_in: Option<Duration>,
+    },
+    /// A hedge went out: the attempt had no response head after `after`.
+    HedgeSent {
+        /// The attempt it hedges, from 1.
+        attempt: u32,
+        /// Which hedge of that attempt, from 1.
+        hedge: u32,
+        /// How long the attempt had waited.
+        after: Duration,
+    },
+    /// An attempt waited for a token of its host's rate limit.
+    RateLimited {
+        /// The host (`host:port`).
+        host: String,
+        /// How long it waited.
+        waited: Duration,
+    },
     /// The request ended: with its final response head, or an error.
     RequestEnd {
         /// Its method.

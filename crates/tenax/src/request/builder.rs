@@ -278,6 +278,29 @@ impl<C> RequestBuilder<C> {
         self.retry(crate::retry::RetryPolicy::none())
     }
 
+    /// Hedge this request: after the delay without a response head, a second attempt on
+    /// another connection, the first head winning (see [`hedge`](crate::hedge)); replaces
+    /// the client's. Only requests that may be retried are hedged. Default is the client's
+    /// (none unless set).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tenax::Client) -> tenax::Result<()> {
+    /// use std::time::Duration;
+    /// let res = client
+    ///     .get("http://127.0.0.1:8080/tail?p=0.05&ms=2000")
+    ///     .hedge(tenax::Hedge::after(Duration::from_millis(50)))
+    ///     .send()
+    ///     .await?;
+    /// println!("hedges sent: {}, won: {}", res.hedges().sent, res.hedges().won);
+    /// # Ok(()) }
+    /// ```
+    pub fn hedge(self, hedge: crate::Hedge) -> Self {
+        self.map(|p| {
+            p.hedge = Some(hedge);
+            Ok(())
+        })
+    }
+
     /// A deadline for the whole request, `limit` from now: every attempt, backoff wait and
     /// body read. Past it the request fails with [`TimeoutPhase::Deadline`](crate::TimeoutPhase).
     /// A shorter deadline of an enclosing [`deadline::scope`](crate::deadline::scope) wins.

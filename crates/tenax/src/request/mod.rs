@@ -25,6 +25,7 @@ pub(crate) struct Parts {
     pub(crate) body: Body,
     pub(crate) timeouts: TimeoutOverrides,
     pub(crate) retry: Option<crate::retry::RetryPolicy>,
+    pub(crate) hedge: Option<crate::Hedge>,
     pub(crate) deadline: Option<std::time::Instant>,
     pub(crate) max_body: Option<u64>,
     /// The `Authorization` header came from the URL's user information: one the request sets
@@ -50,6 +51,7 @@ impl Parts {
             body: Body::empty(),
             timeouts: TimeoutOverrides::default(),
             retry: None,
+            hedge: None,
             deadline: None,
             max_body: None,
         }
@@ -71,6 +73,7 @@ impl Parts {
             body: self.body.try_clone()?,
             timeouts: self.timeouts,
             retry: self.retry.clone(),
+            hedge: self.hedge,
             deadline: self.deadline,
             max_body: self.max_body,
             url_auth: self.url_auth,
