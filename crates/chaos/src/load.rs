@@ -16,7 +16,8 @@ use crate::stats::lock;
 
 /// `/tail?p=0.05&ms=2000[&fast_ms=0][&seed=S]`: a share `p` of the requests answers after `ms`
 /// milliseconds, the others after `fast_ms`. Which ones are slow follows a sequence fixed by
-/// `seed` and the server's count of `/tail` calls, so a run is repeatable.
+/// `seed` and the server's count of `/tail` calls, so a run is repeatable. With `every=N`
+/// instead of `p`, exactly the calls 0, N, 2N… (counted by the server) are slow.
 pub(crate) async fn tail(q: &Query, shared: &Shared) -> RouteResult {
     let p: f64 = q.num("p", 0.05).map_err(bad)?;
     if !(0.0..=1.0).contains(&p) {
@@ -25,9 +26,19 @@ pub(crate) async fn tail(q: &Query, shared: &Shared) -> RouteResult {
     let slow_ms: u64 = q.num("ms", 2000).map_err(bad)?;
     let fast_ms: u64 = q.num("fast_ms", 0).map_err(bad)?;
     let seed: u64 = q.num("seed", 0).map_err(bad)?;
+    let every: Option<u64> = q
+        .get("every")
+        .map(|_| q.num("every", 1))
+        .transpose()
+        .map_err(bad)?;
     let n = shared.load.tail_calls.fetch_add(1, Ordering::Relaxed);
-    let draw = splitmix64(seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as f64 / u64::MAX as f64;
-    let (ms, which) = if draw < p {
+    let slow = match every {
+        Some(k) => n.is_multiple_of(k.max(1)),
+        None => {
+            (splitmix64(seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as f64 / u64::MAX as f64) < p
+        }
+    };
+    let (ms, which) = if slow {
         (slow_ms, "slow\n")
     } else {
         (fast_ms, "fast\n")

@@ -204,7 +204,10 @@ fn outage(q: &Query, shared: &Arc<Shared>) -> RouteResult {
         tokio::time::sleep(Duration::from_millis(50)).await;
         shared.outage.begin(Duration::from_millis(ms)).await;
     });
-    Ok(text(StatusCode::ACCEPTED, format!("down for {ms} ms in 50 ms\n")))
+    Ok(text(
+        StatusCode::ACCEPTED,
+        format!("down for {ms} ms in 50 ms\n"),
+    ))
 }
 
 async fn delay(ms: &str, shared: &Shared) -> RouteResult {

@@ -77,8 +77,8 @@ mod batch;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
-pub mod breaker;
 mod body;
+pub mod breaker;
 mod client;
 mod connect;
 #[cfg(feature = "cookies")]
@@ -128,7 +128,7 @@ pub mod tls {
     };
 }
 
-pub use batch::{Batch, SendFn, Sending, Sends};
+pub use batch::{Adaptive, Batch, Concurrency, SendFn, Sending, Sends};
 pub use body::Body;
 pub use client::{Client, ClientBuilder};
 pub use download::{Download, DownloadBuilder, Progress};

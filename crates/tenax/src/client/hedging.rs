@@ -131,7 +131,10 @@ impl Client {
             .is_none_or(|b| b.state(origin) == CircuitState::Closed);
         closed
             && budget.is_none_or(|b| inner.budgets.withdraw(origin, b))
-            && inner.rate_limits.as_ref().is_none_or(|r| r.try_take(origin))
+            && inner
+                .rate_limits
+                .as_ref()
+                .is_none_or(|r| r.try_take(origin))
     }
 
     /// Records a head latency of `origin`'s.

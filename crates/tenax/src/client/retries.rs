@@ -92,6 +92,9 @@ impl Client {
                     match Box::pin(self.admit(&req.origin, deadline, id)).await {
                         Ok(t) => t,
                         Err(e) => {
+                            if let Some(flag) = &parts.overload {
+                                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
                             let e = e.with_url(req.method, req.uri);
                             return Err(e.with_attempts(attempt_no - 1));
                         }
@@ -143,6 +146,12 @@ impl Client {
                     } => Err(req.deadline_error()),
                 };
                 self.attempted(id, attempt_no, &res);
+                if let Some(flag) = &parts.overload {
+                    let (status, err) = outcome(&res);
+                    if crate::batch::overloaded(status, err) {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 if self.admits() {
                     self.admitted(&req.origin, ticket, &res, id);
                 } else {
@@ -357,12 +366,18 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     retry::parse_retry_after(value, std::time::SystemTime::now())
 }
 
+/// An attempt's outcome as the policies judge it: the status, or the error.
+pub(super) fn outcome(res: &Result<Answer>) -> (Option<http::StatusCode>, Option<&Error>) {
+    match res {
+        Ok(a) => (Some(a.head.status), None),
+        Err(e) => (None, Some(e)),
+    }
+}
+
 /// The policy's verdict on an outcome.
 fn verdict(res: &Result<Answer>, policy: &RetryPolicy) -> Verdict {
-    match res {
-        Ok(a) => policy.judge(Some(a.head.status), None),
-        Err(e) => policy.judge(None, Some(e)),
-    }
+    let (status, err) = outcome(res);
+    policy.judge(status, err)
 }
 
 impl Request<'_> {

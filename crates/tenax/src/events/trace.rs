@@ -69,8 +69,8 @@ fn protocol(v: Version) -> &'static str {
     }
 }
 
-/// Logs an event (inside the current span): retries and exhausted budgets at info level, the
-/// rest at debug.
+/// Logs an event (inside the current span): circuit changes at warn level, retries and
+/// exhausted budgets at info, the rest at debug.
 pub(crate) fn log(event: &Event) {
     match &event.kind {
         EventKind::RequestStart { .. }
@@ -106,6 +106,23 @@ pub(crate) fn log(event: &Event) {
         } => tracing::info!(attempt, %reason, ?delay, "retry scheduled"),
         EventKind::RetryBudgetExhausted { attempt } => {
             tracing::info!(attempt, "retry budget exhausted")
+        }
+        EventKind::CircuitChanged {
+            host,
+            state,
+            attempts,
+            failures,
+        } => tracing::warn!(server.address = %host, %state, attempts, failures, "circuit breaker"),
+        EventKind::CircuitRejected { host, probe_in } => {
+            tracing::debug!(server.address = %host, ?probe_in, "refused: circuit open")
+        }
+        EventKind::HedgeSent {
+            attempt,
+            hedge,
+            after,
+        } => tracing::debug!(attempt, hedge, ?after, "hedge sent"),
+        EventKind::RateLimited { host, waited } => {
+            tracing::debug!(server.address = %host, ?waited, "waited for the rate limit")
         }
         EventKind::WebSocket { url, event } => tracing::info!(url.full = %url, ?event, "websocket"),
     }

@@ -301,6 +301,14 @@ impl<C> RequestBuilder<C> {
         })
     }
 
+    /// Has the request path set `flag` when an attempt meets overload (an adaptive batch's
+    /// signal).
+    pub(crate) fn watch_overload(&mut self, flag: crate::batch::Overload) {
+        if let Ok(p) = &mut self.parts {
+            p.overload = Some(flag);
+        }
+    }
+
     /// A deadline for the whole request, `limit` from now: every attempt, backoff wait and
     /// body read. Past it the request fails with [`TimeoutPhase::Deadline`](crate::TimeoutPhase).
     /// A shorter deadline of an enclosing [`deadline::scope`](crate::deadline::scope) wins.

@@ -26,6 +26,8 @@ pub(crate) struct Parts {
     pub(crate) timeouts: TimeoutOverrides,
     pub(crate) retry: Option<crate::retry::RetryPolicy>,
     pub(crate) hedge: Option<crate::Hedge>,
+    /// Set when an attempt meets overload (an adaptive batch's signal).
+    pub(crate) overload: Option<crate::batch::Overload>,
     pub(crate) deadline: Option<std::time::Instant>,
     pub(crate) max_body: Option<u64>,
     /// The `Authorization` header came from the URL's user information: one the request sets
@@ -52,6 +54,7 @@ impl Parts {
             timeouts: TimeoutOverrides::default(),
             retry: None,
             hedge: None,
+            overload: None,
             deadline: None,
             max_body: None,
         }
@@ -74,6 +77,7 @@ impl Parts {
             timeouts: self.timeouts,
             retry: self.retry.clone(),
             hedge: self.hedge,
+            overload: None,
             deadline: self.deadline,
             max_body: self.max_body,
             url_auth: self.url_auth,

@@ -69,8 +69,12 @@ impl Budgets {
     /// Takes a retry from `origin`'s budget; false when it is spent.
     pub(crate) fn withdraw(&self, origin: &Origin, cfg: &RetryBudget) -> bool {
         let now = Instant::now();
-        self.hosts
-            .with(origin, now, || Budget::new(now, cfg), |b| b.withdraw(now, cfg))
+        self.hosts.with(
+            origin,
+            now,
+            || Budget::new(now, cfg),
+            |b| b.withdraw(now, cfg),
+        )
     }
 
     #[cfg(test)]

@@ -5,15 +5,19 @@
 
 mod support;
 
+mod adaptive;
 mod batch;
 mod blocking;
 mod bodies;
+mod breaker;
 mod connect;
 mod download;
 mod everyday;
+mod hedging;
 mod http_core;
 mod observe;
 mod proxy;
+mod rate_limit;
 mod redirects;
 mod resilience;
 mod scope;
