@@ -20,13 +20,15 @@ use crate::report::{Outcome, error_kind, exit, exit_code};
 pub struct BatchArgs {
     /// File of URLs, one per line ('-' or none: stdin)
     file: Option<PathBuf>,
-    /// Requests at once (and connections allowed, unless --max-connections says otherwise)
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    concurrency: usize,
-    /// Requests at once to one host (scheme, host, port), within --concurrency [default: no
-    /// limit]
-    #[arg(long, value_name = "N")]
-    concurrency_per_host: Option<usize>,
+    /// Requests at once (and connections allowed, unless --max-connections says otherwise);
+    /// 'auto': a limit that grows while latency holds and shrinks when it climbs or the
+    /// server answers 429/503 or times out (up to 512)
+    #[arg(long, value_name = "N|auto", default_value = "50", value_parser = concurrency)]
+    concurrency: Limit,
+    /// Requests at once to one host (scheme, host, port), within --concurrency; 'auto': each
+    /// host its own adaptive limit [default: no limit]
+    #[arg(long, value_name = "N|auto", value_parser = concurrency)]
+    concurrency_per_host: Option<Limit>,
     /// Header for every request, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = args::header)]
     headers: Vec<(String, String)>,
@@ -41,6 +43,46 @@ pub struct BatchArgs {
     client: ClientArgs,
 }
 
+/// A concurrency limit from the command line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Limit {
+    Fixed(usize),
+    Auto,
+}
+
+/// The most an `auto` limit goes to (and the connections it is allowed).
+const AUTO_MAX: usize = 512;
+
+impl Limit {
+    /// The most requests it lets run at once.
+    fn most(self) -> usize {
+        match self {
+            Limit::Fixed(n) => n,
+            Limit::Auto => AUTO_MAX,
+        }
+    }
+
+    fn to_library(self) -> tenax::Concurrency {
+        match self {
+            Limit::Fixed(n) => n.into(),
+            Limit::Auto => tenax::Adaptive::default().bounds(1, AUTO_MAX).into(),
+        }
+    }
+}
+
+/// `--concurrency`: a number of at least 1, or `auto`.
+fn concurrency(s: &str) -> Result<Limit, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Limit::Auto);
+    }
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(Limit::Fixed(n)),
+        _ => Err(format!(
+            "{s:?} is not a number of requests (1 or more) or 'auto'"
+        )),
+    }
+}
+
 pub fn run(args: BatchArgs) -> u8 {
     crate::report::run_command(batch(args))
 }
@@ -50,6 +92,7 @@ pub fn run(args: BatchArgs) -> u8 {
 struct FetchOptions {
     fail: bool,
     output_dir: Option<PathBuf>,
+    hedges: bool,
 }
 
 /// Reads the body to its end, counting it (and saving it with `--output-dir`); the outcome
@@ -69,6 +112,7 @@ async fn fetch(req: tenax::RequestBuilder, opts: Rc<FetchOptions>) -> (Outcome, 
             out.version = Some(res.version());
             out.tls_version = res.tls_version();
             out.reused = res.reused();
+            out.hedges = opts.hedges.then(|| res.hedges());
             if opts.fail
                 && let Err(e) = res.error_for_status_ref()
             {
@@ -136,6 +180,60 @@ fn create_in(dir: &std::path::Path, url: &str) -> std::io::Result<std::fs::File>
         }
     }
     unreachable!("some suffix is free")
+}
+
+/// What the summary says beyond successes, failures and latency: hedges sent and won,
+/// requests the circuit breaker refused, and the concurrency limit as it went.
+#[derive(Default)]
+struct Extra {
+    hedges_sent: u64,
+    hedges_won: u64,
+    refused: u64,
+    /// How many completions saw each limit (index: the limit).
+    limits: Vec<u64>,
+}
+
+impl Extra {
+    fn record(&mut self, o: &Outcome, limit: usize) {
+        if let Some(h) = o.hedges {
+            self.hedges_sent += u64::from(h.sent);
+            self.hedges_won += u64::from(h.won);
+        }
+        if o.error.as_ref().is_some_and(|e| e.is_circuit_open()) {
+            self.refused += 1;
+        }
+        if self.limits.len() <= limit {
+            self.limits.resize(limit + 1, 0);
+        }
+        self.limits[limit] += 1;
+    }
+
+    /// `; 12 hedges (9 won); breaker refused 40; concurrency 4/17/23 (min/median/max)`,
+    /// each part only when it applies.
+    fn summary(&self, hedging: bool, adaptive: bool) -> String {
+        let mut s = String::new();
+        if hedging {
+            s += &format!("; {} hedges ({} won)", self.hedges_sent, self.hedges_won);
+        }
+        if self.refused > 0 {
+            s += &format!("; breaker refused {}", self.refused);
+        }
+        let total: u64 = self.limits.iter().sum();
+        if adaptive && total > 0 {
+            let seen = |i: &usize| self.limits[*i] > 0;
+            let min = (0..self.limits.len()).find(seen).unwrap_or(0);
+            let max = (0..self.limits.len()).rev().find(seen).unwrap_or(0);
+            let mut below = 0;
+            let median = (0..self.limits.len())
+                .find(|&i| {
+                    below += self.limits[i];
+                    below * 2 >= total
+                })
+                .unwrap_or(0);
+            s += &format!("; concurrency {min}/{median}/{max} (min/median/max)");
+        }
+        s
+    }
 }
 
 /// Latencies in logarithmic buckets (about 2 % wide), so that the summary's percentiles take
@@ -250,7 +348,7 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 }
 
 async fn batch(mut a: BatchArgs) -> u8 {
-    a.client.allow_connections(a.concurrency);
+    a.client.allow_connections(a.concurrency.most());
     a.client.announce_nothing();
     let client = match a.client.build() {
         Ok(c) => c,
@@ -297,19 +395,21 @@ async fn batch(mut a: BatchArgs) -> u8 {
     let opts = Rc::new(FetchOptions {
         fail: a.fail,
         output_dir: a.output_dir.clone(),
+        hedges: a.client.hedges(),
     });
     let mut results = client
         .batch_stream(Box::pin(requests), move |req| fetch(req, opts.clone()))
-        .concurrency(a.concurrency);
+        .concurrency(a.concurrency.to_library());
     if let Some(limit) = a.client.deadline() {
         results = results.deadline(limit);
     }
     if let Some(n) = a.concurrency_per_host {
-        results = results.concurrency_per_host(n);
+        results = results.concurrency_per_host(n.to_library());
     }
     let (mut ok, mut first_failure) = (0u64, None);
     let mut failed: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut latencies = Latencies::new();
+    let mut extra = Extra::default();
     let bar = progress_bar();
     let mut out = std::io::stdout().lock();
     let mut lines: Vec<u8> = Vec::with_capacity(64 * 1024);
@@ -318,13 +418,14 @@ async fn batch(mut a: BatchArgs) -> u8 {
         outcome.write_json_line(Some(i), &mut lines);
         // Written when the buffer is full or the batch is not at full speed (fewer requests in
         // flight than allowed: the input is slow or ending), so that lines appear as results do.
-        if lines.len() >= 60 * 1024 || results.in_flight() < a.concurrency {
+        if lines.len() >= 60 * 1024 || results.in_flight() < results.limit() {
             if out.write_all(&lines).and_then(|()| out.flush()).is_err() {
                 return exit::WRITE_OUTPUT;
             }
             lines.clear();
         }
         latencies.record(outcome.elapsed);
+        extra.record(&outcome, results.limit());
         match (&outcome.error, unsaved) {
             (Some(e), _) => {
                 *failed.entry(error_kind(e)).or_default() += 1;
@@ -353,7 +454,7 @@ async fn batch(mut a: BatchArgs) -> u8 {
     let failed_total: u64 = failed.values().sum();
     let kinds: Vec<String> = failed.iter().map(|(k, n)| format!("{k}: {n}")).collect();
     eprintln!(
-        "tenax: {ok} ok, {failed_total} failed{}; latency p50 {:.1} ms, p99 {:.1} ms",
+        "tenax: {ok} ok, {failed_total} failed{}; latency p50 {:.1} ms, p99 {:.1} ms{}",
         if kinds.is_empty() {
             String::new()
         } else {
@@ -361,6 +462,7 @@ async fn batch(mut a: BatchArgs) -> u8 {
         },
         latencies.percentile(0.5).as_secs_f64() * 1e3,
         latencies.percentile(0.99).as_secs_f64() * 1e3,
+        extra.summary(a.client.hedges(), a.concurrency == Limit::Auto),
     );
     first_failure.unwrap_or(0)
 }
@@ -368,6 +470,27 @@ async fn batch(mut a: BatchArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrency_is_a_number_or_auto() {
+        assert_eq!(concurrency("8"), Ok(Limit::Fixed(8)));
+        assert_eq!(concurrency("AUTO"), Ok(Limit::Auto));
+        assert!(concurrency("0").is_err());
+        assert!(concurrency("many").is_err());
+    }
+
+    #[test]
+    fn the_summary_tells_the_limit_over_time() {
+        let mut e = Extra::default();
+        for limit in [4, 8, 16, 17, 17, 17, 20] {
+            e.record(&Outcome::new(String::new()), limit);
+        }
+        assert_eq!(
+            e.summary(false, true),
+            "; concurrency 4/17/20 (min/median/max)"
+        );
+        assert_eq!(e.summary(true, false), "; 0 hedges (0 won)");
+    }
 
     #[test]
     fn percentiles_are_within_two_percent() {

@@ -124,6 +124,8 @@ pub struct ClientArgs {
     /// With -s: still print the error message when the request fails
     #[arg(short = 'S', long = "show-error")]
     show_error: bool,
+    #[command(flatten)]
+    resilience: crate::resilience_args::ResilienceArgs,
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
@@ -280,7 +282,12 @@ impl ClientArgs {
         } else if let Some(n) = self.retries {
             b = b.retry(tenax::retry::Policy::default().max_attempts(n.saturating_add(1)));
         }
-        Ok(self.apply_limits(b))
+        Ok(self.resilience.apply(self.apply_limits(b)))
+    }
+
+    /// Whether requests are hedged (`--hedge-after`).
+    pub fn hedges(&self) -> bool {
+        self.resilience.hedge().is_some()
     }
 
     fn apply_limits(&self, mut b: tenax::ClientBuilder) -> tenax::ClientBuilder {

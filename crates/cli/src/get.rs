@@ -171,6 +171,7 @@ impl GetArgs {
         outcome.version = Some(res.version());
         outcome.tls_version = res.tls_version();
         outcome.reused = res.reused();
+        outcome.hedges = self.client.hedges().then(|| res.hedges());
         outcome.timings = Some(*res.timings());
         if self.fail
             && let Err(e) = res.error_for_status_ref()

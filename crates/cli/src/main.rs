@@ -17,6 +17,7 @@ mod download;
 mod get;
 mod output;
 mod report;
+mod resilience_args;
 mod send;
 mod verbose;
 mod writeout;

@@ -82,7 +82,8 @@ pub fn exit_code(e: &tenax::Error) -> u8 {
         exit::TIMEOUT
     } else if e.is_dns() {
         exit::DNS
-    } else if e.is_connect() {
+    } else if e.is_connect() || e.is_circuit_open() {
+        // No connection was made: the circuit breaker refused one (curl has no closer code).
         exit::CONNECT
     } else if e.is_status() {
         exit::HTTP_ERROR
@@ -121,6 +122,8 @@ pub fn error_kind(e: &tenax::Error) -> &'static str {
         "dns"
     } else if e.is_connect() {
         "connect"
+    } else if e.is_circuit_open() {
+        "circuit_open"
     } else if e.is_status() {
         "status"
     } else if e.is_body_too_large() {
@@ -210,6 +213,8 @@ pub struct Outcome {
     pub timings: Option<tenax::Timings>,
     pub reused: bool,
     pub error: Option<tenax::Error>,
+    /// How the request was hedged, when hedging is on.
+    pub hedges: Option<tenax::hedge::Hedges>,
 }
 
 impl Outcome {
@@ -226,6 +231,7 @@ impl Outcome {
             timings: None,
             reused: false,
             error: None,
+            hedges: None,
         }
     }
 
@@ -249,6 +255,12 @@ impl Outcome {
                 }
                 inner.end();
             }
+        }
+        if let Some(h) = self.hedges {
+            let mut inner = o.key("hedges").obj();
+            inner.key("sent").num(h.sent);
+            inner.key("won").raw(if h.won { "true" } else { "false" });
+            inner.end();
         }
         match self.version {
             Some(v) => o.key("http_version").str(version_str(v)),

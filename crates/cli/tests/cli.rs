@@ -1466,3 +1466,110 @@ fn ws_compress_offers_permessage_deflate_and_says_it_was_agreed() {
     let (messages, wire) = s.ws_compression_bytes();
     assert!(messages > 0 && wire > 0, "the compressing echo served it");
 }
+
+// ===== beyond retries: breaker, hedging, adaptive concurrency, rate =====
+
+/// `n` copies of `url`, one a line.
+fn urls(url: &str, n: usize) -> String {
+    format!("{url}\n").repeat(n)
+}
+
+#[test]
+fn batch_auto_concurrency_finds_the_capacity_and_reports_the_limit() {
+    let s = chaos();
+    let out = tenax_stdin(
+        &["batch", "-", "--concurrency", "auto", "--no-retry"],
+        &urls(&s.url("/capacity/8?ms=10"), 400),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let refused = String::from_utf8_lossy(&out.stdout)
+        .matches("\"status\":503")
+        .count();
+    assert!(refused <= 8, "{refused} of 400 refused");
+    let err = stderr(&out);
+    let limits = err
+        .split("; concurrency ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .unwrap_or_else(|| panic!("{err}"));
+    let median: usize = limits.split('/').nth(1).unwrap().parse().unwrap();
+    assert!((4..=16).contains(&median), "{err}");
+}
+
+#[test]
+fn a_hedge_answers_for_a_slow_first_attempt() {
+    let s = chaos();
+    let started = std::time::Instant::now();
+    let out = tenax(&[
+        "get",
+        &s.url("/tail?every=1000&ms=20000"),
+        "--hedge-after",
+        "0.05",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{json}",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let doc = json_of(&out);
+    assert_eq!(doc["hedges"]["sent"], 1);
+    assert_eq!(doc["hedges"]["won"], true);
+    // A batch sums them up.
+    let out = tenax_stdin(
+        &["batch", "-", "--hedge-after", "p95"],
+        &urls(&s.url("/tail?p=0"), 30),
+    );
+    assert!(
+        stderr(&out).contains("; 0 hedges (0 won)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_breaker_refuses_a_host_that_is_down() {
+    let s = chaos();
+    let out = tenax(&["get", &s.url("/_outage?ms=30000"), "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !s.is_down() {
+        assert!(std::time::Instant::now() < give_up, "the server went down");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = tenax_stdin(
+        &[
+            "batch",
+            "-",
+            "--breaker",
+            "--no-retry",
+            "--concurrency",
+            "1",
+        ],
+        &urls(&s.url("/bytes/1"), 100),
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let err = stderr(&out);
+    // Half of 20 attempts failed (all of them, here): the other 80 were refused at once.
+    assert!(
+        err.contains("circuit_open: 80") && err.contains("breaker refused 80"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_rate_spaces_the_requests_and_a_bad_one_is_a_usage_error() {
+    let s = chaos();
+    let started = std::time::Instant::now();
+    let out = tenax_stdin(
+        &["batch", "-", "--rate", "20/s"],
+        &urls(&s.url("/bytes/1"), 6),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // One at once, then one every 50 ms.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(240));
+    let out = tenax(&["get", &s.url("/bytes/1"), "--rate", "0/s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = tenax(&["batch", "--concurrency", "none"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
