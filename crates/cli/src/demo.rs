@@ -79,6 +79,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rows.extend(crate::demo_tls::trust(&tls).await);
     rows.push(crate::demo_retry::deadline(&plain).await);
     rows.extend(crate::demo_retry::retries(&plain).await);
+    rows.extend(crate::demo_resilience::segments(&plain).await);
     rows.extend(crate::demo_ws::segments(&plain).await);
     rows.push(crate::demo_batch::segment(&plain).await);
     rows.push(crate::demo_scope::observability(&plain).await);

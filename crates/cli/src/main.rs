@@ -9,6 +9,7 @@ mod demo_batch;
 mod demo_body;
 mod demo_connect;
 mod demo_http;
+mod demo_resilience;
 mod demo_retry;
 mod demo_scope;
 mod demo_tls;
