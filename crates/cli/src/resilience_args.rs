@@ -54,8 +54,9 @@ pub fn rate(s: &str) -> Result<f64, String> {
 /// The options.
 #[derive(clap::Args, Debug)]
 pub struct ResilienceArgs {
-    /// A circuit breaker per host: after half of 20+ attempts in 10 s fail, requests to that
-    /// host fail at once for 5 s (exit 7, error kind "circuit_open"), then one probe decides
+    /// A circuit breaker per host: after 10 failures in a row, or half of 20+ attempts in
+    /// 10 s, requests to that host fail at once for 5 s (exit 7, error kind "circuit_open"),
+    /// then one probe decides
     #[arg(long)]
     breaker: bool,
     /// Hedge idempotent requests: with no response head after S seconds (or past the host's

@@ -1550,9 +1550,9 @@ fn the_breaker_refuses_a_host_that_is_down() {
     );
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     let err = stderr(&out);
-    // Half of 20 attempts failed (all of them, here): the other 80 were refused at once.
+    // Ten attempts failed in a row: the other 90 were refused at once.
     assert!(
-        err.contains("circuit_open: 80") && err.contains("breaker refused 80"),
+        err.contains("circuit_open: 90") && err.contains("breaker refused 90"),
         "{err}"
     );
 }

@@ -29,11 +29,12 @@ impl From<Adaptive> for Concurrency {
 }
 
 /// A concurrency limit that adapts to the server: it starts at `initial`, doubles while
-/// responses come back fast (slow start), then grows by one per round trip. It is cut by
-/// `backoff` for each request that met overload — a timeout, a connection refused or broken,
-/// a `429` or `503` on any attempt — and once per round trip while latency passes
-/// `tolerance` times the fastest seen plus `slack` (requests queue at the server). It stays
-/// within `min..=max`.
+/// responses come back as fast as the fastest (slow start, until latency starts to rise),
+/// then grows by one per round trip. It is cut by
+/// `backoff`, once per round trip, when a request met overload — a timeout, a connection
+/// refused or broken, a `429` or `503` on any attempt — or when latency passes `tolerance`
+/// times the fastest seen plus `slack` (requests queue at the server); a request that met
+/// overload is not replaced until the limit allows. It stays within `min..=max`.
 ///
 /// ```no_run
 /// # async fn demo(client: tenax::Client) {
@@ -151,22 +152,30 @@ impl Limiter {
             self.fastest = Some(fastest.min(latency));
         }
         let queued = latency > fastest.mul_f64(self.cfg.tolerance) + self.cfg.slack;
-        // The server's push-back cuts each time (fast refusals would otherwise be replaced as
-        // fast as they come); queueing once per round trip (the completions of one burst of
-        // latency say the same thing).
-        if overload
-            || queued
-                && self
-                    .last_cut
-                    .is_none_or(|t| now.duration_since(t) >= fastest)
+        // One cut per round trip: the completions of one burst say the same thing.
+        if (overload || queued)
+            && self
+                .last_cut
+                .is_none_or(|t| now.duration_since(t) >= fastest)
         {
-            self.limit = (self.limit * self.cfg.backoff).max(self.cfg.min as f64);
+            self.limit *= self.cfg.backoff;
             self.last_cut = Some(now);
             self.slow_start = false;
+        }
+        if overload {
+            // The server refused what is in flight: the refused request is not replaced (a
+            // fast refusal would otherwise be replaced as fast as it comes).
+            self.limit = self.limit.min(in_flight.saturating_sub(1) as f64);
+        }
+        self.limit = self.limit.max(self.cfg.min as f64);
+        if overload || queued {
             return;
         }
-        if queued {
-            return;
+        // Slow start ends at the first rise of latency, half way to the tolerance: doubling
+        // once more would overshoot by a whole round trip of requests.
+        let rising = fastest.mul_f64(1.0 + (self.cfg.tolerance - 1.0) / 2.0) + self.cfg.slack / 2;
+        if self.slow_start && latency > rising {
+            self.slow_start = false;
         }
         // Grow only while the limit is being used.
         if in_flight as f64 * 2.0 >= self.limit {

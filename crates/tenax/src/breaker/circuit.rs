@@ -31,6 +31,8 @@ pub(crate) struct Circuit {
     generation: u64,
     /// Attempts (`a`) and failures (`b`) while closed.
     counts: Window,
+    /// Failures in a row while closed.
+    in_a_row: u32,
     last_change: Instant,
 }
 
@@ -89,6 +91,7 @@ impl Circuit {
             phase: Phase::Closed,
             generation: 0,
             counts: Window::new(now, policy.sampling_window),
+            in_a_row: 0,
             last_change: now,
         }
     }
@@ -145,10 +148,12 @@ impl Circuit {
                 }
                 let failed = u32::from(outcome == Outcome::Failure);
                 self.counts.add(now, 1, failed);
+                self.in_a_row = if failed == 1 { self.in_a_row + 1 } else { 0 };
                 let (total, failures) = self.counts.sums(now);
-                let trips = failed == 1
-                    && total >= u64::from(policy.min_throughput)
+                let ratio = total >= u64::from(policy.min_throughput)
                     && failures as f64 >= policy.failure_ratio * total as f64;
+                let in_a_row = policy.consecutive > 0 && self.in_a_row >= policy.consecutive;
+                let trips = failed == 1 && (ratio || in_a_row);
                 trips.then(|| {
                     self.open(now, policy);
                     Change {
@@ -320,6 +325,22 @@ mod tests {
         let change = c.record(probe, Outcome::Success, later, &p).unwrap();
         assert_eq!(change.state, CircuitState::Closed);
         pass(c.admit(later, &p).0);
+    }
+
+    #[test]
+    fn failures_in_a_row_open_it_after_a_long_healthy_spell() {
+        let p = policy().consecutive_failures(3);
+        let t0 = Instant::now();
+        let mut c = Circuit::new(t0, &p);
+        for _ in 0..1000 {
+            let t = pass(c.admit(t0, &p).0);
+            c.record(t, Outcome::Success, t0, &p);
+        }
+        for i in 0..3 {
+            let t = pass(c.admit(t0, &p).0);
+            let change = c.record(t, Outcome::Failure, t0, &p);
+            assert_eq!(change.is_some(), i == 2, "failure {i}");
+        }
     }
 
     #[test]

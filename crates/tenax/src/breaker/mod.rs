@@ -6,9 +6,11 @@
 //! turns it on with a [`Policy`]. The states are Polly's and Resilience4j's:
 //!
 //! - **Closed**: attempts go through; their outcomes are counted over a sliding window
-//!   ([`Policy::sampling_window`], default 10 s). Once the window holds at least
-//!   [`Policy::min_throughput`] attempts (default 20) and a share of at least
-//!   [`Policy::failure_ratio`] (default 0.5) failed, the circuit opens.
+//!   ([`Policy::sampling_window`], default 10 s). The circuit opens once the window holds at
+//!   least [`Policy::min_throughput`] attempts (default 20) of which a share of at least
+//!   [`Policy::failure_ratio`] (default 0.5) failed, or after
+//!   [`Policy::consecutive_failures`] failures in a row (default 10: a host that went down
+//!   after a busy minute is not sent hundreds of attempts before the ratio catches up).
 //! - **Open**: for the break duration ([`Policy::break_duration`], default 5 s, shortened by up
 //!   to 20 % at random so that many clients do not probe together) every attempt to the host
 //!   fails at once with [`Error::is_circuit_open`](crate::Error::is_circuit_open): no socket,
@@ -61,6 +63,7 @@ type Classifier = Arc<dyn Fn(Option<StatusCode>, Option<&Error>) -> Option<bool>
 pub struct Policy {
     pub(crate) failure_ratio: f64,
     pub(crate) min_throughput: u32,
+    pub(crate) consecutive: u32,
     pub(crate) sampling_window: Duration,
     pub(crate) break_duration: Duration,
     pub(crate) break_jitter: f64,
@@ -69,12 +72,13 @@ pub struct Policy {
 }
 
 impl Default for Policy {
-    /// Opens when half of at least 20 attempts in 10 s failed; open for 5 s (up to 20 % less
-    /// at random); one probe closes it.
+    /// Opens when half of at least 20 attempts in 10 s failed, or 10 in a row; open for 5 s
+    /// (up to 20 % less at random); one probe closes it.
     fn default() -> Self {
         Policy {
             failure_ratio: 0.5,
             min_throughput: 20,
+            consecutive: 10,
             sampling_window: Duration::from_secs(10),
             break_duration: Duration::from_secs(5),
             break_jitter: 0.2,
@@ -89,6 +93,7 @@ impl fmt::Debug for Policy {
         f.debug_struct("Policy")
             .field("failure_ratio", &self.failure_ratio)
             .field("min_throughput", &self.min_throughput)
+            .field("consecutive_failures", &self.consecutive)
             .field("sampling_window", &self.sampling_window)
             .field("break_duration", &self.break_duration)
             .field("break_jitter", &self.break_jitter)
@@ -112,6 +117,14 @@ impl Policy {
     #[must_use]
     pub fn min_throughput(mut self, n: u32) -> Self {
         self.min_throughput = n.max(1);
+        self
+    }
+
+    /// Failures in a row that open the circuit whatever the ratio (0: only the ratio).
+    /// Default is 10.
+    #[must_use]
+    pub fn consecutive_failures(mut self, n: u32) -> Self {
+        self.consecutive = n;
         self
     }
 
