@@ -41,7 +41,9 @@ impl<V> Default for HostMap<V> {
 }
 
 impl<V: HostState> HostMap<V> {
-    /// Runs `f` on `origin`'s state, made by `make` if it has none.
+    /// Runs `f` on `origin`'s state, made by `make` if it has none. (Inlined: the retry
+    /// budget calls it on every request.)
+    #[inline]
     pub(crate) fn with<R>(
         &self,
         origin: &Origin,

@@ -40,7 +40,11 @@
 //! - **Retries and deadlines**: [`retry`] (on by default for idempotent requests, with a
 //!   budget) and [`deadline`] (one limit over every attempt, wait and read). Examples
 //!   `04_operation_deadline`, `05_retries`.
-//! - **Batches**: [`Client::batch`], [`Batch`]. Example `06_batch`.
+//! - **Batches**: [`Client::batch`], [`Batch`], with a fixed or an [`Adaptive`] concurrency
+//!   limit. Example `06_batch`.
+//! - **Beyond retries**: a circuit breaker per host ([`breaker`]), hedged requests
+//!   against a slow tail ([`hedge`]), per-host rate limits ([`RateLimit`]), all off by
+//!   default. Example `17_beyond_retries`.
 //! - **Downloads**: [`Client::download`] → [`DownloadBuilder`]: a temporary file, SHA-256,
 //!   resume with `Range`, a minimum speed. Example `07_download`.
 //! - **DNS, connect, proxies, TLS**: [`dns`], [`Proxy`], [`tls`]. Examples

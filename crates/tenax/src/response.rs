@@ -47,7 +47,9 @@ const PREALLOC_MAX: usize = 256 << 10;
 pub struct Response {
     method: http::Method,
     attempts: u32,
-    hedges: crate::hedge::Hedges,
+    /// Hedges sent (up to 32,767), and whether one won (the top bit): two bytes, as a
+    /// response is moved often.
+    hedges: u16,
     retries: Vec<crate::retry::Retry>,
     tls_version: Option<crate::tls::Version>,
     status: StatusCode,
@@ -81,7 +83,7 @@ impl Response {
         Response {
             method: head.method,
             attempts: 1,
-            hedges: crate::hedge::Hedges::default(),
+            hedges: 0,
             retries: Vec::new(),
             tls_version: head.tls_version,
             status: head.status,
@@ -145,11 +147,15 @@ impl Response {
     /// How the request was hedged (see [`hedge`](crate::hedge)): hedges sent, and whether
     /// one of them won. All zero for a request that was not hedged.
     pub fn hedges(&self) -> crate::hedge::Hedges {
-        self.hedges
+        crate::hedge::Hedges {
+            sent: u32::from(self.hedges & 0x7fff),
+            won: self.hedges & 0x8000 != 0,
+        }
     }
 
     pub(crate) fn set_hedges(&mut self, hedges: crate::hedge::Hedges) {
-        self.hedges = hedges;
+        let sent = hedges.sent.min(0x7fff) as u16;
+        self.hedges = sent | if hedges.won { 0x8000 } else { 0 };
     }
 
     pub(crate) fn set_retries(&mut self, retries: Vec<crate::retry::Retry>) {

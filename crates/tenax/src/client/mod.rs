@@ -20,6 +20,7 @@ mod admission;
 mod attempt;
 mod builder;
 pub(crate) mod cookies;
+mod guarded;
 mod hedging;
 mod retries;
 mod wire;

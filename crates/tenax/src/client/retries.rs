@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Uri};
 
-use futures_util::future::Either;
-
 use super::Client;
-use super::hedging::Race;
+use super::guarded::Guard;
 use super::wire::{Answer, IDEMPOTENCY_KEY, When, generated_key};
 use crate::body::Body;
 use crate::error::Error;
@@ -23,12 +21,12 @@ use crate::retry::{self, Reason, Retry, RetryPolicy, Verdict};
 use crate::{Response, Result, TimeoutPhase};
 
 /// What the loop knows of the request across its attempts.
-struct Request<'a> {
-    method: &'a Method,
-    uri: &'a mut Uri,
-    origin: Origin,
-    started: Instant,
-    deadline: Option<Instant>,
+pub(super) struct Request<'a> {
+    pub(super) method: &'a Method,
+    pub(super) uri: &'a mut Uri,
+    pub(super) origin: Origin,
+    pub(super) started: Instant,
+    pub(super) deadline: Option<Instant>,
     can_retry: bool,
     retries: Vec<Retry>,
 }
@@ -75,95 +73,81 @@ impl Client {
             inner.budgets.deposit(&req.origin, budget);
         }
         let headers = &mut parts.headers;
-        // Only a request that may be sent again is hedged.
-        let hedge = (parts.hedge.as_ref().or(inner.hedge.as_ref()))
-            .filter(|h| can_retry && h.max_hedges > 0)
-            .copied();
         let mut hedges = crate::hedge::Hedges::default();
         loop {
             let attempt_no = req.retries.len() as u32 + 1;
             // One attempt and its verdict, in a block: what it holds (the attempt's future, its
             // outcome) must not stay in this future's state across the wait below.
             let delay = {
-                // Past the circuit breaker and the rate limit, when set (boxed: rare, and its
-                // wait would enlarge this future).
-                let ticket = if self.admits() {
-                    let deadline = req.deadline.map(|d| (req.started, d));
-                    match Box::pin(self.admit(&req.origin, deadline, id)).await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            if let Some(flag) = &parts.overload {
+                let (this_headers, this_body, when, last) =
+                    self.inputs(&req, headers, &mut body, policy, parts.timeouts, id);
+                // Only a request that may be sent again is hedged.
+                let hedge = (parts
+                    .extras
+                    .as_deref()
+                    .and_then(|e| e.hedge.as_ref())
+                    .or(inner.hedge.as_ref()))
+                .filter(|h| req.can_retry && h.max_hedges > 0);
+                let res = if hedge.is_some() || self.admits() {
+                    // Past the circuit breaker and the rate limit, with hedges: rare, and
+                    // boxed, so that it does not enlarge this future.
+                    let guard = Guard {
+                        hedge: hedge.copied(),
+                        budget: policy.budget.as_ref(),
+                        attempt_no,
+                        hedges: &mut hedges,
+                    };
+                    let guarded = self.guarded(&req, this_headers, this_body, when, guard);
+                    match Box::pin(guarded).await {
+                        Ok(res) => res,
+                        Err(refused) => {
+                            if let Some(flag) =
+                                parts.extras.as_deref().and_then(|e| e.overload.as_ref())
+                            {
                                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
                             }
-                            let e = e.with_url(req.method, req.uri);
+                            let e = refused.with_url(req.method, req.uri);
                             return Err(e.with_attempts(attempt_no - 1));
                         }
                     }
                 } else {
-                    None
-                };
-                let (this_headers, this_body, when, last) =
-                    self.inputs(&req, headers, &mut body, policy, parts.timeouts, id);
-                // One slot for the attempt whether or not there is a deadline (a `match` with
-                // `timeout_at` in one arm would keep two copies of the attempt in this
-                // future); awaited here, not in a function of its own, whose output (the
-                // response head and body) would be copied once more on return.
-                let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
-                let attempt = match hedge {
-                    None => Either::Left(self.attempt(
+                    // One slot for the attempt whether or not there is a deadline (a `match`
+                    // with `timeout_at` in one arm would keep two copies of the attempt in
+                    // this future); awaited here, not in a function of its own, whose output
+                    // (the response head and body) would be copied once more on return.
+                    let mut expiry = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
+                    let attempt = self.attempt(
                         req.method,
                         req.uri,
                         &req.origin,
                         this_headers,
                         this_body,
                         when,
-                    )),
-                    Some(hedge) => Either::Right(Box::pin(self.hedged(
-                        req.method,
-                        req.uri,
-                        &req.origin,
-                        this_headers,
-                        this_body,
-                        when,
-                        Race {
-                            hedge,
-                            budget: policy.budget.as_ref(),
-                            attempt_no,
-                            out: &mut hedges,
-                        },
-                    ))),
-                };
-                #[cfg(feature = "tracing")]
-                let attempt = crate::events::trace::attempt(attempt_no, id.is_some(), attempt);
-                let res = tokio::select! {
-                    biased;
-                    res = attempt => res,
-                    () = async {
-                        match expiry.as_mut() {
-                            Some(s) => s.await,
-                            None => std::future::pending().await,
-                        }
-                    } => Err(req.deadline_error()),
+                    );
+                    #[cfg(feature = "tracing")]
+                    let attempt = crate::events::trace::attempt(attempt_no, id.is_some(), attempt);
+                    tokio::select! {
+                        biased;
+                        res = attempt => res,
+                        () = async {
+                            match expiry.as_mut() {
+                                Some(s) => s.await,
+                                None => std::future::pending().await,
+                            }
+                        } => Err(req.deadline_error()),
+                    }
                 };
                 self.attempted(id, attempt_no, &res);
-                if let Some(flag) = &parts.overload {
+                if let Some(flag) = parts.extras.as_deref().and_then(|e| e.overload.as_ref()) {
                     let (status, err) = outcome(&res);
                     if crate::batch::overloaded(status, err) {
                         flag.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
-                if self.admits() {
-                    self.admitted(&req.origin, ticket, &res, id);
-                } else {
-                    drop(ticket);
-                }
                 match self.next(&req, &res, policy, last, id) {
                     Next::Finish { exhausted } => {
-                        let mut out = req.finish(res, exhausted, inner.decompress, max_body);
-                        if let (true, Ok(r)) = (hedges.sent > 0, &mut out) {
-                            r.set_hedges(hedges);
-                        }
-                        return out;
+                        let body_policy = (inner.decompress, max_body);
+                        return req.finish(res, exhausted, body_policy, hedges);
                     }
                     Next::Fail(e) => {
                         // The last attempt's failure is the cause.
@@ -382,7 +366,7 @@ fn verdict(res: &Result<Answer>, policy: &RetryPolicy) -> Verdict {
 
 impl Request<'_> {
     /// The operation deadline ran out during an attempt.
-    fn deadline_error(&self) -> Error {
+    pub(super) fn deadline_error(&self) -> Error {
         let limit = self.deadline.map_or(Duration::ZERO, |d| {
             d.saturating_duration_since(self.started)
         });
@@ -396,8 +380,8 @@ impl Request<'_> {
         self,
         res: Result<Answer>,
         exhausted: bool,
-        decompress: bool,
-        max_body: Option<u64>,
+        (decompress, max_body): (bool, Option<u64>),
+        hedges: crate::hedge::Hedges,
     ) -> Result<Response> {
         let attempts = self.retries.len() as u32 + 1;
         let a = match res {
@@ -425,6 +409,9 @@ impl Request<'_> {
         );
         if !self.retries.is_empty() {
             r.set_retries(self.retries);
+        }
+        if hedges.sent > 0 {
+            r.set_hedges(hedges);
         }
         r.set_body_policy(decompress, max_body);
         Ok(r)

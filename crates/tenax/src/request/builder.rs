@@ -296,7 +296,7 @@ impl<C> RequestBuilder<C> {
     /// ```
     pub fn hedge(self, hedge: crate::Hedge) -> Self {
         self.map(|p| {
-            p.hedge = Some(hedge);
+            p.extras().hedge = Some(hedge);
             Ok(())
         })
     }
@@ -305,7 +305,7 @@ impl<C> RequestBuilder<C> {
     /// signal).
     pub(crate) fn watch_overload(&mut self, flag: crate::batch::Overload) {
         if let Ok(p) = &mut self.parts {
-            p.overload = Some(flag);
+            p.extras().overload = Some(flag);
         }
     }
 

@@ -25,9 +25,8 @@ pub(crate) struct Parts {
     pub(crate) body: Body,
     pub(crate) timeouts: TimeoutOverrides,
     pub(crate) retry: Option<crate::retry::RetryPolicy>,
-    pub(crate) hedge: Option<crate::Hedge>,
-    /// Set when an attempt meets overload (an adaptive batch's signal).
-    pub(crate) overload: Option<crate::batch::Overload>,
+    /// What few requests carry (boxed: the request is moved often).
+    pub(crate) extras: Option<Box<Extras>>,
     pub(crate) deadline: Option<std::time::Instant>,
     pub(crate) max_body: Option<u64>,
     /// The `Authorization` header came from the URL's user information: one the request sets
@@ -53,11 +52,15 @@ impl Parts {
             body: Body::empty(),
             timeouts: TimeoutOverrides::default(),
             retry: None,
-            hedge: None,
-            overload: None,
+            extras: None,
             deadline: None,
             max_body: None,
         }
+    }
+
+    /// The extras, made on first use.
+    pub(crate) fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
     }
 
     /// A header the request sets itself: its own `Authorization` replaces the URL's.
@@ -76,13 +79,27 @@ impl Parts {
             body: self.body.try_clone()?,
             timeouts: self.timeouts,
             retry: self.retry.clone(),
-            hedge: self.hedge,
-            overload: None,
+            extras: (self.extras.as_ref()).map(|e| {
+                Box::new(Extras {
+                    hedge: e.hedge,
+                    // The signal belongs to the request an adaptive batch sent.
+                    overload: None,
+                })
+            }),
             deadline: self.deadline,
             max_body: self.max_body,
             url_auth: self.url_auth,
         })
     }
+}
+
+/// Options of a request that few requests set.
+#[derive(Default)]
+pub(crate) struct Extras {
+    /// This request's hedging, replacing the client's.
+    pub(crate) hedge: Option<crate::Hedge>,
+    /// Set when an attempt meets overload (an adaptive batch's signal).
+    pub(crate) overload: Option<crate::batch::Overload>,
 }
 
 /// A request ready to send: method, URL, headers, body and its own options (timeouts, retry
