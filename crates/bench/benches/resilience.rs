@@ -1,8 +1,8 @@
 //! Resilience beyond retries, each measured side by side with the client without it, against
 //! one tenax-chaos server on its own thread:
 //!
-//! - breaker: 2,000 requests, one every 5 ms, to a host that goes down 1 s in and stays down
-//!   5 s: attempts that reached the dead host, how fast requests failed during the outage,
+//! - breaker: 2,000 requests, one every 6 ms, to a host that goes down 1 s in and stays down
+//!   5 s (the 6 s after it are long enough for one break duration): attempts that reached the dead host, how fast requests failed during the outage,
 //!   how soon traffic came back after it (default retry policy in both runs);
 //! - hedging: 1,000 GETs of `/tail?p=0.05&ms=2000` at 20 at a time: p99 with a hedge past
 //!   the observed p95 and without, and the extra requests sent;
@@ -59,7 +59,7 @@ struct Outage {
 }
 
 async fn breaker() {
-    println!("== breaker: 2,000 requests, one every 5 ms; the host is down from 1 s to 6 s ==");
+    println!("== breaker: 2,000 requests, one every 6 ms; the host is down from 1 s to 6 s ==");
     let plain = outage_run(None).await;
     let policy = tenax::breaker::Policy::default();
     let guarded = outage_run(Some(policy)).await;
@@ -125,7 +125,7 @@ async fn outage_run(policy: Option<tenax::breaker::Policy>) -> Outage {
     let mut all = Vec::new();
     let mut outage = None;
     for i in 0..2000u32 {
-        tokio::time::sleep_until((start + Duration::from_millis(5) * i).into()).await;
+        tokio::time::sleep_until((start + Duration::from_millis(6) * i).into()).await;
         if outage.is_none() && Instant::now() >= down_at {
             server.outage(Duration::from_secs(5)).await;
             *down.lock().unwrap() = true;

@@ -17,6 +17,7 @@ pub(crate) use adaptive::{Overload, overloaded};
 use futures_core::Stream;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use crate::events::EventKind;
 use crate::origin::Origin;
 use crate::{RequestBuilder, Response, Result};
 
@@ -122,6 +123,8 @@ where
     per_host: Option<Concurrency>,
     /// Requests running per host (with `per_host`), and their adaptive limits.
     hosts: HashMap<Origin, Host>,
+    /// The observer of the requests' client, told when an adaptive limit changes.
+    observer: Option<std::sync::Arc<crate::events::Observer>>,
     /// Requests taken from the source whose host was at its limit, with their index: at most
     /// `concurrency` of them.
     deferred: VecDeque<(usize, Origin, RequestBuilder)>,
@@ -143,6 +146,7 @@ where
             deadline: None,
             per_host: None,
             hosts: HashMap::new(),
+            observer: None,
             deferred: VecDeque::new(),
         }
     }
@@ -251,6 +255,9 @@ where
         if let Some(at) = self.deadline {
             req = req.deadline_at(at);
         }
+        if self.observer.is_none() && self.adaptive() {
+            self.observer = req.client().observer_handle();
+        }
         let watch = self.adaptive().then(|| {
             let overload = Overload::new(AtomicBool::new(false));
             req.watch_overload(overload.clone());
@@ -280,18 +287,39 @@ where
         let now = Instant::now();
         // The request was running with the ones still running.
         let in_flight = self.running.len() + 1;
+        let before = self.slots.limit();
         self.slots.completed(done.feedback, in_flight, now);
+        self.limit_changed(None, before, self.slots.limit());
         if let Some(o) = done.origin
             && let Some(h) = self.hosts.get_mut(&o)
         {
             if let (Some(l), Some((latency, overload))) = (&mut h.limiter, done.feedback) {
+                let before = l.limit();
                 l.completed(latency, overload, h.running, now);
+                let after = l.limit();
+                if before != after
+                    && let Some(obs) = &self.observer
+                {
+                    let host = Some(o.host_port());
+                    obs.emit(None, EventKind::ConcurrencyLimit { host, limit: after });
+                }
             }
             h.running -= 1;
             // A fixed limit keeps nothing of an idle host; an adaptive one keeps what it learnt.
             if h.running == 0 && h.limiter.is_none() {
                 self.hosts.remove(&o);
             }
+        }
+    }
+}
+
+impl<S, F, Fut: Future> Batch<S, F, Fut> {
+    /// Tells the observer, if any, that an adaptive limit moved.
+    fn limit_changed(&self, host: Option<String>, before: usize, after: usize) {
+        if before != after
+            && let Some(obs) = &self.observer
+        {
+            obs.emit(None, EventKind::ConcurrencyLimit { host, limit: after });
         }
     }
 }

@@ -316,6 +316,11 @@ impl Client {
         self.inner.pool.idle()
     }
 
+    /// The observer, when something listens (a batch tells it of its limits).
+    pub(crate) fn observer_handle(&self) -> Option<Arc<crate::events::Observer>> {
+        self.inner.observer.clone().filter(|o| o.active())
+    }
+
     /// The observer, for a request that is observed (`id` is some).
     fn observer(&self, id: RequestId) -> Option<&Arc<crate::events::Observer>> {
         self.inner.observer.as_ref().filter(|_| id.is_some())

@@ -60,6 +60,11 @@ pub(super) fn record(event: &Event) {
             counter!("tenax.circuit.rejections", "server.address" => host.clone()).increment(1)
         }
         EventKind::HedgeSent { .. } => counter!("tenax.hedges").increment(1),
+        EventKind::ConcurrencyLimit { host, limit } => gauge!(
+            "tenax.batch.concurrency_limit",
+            "server.address" => host.clone().unwrap_or_default(),
+        )
+        .set(*limit as f64),
         EventKind::RateLimited { host, waited } => {
             histogram!("tenax.rate_limit.wait.duration", "server.address" => host.clone())
                 .record(waited.as_secs_f64());

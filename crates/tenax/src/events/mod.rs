@@ -162,6 +162,13 @@ pub enum EventKind {
         /// How long it waited.
         waited: Duration,
     },
+    /// An adaptive batch's concurrency limit moved (see [`Adaptive`](crate::Adaptive)).
+    ConcurrencyLimit {
+        /// The host (`host:port`) whose own limit it is; `None` for the batch's.
+        host: Option<String>,
+        /// The limit now.
+        limit: usize,
+    },
     /// The request ended: with its final response head, or an error.
     RequestEnd {
         /// Its method.

@@ -121,6 +121,9 @@ pub(crate) fn log(event: &Event) {
             hedge,
             after,
         } => tracing::debug!(attempt, hedge, ?after, "hedge sent"),
+        EventKind::ConcurrencyLimit { host, limit } => {
+            tracing::debug!(server.address = ?host, limit, "concurrency limit")
+        }
         EventKind::RateLimited { host, waited } => {
             tracing::debug!(server.address = %host, ?waited, "waited for the rate limit")
         }

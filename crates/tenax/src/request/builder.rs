@@ -301,6 +301,11 @@ impl<C> RequestBuilder<C> {
         })
     }
 
+    /// The client it will be sent with.
+    pub(crate) fn client(&self) -> &C {
+        &self.client
+    }
+
     /// Has the request path set `flag` when an attempt meets overload (an adaptive batch's
     /// signal).
     pub(crate) fn watch_overload(&mut self, flag: crate::batch::Overload) {

@@ -77,3 +77,24 @@ async fn each_host_can_have_its_own_adaptive_limit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_limit_as_it_moves_is_an_event() {
+    bounded(async {
+        let s = server();
+        let (hook, mut events) = tenax::events::channel(10_000);
+        let c = Client::builder().on_event(hook).build().unwrap();
+        let reqs = (0..200).map(|_| c.get(s.url("/delay/5")));
+        let mut batch = c.batch(reqs).concurrency(Adaptive::default());
+        while batch.next().await.is_some() {}
+        let mut limits = Vec::new();
+        while let Some(e) = events.try_recv() {
+            if let tenax::events::EventKind::ConcurrencyLimit { host: None, limit } = e.kind {
+                limits.push(limit);
+            }
+        }
+        assert_eq!(limits.first(), Some(&5), "the first step from 4: {limits:?}");
+        assert_eq!(limits.last(), Some(&batch.limit()));
+    })
+    .await;
+}
