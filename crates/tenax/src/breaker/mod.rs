@@ -51,12 +51,11 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::Error;
+use crate::retry::Classifier;
 
 mod circuit;
 
 pub(crate) use circuit::{Admission, Breakers, Change, Outcome, Ticket};
-
-type Classifier = Arc<dyn Fn(Option<StatusCode>, Option<&Error>) -> Option<bool> + Send + Sync>;
 
 /// When a host's circuit opens and for how long; see the [module docs](self).
 #[derive(Clone)]

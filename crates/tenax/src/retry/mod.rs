@@ -28,7 +28,7 @@ mod retry_after;
 
 pub(crate) use backoff::full_jitter;
 pub(crate) use budget::Budgets;
-pub(crate) use policy::{RetryBudget, RetryPolicy};
+pub(crate) use policy::{Classifier, RetryBudget, RetryPolicy};
 pub use policy::{RetryBudget as Budget, RetryPolicy as Policy};
 pub(crate) use policy::{Verdict, WriteStall, is_idempotent, is_transient};
 pub(crate) use retry_after::parse_retry_after;

@@ -33,7 +33,10 @@ impl Default for RetryBudget {
     }
 }
 
-type Classifier = Arc<dyn Fn(Option<StatusCode>, Option<&Error>) -> Option<bool> + Send + Sync>;
+/// A caller's rule over an attempt's outcome (the status, or the error): `Some(true)`,
+/// `Some(false)`, or `None` for the default (the retry policy's and the breaker's).
+pub(crate) type Classifier =
+    Arc<dyn Fn(Option<StatusCode>, Option<&Error>) -> Option<bool> + Send + Sync>;
 
 /// When and how to try a request again. On by default (see [`Default`]); set per client with
 /// [`ClientBuilder::retry`](crate::ClientBuilder::retry) and per request with

@@ -93,7 +93,11 @@ async fn the_limit_as_it_moves_is_an_event() {
                 limits.push(limit);
             }
         }
-        assert_eq!(limits.first(), Some(&5), "the first step from 4: {limits:?}");
+        assert_eq!(
+            limits.first(),
+            Some(&5),
+            "the first step from 4: {limits:?}"
+        );
         assert_eq!(limits.last(), Some(&batch.limit()));
     })
     .await;
