@@ -32,6 +32,10 @@ struct Args {
     /// The HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS to announce.
     #[arg(long, value_name = "N")]
     h2_max_streams: Option<u32>,
+    /// Also open a black hole (a listener whose connects never complete, for connect
+    /// timeouts) and print `blackhole on ADDR` on the second line.
+    #[arg(long)]
+    blackhole: bool,
 }
 
 fn main() {
@@ -72,8 +76,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(path, pem)
                 .map_err(|e| format!("tenax-chaos: writing {}: {e}", path.display()))?;
         }
+        let hole = match args.blackhole {
+            true => Some(tenax_chaos::Blackhole::start().await?),
+            false => None,
+        };
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", server.url(""))?;
+        if let Some(h) = &hole {
+            writeln!(out, "blackhole on {}", h.addr())?;
+        }
         out.flush()?;
         drop(out);
         tokio::signal::ctrl_c().await?;
