@@ -10,6 +10,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 use tokio::sync::mpsc;
 
+use crate::bridge::{Bridge, Task};
 use crate::errors::{to_py, value_error};
 use crate::response::{Response, Stream};
 use crate::runtime::{awaitable, block_on};
@@ -230,14 +231,16 @@ impl Client {
         Ok(Client { inner })
     }
 
-    /// Sends a request and reads its whole body: an awaitable of a `Response`.
-    fn request<'py>(&self, py: Python<'py>, call: Call) -> PyResult<Bound<'py, PyAny>> {
+    /// Sends a request and reads its whole body: the future of a `Response` on `bridge`'s
+    /// event loop, and the task (to cancel).
+    fn request(&self, py: Python<'_>, bridge: &Bridge, call: Call) -> PyResult<(Py<PyAny>, Task)> {
         let req = call.build(&self.inner)?;
-        awaitable(py, async move {
+        let fut = async move {
             let started = Instant::now();
-            let res = req.send().await.map_err(to_py)?;
-            Response::read(res, started).await.map_err(to_py)
-        })
+            let res = req.send().await?;
+            Response::read(res, started).await
+        };
+        bridge.spawn(py, fut, |py, r| Ok(Py::new(py, r)?.into_any()))
     }
 
     /// Sends a request and returns when its head arrives: an awaitable of a `Stream`.

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod bridge;
 mod client;
 mod errors;
 mod response;
@@ -14,6 +15,8 @@ mod ws;
 #[pymodule]
 fn _tenax(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init();
+    m.add_class::<bridge::Bridge>()?;
+    m.add_class::<bridge::Task>()?;
     m.add_class::<client::Client>()?;
     m.add_class::<response::Response>()?;
     m.add_class::<response::Stream>()?;

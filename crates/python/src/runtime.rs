@@ -34,7 +34,29 @@ pub(crate) fn init() {
 }
 
 /// Counts an awaitable out when its future ends (or is dropped).
-struct Counted;
+pub(crate) struct Counted;
+
+impl Counted {
+    /// Counts one in; refused once the module is shutting down.
+    pub(crate) fn new() -> PyResult<Counted> {
+        if SHUTTING_DOWN.load(Ordering::SeqCst) {
+            return Err(shut_down());
+        }
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        Ok(Counted)
+    }
+}
+
+/// Resolves when the module shuts down.
+pub(crate) async fn shutting_down() {
+    let stop = SHUTDOWN.notified();
+    tokio::pin!(stop);
+    stop.as_mut().enable();
+    if SHUTTING_DOWN.load(Ordering::SeqCst) {
+        return;
+    }
+    stop.await
+}
 
 impl Drop for Counted {
     fn drop(&mut self) {
@@ -51,27 +73,17 @@ where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    if SHUTTING_DOWN.load(Ordering::SeqCst) {
-        return Err(shut_down());
-    }
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-    let counted = Counted;
+    let counted = Counted::new()?;
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
         let _counted = counted;
-        let stop = SHUTDOWN.notified();
-        tokio::pin!(stop);
-        stop.as_mut().enable();
-        if SHUTTING_DOWN.load(Ordering::SeqCst) {
-            return Err(shut_down());
-        }
         tokio::select! {
             res = fut => res,
-            () = stop => Err(shut_down()),
+            () = shutting_down() => Err(shut_down()),
         }
     })
 }
 
-fn shut_down() -> PyErr {
+pub(crate) fn shut_down() -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err("tenax: the interpreter is shutting down")
 }
 

@@ -24,7 +24,10 @@ from typing import (
 )
 from urllib.parse import urlencode
 
+import asyncio
+
 from . import _tenax
+from ._bridge import bridge_for, wait
 from ._deadline import remaining
 from ._exceptions import HTTPStatusError, RequestError
 
@@ -555,6 +558,14 @@ class AsyncClient:
         }
         self._core = _tenax.Client(options)
         self._closed = False
+        self._loop: Any = None
+        self._bridge: Any = None
+
+    def _bridge_now(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._bridge = loop, bridge_for(loop)
+        return self._bridge
 
     # ===== requests =====
 
@@ -592,7 +603,7 @@ class AsyncClient:
             core = await self._core.stream(request._call())
             response: Any = StreamResponse(core, request)
         else:
-            core = await self._core.request(request._call())
+            core = await wait(self._core.request(self._bridge_now(), request._call()))
             response = Response(core, request)
         for hook in self._response_hooks:
             await hook(response)
@@ -607,9 +618,8 @@ class AsyncClient:
             # The common case, kept short: one crossing into Rust.
             if self.base_url and "://" not in url:
                 url = self.base_url + "/" + url.lstrip("/")
-            left = remaining(None)
-            core = await self._core.request((method.upper(), url, [], None, left, None))
-            return Response(core)
+            call = (method.upper(), url, [], None, remaining(None), None)
+            return Response(await wait(self._core.request(self._bridge_now(), call)))
         return await self.send(self.build_request(method, url, **kwargs))
 
     async def get(self, url: str, **kwargs: Any) -> Response:
