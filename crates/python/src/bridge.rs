@@ -116,11 +116,31 @@ impl Bridge {
     }
 }
 
+/// Why a call failed: a Tenax error (made a Python exception on the loop's thread), or a
+/// Python one.
+pub(crate) enum Failure {
+    Tenax(tenax::Error),
+    Py(PyErr),
+}
+
+impl From<tenax::Error> for Failure {
+    fn from(e: tenax::Error) -> Self {
+        Failure::Tenax(e)
+    }
+}
+
+impl From<PyErr> for Failure {
+    fn from(e: PyErr) -> Self {
+        Failure::Py(e)
+    }
+}
+
 impl Bridge {
     /// Runs `fut` on the module's runtime: the Python future it completes, and its task.
-    pub(crate) fn spawn<F, T, C>(&self, py: Python<'_>, fut: F, convert: C) -> PyResult<(Py<PyAny>, Task)>
+    pub(crate) fn spawn<F, T, E, C>(&self, py: Python<'_>, fut: F, convert: C) -> PyResult<(Py<PyAny>, Task)>
     where
-        F: Future<Output = Result<T, tenax::Error>> + Send + 'static,
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<Failure> + Send + 'static,
         T: Send + 'static,
         C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
     {
@@ -131,13 +151,13 @@ impl Bridge {
         let handle = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
             let _counted = counted;
             let out = tokio::select! {
-                out = fut => out.map_err(Some),
-                () = crate::runtime::shutting_down() => Err(None),
+                out = fut => out.map_err(Into::into),
+                () = crate::runtime::shutting_down() => Err(Failure::Py(crate::runtime::shut_down())),
             };
             let deliver: Deliver = Box::new(move |py| match out {
                 Ok(v) => convert(py, v),
-                Err(Some(e)) => Err(crate::errors::to_py(e)),
-                Err(None) => Err(crate::runtime::shut_down()),
+                Err(Failure::Tenax(e)) => Err(crate::errors::to_py(e)),
+                Err(Failure::Py(e)) => Err(e),
             });
             shared.push(target, deliver);
         });

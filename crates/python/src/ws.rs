@@ -9,6 +9,7 @@ use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBytes, PyDict};
 use tokio::sync::Mutex;
 
+use crate::bridge::{Bridge, Task};
 use crate::errors::{to_py, value_error};
 use crate::runtime::awaitable;
 
@@ -43,6 +44,7 @@ pub(crate) fn ws_connect<'py>(
     py: Python<'py>,
     url: String,
     options: &Bound<'py, PyDict>,
+    bridge: Py<Bridge>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o: WsOptions = options.extract()?;
     let mut cb = tenax::Client::builder();
@@ -91,6 +93,7 @@ pub(crate) fn ws_connect<'py>(
             socket: Arc::new(Mutex::new(Some(ws))),
             events: Arc::new(Mutex::new(events)),
             closing: Arc::new(tokio::sync::Notify::new()),
+            bridge,
             _client: client,
         })
     })
@@ -104,7 +107,18 @@ pub(crate) struct WebSocket {
     events: Arc<Mutex<tenax::ws::Events>>,
     /// Wakes a `recv` waiting on the socket so that `close` can take it.
     closing: Arc<tokio::sync::Notify>,
+    /// How results come back to the event loop (see `bridge.rs`).
+    bridge: Py<Bridge>,
     _client: tenax::Client,
+}
+
+/// A received message as Python sees it: `str`, `bytes`, or `None` (closed for good).
+fn message_to_py(py: Python<'_>, msg: Option<tenax::ws::Message>) -> PyResult<Py<PyAny>> {
+    Ok(match msg {
+        Some(tenax::ws::Message::Text(s)) => s.into_pyobject(py)?.into_any().unbind(),
+        Some(tenax::ws::Message::Binary(b)) => PyBytes::new(py, &b).into_any().unbind(),
+        _ => py.None(),
+    })
 }
 
 /// A message to send: text or bytes.
@@ -125,39 +139,57 @@ impl From<Outgoing> for tenax::ws::Message {
 
 #[pymethods]
 impl WebSocket {
-    /// Queues a message (waits while the outbox is full): an awaitable.
-    fn send<'py>(&self, py: Python<'py>, message: Outgoing) -> PyResult<Bound<'py, PyAny>> {
+    /// Queues a message (waits while the outbox is full): the future and its task.
+    fn send(&self, py: Python<'_>, message: Outgoing) -> PyResult<(Py<PyAny>, Task)> {
         let sender = self.sender.clone();
         let message = tenax::ws::Message::from(message);
-        awaitable(py, async move {
-            sender
-                .send(message)
-                .await
+        let fut = async move {
+            (sender.send(message).await)
                 .map_err(|e| value_error(format!("the WebSocket is closed: {e}")))
-        })
+        };
+        self.bridge.get().spawn(py, fut, |py, ()| Ok(py.None()))
     }
 
-    /// The next message (`str` or `bytes`), `None` once closed for good: an awaitable.
-    fn recv<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Queues a message if the outbox has room now: `True`; `False` when it is full (then
+    /// `send` waits for room). Without a crossing to the runtime: the common case.
+    fn try_send(&self, message: Outgoing) -> PyResult<bool> {
+        match self.sender.try_send(tenax::ws::Message::from(message)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.error().is_outbox_full() => Ok(false),
+            Err(e) => Err(to_py(e.into_error())),
+        }
+    }
+
+    /// The next message if one has arrived: `(True, message)`, else `(False, None)` (then
+    /// `recv` waits). Without a crossing to the runtime: the common case under load.
+    fn try_recv(&self, py: Python<'_>) -> PyResult<(bool, Py<PyAny>)> {
+        let Ok(mut guard) = self.socket.try_lock() else {
+            return Ok((false, py.None()));
+        };
+        let Some(ws) = guard.as_mut() else {
+            return Ok((true, py.None()));
+        };
+        match futures_util::FutureExt::now_or_never(ws.recv()) {
+            None => Ok((false, py.None())),
+            Some(m) => Ok((true, message_to_py(py, m)?)),
+        }
+    }
+
+    /// The next message (`str` or `bytes`; `None` once closed for good): the future and its
+    /// task.
+    fn recv(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, Task)> {
         let (socket, closing) = (self.socket.clone(), self.closing.clone());
-        awaitable(py, async move {
+        let fut = async move {
             let mut guard = socket.lock().await;
             let Some(ws) = guard.as_mut() else {
-                return Ok(None);
+                return Ok::<_, PyErr>(None);
             };
-            let msg = tokio::select! {
+            Ok(tokio::select! {
                 m = ws.recv() => m,
                 () = closing.notified() => None,
-            };
-            Python::attach(|py| -> PyResult<Option<Py<PyAny>>> {
-                Ok(match msg {
-                    None => None,
-                    Some(tenax::ws::Message::Text(s)) => Some(s.into_pyobject(py)?.into_any().unbind()),
-                    Some(tenax::ws::Message::Binary(b)) => Some(PyBytes::new(py, &b).into_any().unbind()),
-                    Some(_) => None,
-                })
             })
-        })
+        };
+        self.bridge.get().spawn(py, fut, message_to_py)
     }
 
     /// The next state change as `(kind, detail)`, `None` once closed: an awaitable.

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Mapping, Optional, Sequence, Tuple, Union
 
+import asyncio
+
 from . import _tenax
+from ._bridge import bridge_for, wait
 
 __all__ = ["connect", "WebSocket"]
 
@@ -25,17 +28,21 @@ class WebSocket:
 
     async def send(self, message: Union[str, bytes]) -> None:
         """Queues a message; waits while the outbox is full (back-pressure)."""
-        await self._core.send(message)
+        if not self._core.try_send(message):
+            await wait(self._core.send(message))
 
     async def recv(self) -> Optional[Union[str, bytes]]:
         """The next message; ``None`` once closed for good."""
-        return await self._core.recv()
+        ready, message = self._core.try_recv()
+        if ready:
+            return message
+        return await wait(self._core.recv())
 
     def __aiter__(self) -> "WebSocket":
         return self
 
     async def __anext__(self) -> Union[str, bytes]:
-        message = await self._core.recv()
+        message = await self.recv()
         if message is None:
             raise StopAsyncIteration
         return message
@@ -97,4 +104,5 @@ async def connect(
         "subprotocols": list(subprotocols),
         "connect_timeout": connect_timeout,
     }
-    return WebSocket(await _tenax.ws_connect(url, options))
+    bridge = bridge_for(asyncio.get_running_loop())
+    return WebSocket(await _tenax.ws_connect(url, options, bridge))
