@@ -137,14 +137,23 @@ impl From<PyErr> for Failure {
 
 impl Bridge {
     /// Runs `fut` on the module's runtime: the Python future it completes, and its task.
-    pub(crate) fn spawn<F, T, E, C>(&self, py: Python<'_>, fut: F, convert: C) -> PyResult<(Py<PyAny>, Task)>
+    pub(crate) fn spawn<F, T, E, C>(
+        &self,
+        py: Python<'_>,
+        fut: F,
+        convert: C,
+    ) -> PyResult<(Py<PyAny>, Task)>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
         E: Into<Failure> + Send + 'static,
         T: Send + 'static,
         C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
     {
-        let pyfut = self.event_loop.bind(py).call_method0("create_future")?.unbind();
+        let pyfut = self
+            .event_loop
+            .bind(py)
+            .call_method0("create_future")?
+            .unbind();
         let shared = self.shared.clone();
         let target = pyfut.clone_ref(py);
         let counted = crate::runtime::Counted::new()?;
@@ -161,6 +170,11 @@ impl Bridge {
             });
             shared.push(target, deliver);
         });
-        Ok((pyfut, Task { handle: handle.abort_handle() }))
+        Ok((
+            pyfut,
+            Task {
+                handle: handle.abort_handle(),
+            },
+        ))
     }
 }

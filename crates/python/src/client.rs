@@ -22,7 +22,7 @@ fn limit(secs: Option<f64>) -> PyResult<Option<Option<Duration>>> {
         Some(s) if !s.is_finite() || s < 0.0 => Err(value_error(format!(
             "a time limit is a number of seconds of at least 0 (0: none), not {s}"
         ))),
-        Some(s) if s == 0.0 => Ok(Some(None)),
+        Some(0.0) => Ok(Some(None)),
         Some(s) => Ok(Some(Some(Duration::from_secs_f64(s)))),
     }
 }
@@ -31,7 +31,9 @@ fn seconds(s: f64, what: &str) -> PyResult<Duration> {
     if s.is_finite() && s > 0.0 {
         Ok(Duration::from_secs_f64(s))
     } else {
-        Err(value_error(format!("{what} is a number of seconds above 0, not {s}")))
+        Err(value_error(format!(
+            "{what} is a number of seconds above 0, not {s}"
+        )))
     }
 }
 

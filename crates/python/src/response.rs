@@ -155,7 +155,10 @@ pub(crate) struct Response {
 
 impl Response {
     /// Reads `r`'s body to its end (within the body cap) and keeps it.
-    pub(crate) async fn read(r: tenax::Response, started: Instant) -> Result<Response, tenax::Error> {
+    pub(crate) async fn read(
+        r: tenax::Response,
+        started: Instant,
+    ) -> Result<Response, tenax::Error> {
         let head = Head::of(&r);
         let body = r.bytes().await?;
         Ok(Response {

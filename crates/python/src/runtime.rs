@@ -110,9 +110,9 @@ pub(crate) fn shutdown(py: Python<'_>) {
 
 /// Runs `fut` to its end on the module's runtime with the GIL released (for `close()` called
 /// from synchronous code).
-pub(crate) fn block_on<F: Future>(py: Python<'_>, fut: F) -> F::Output
+pub(crate) fn block_on<F>(py: Python<'_>, fut: F) -> F::Output
 where
-    F: Send,
+    F: Future + Send,
     F::Output: Send,
 {
     py.detach(|| pyo3_async_runtimes::tokio::get_runtime().block_on(fut))

@@ -17,7 +17,9 @@ fn secs(s: f64, what: &str) -> PyResult<Duration> {
     if s.is_finite() && s > 0.0 {
         Ok(Duration::from_secs_f64(s))
     } else {
-        Err(value_error(format!("{what} is a number of seconds above 0, not {s}")))
+        Err(value_error(format!(
+            "{what} is a number of seconds above 0, not {s}"
+        )))
     }
 }
 
