@@ -87,6 +87,13 @@ async def download_tenax(url: str, path: str) -> None:
     import tenax
 
     async with tenax.AsyncClient() as c:
+        await c.download(url, path, digest=False)
+
+
+async def download_tenaxsha(url: str, path: str) -> None:
+    import tenax
+
+    async with tenax.AsyncClient() as c:
         await c.download(url, path)
 
 
@@ -239,11 +246,12 @@ def small_get(base: str, n: int) -> None:
 def download(base: str) -> None:
     size = 1 << 30
     print("== 1 GiB download to a file")
-    for name in ("httpx", "aiohttp", "tenax"):
+    for name in ("httpx", "aiohttp", "tenax", "tenaxsha"):
         r = run_child(f"download:{name}", f"{base}/bytes/{size}", 1)
         if "error" in r:
             print(f"{name:>18}: not run ({r['error']})")
             continue
+        name = "tenax + SHA-256" if name == "tenaxsha" else name
         print(
             f"{name:>18}: {size / r['wall'] / (1 << 20):7.0f} MiB/s  CPU {r['cpu']:.2f} s  "
             f"peak RSS {r['rss_kib'] / 1024:.1f} MiB"

@@ -255,7 +255,7 @@ impl Client {
     }
 
     /// A download to `path` (see `AsyncClient.download`): an awaitable of a dict.
-    #[pyo3(signature = (url, path, *, sha256=None, resume=true, min_speed=None, headers=Vec::new(), deadline=None))]
+    #[pyo3(signature = (url, path, *, sha256=None, digest=true, resume=true, min_speed=None, headers=Vec::new(), deadline=None))]
     #[allow(clippy::too_many_arguments)]
     fn download<'py>(
         &self,
@@ -263,6 +263,7 @@ impl Client {
         url: String,
         path: std::path::PathBuf,
         sha256: Option<String>,
+        digest: bool,
         resume: bool,
         min_speed: Option<(u64, f64)>,
         headers: Vec<(String, String)>,
@@ -272,7 +273,7 @@ impl Client {
         if let Some(hex) = &sha256 {
             d = d.sha256(hex);
         } else {
-            d = d.compute_sha256(true);
+            d = d.compute_sha256(digest);
         }
         if let Some((bytes, window)) = min_speed {
             d = d.min_speed(bytes, seconds(window, "min_speed window")?);

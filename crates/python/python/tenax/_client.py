@@ -654,6 +654,7 @@ class AsyncClient:
         path: Union[str, "os.PathLike[str]"],
         *,
         sha256: Optional[str] = None,
+        digest: bool = True,
         resume: bool = True,
         min_speed: Optional[int] = None,
         min_speed_window: float = 10.0,
@@ -661,14 +662,16 @@ class AsyncClient:
         deadline: Optional[float] = None,
     ) -> Download:
         """Streams ``url`` to ``path``: a temporary file beside it, resumed with ``Range``
-        after a failure mid-body, SHA-256 computed (and checked against ``sha256``), synced
-        and renamed into place. Nothing is left behind on failure. ``min_speed``: bytes a
+        after a failure mid-body, SHA-256 computed (and checked against ``sha256``;
+        ``digest=False`` skips it when none is expected), synced and renamed into place.
+        Nothing is left behind on failure. ``min_speed``: bytes a
         second under which (for ``min_speed_window`` seconds) the transfer is restarted."""
         speed = (min_speed, min_speed_window) if min_speed else None
         done = await self._core.download(
             url,
             os.fspath(path),
             sha256=sha256,
+            digest=digest,
             resume=resume,
             min_speed=speed,
             headers=_headers_list(headers),
