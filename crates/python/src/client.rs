@@ -27,7 +27,8 @@ fn limit(secs: Option<f64>) -> PyResult<Option<Option<Duration>>> {
     }
 }
 
-fn seconds(s: f64, what: &str) -> PyResult<Duration> {
+/// Seconds above 0 from Python, as a `Duration`; `what` names the option in the error.
+pub(crate) fn seconds(s: f64, what: &str) -> PyResult<Duration> {
     if s.is_finite() && s > 0.0 {
         Ok(Duration::from_secs_f64(s))
     } else {

@@ -2,7 +2,6 @@
 //! reconnect — as one object whose methods are awaitables.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
@@ -10,18 +9,9 @@ use pyo3::types::{PyBytes, PyDict};
 use tokio::sync::Mutex;
 
 use crate::bridge::{Bridge, Task};
+use crate::client::seconds;
 use crate::errors::{to_py, value_error};
 use crate::runtime::awaitable;
-
-fn secs(s: f64, what: &str) -> PyResult<Duration> {
-    if s.is_finite() && s > 0.0 {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        Err(value_error(format!(
-            "{what} is a number of seconds above 0, not {s}"
-        )))
-    }
-}
 
 /// The options of `tenax.ws.connect`, as `tenax/ws.py` passes them.
 #[derive(FromPyObject)]
@@ -51,7 +41,7 @@ pub(crate) fn ws_connect<'py>(
     let o: WsOptions = options.extract()?;
     let mut cb = tenax::Client::builder();
     if let Some(t) = o.connect_timeout {
-        cb = cb.connect_timeout(secs(t, "connect_timeout")?);
+        cb = cb.connect_timeout(seconds(t, "connect_timeout")?);
     }
     let client = {
         let _guard = pyo3_async_runtimes::tokio::get_runtime().enter();
@@ -63,14 +53,14 @@ pub(crate) fn ws_connect<'py>(
     }
     b = match o.heartbeat {
         Some(0.0) => b.heartbeat(None),
-        Some(s) => b.heartbeat(secs(s, "heartbeat")?),
+        Some(s) => b.heartbeat(seconds(s, "heartbeat")?),
         None => b,
     };
     if let Some(s) = o.pong_timeout {
-        b = b.pong_timeout(secs(s, "pong_timeout")?);
+        b = b.pong_timeout(seconds(s, "pong_timeout")?);
     }
     if let Some(s) = o.read_deadline {
-        b = b.read_deadline(secs(s, "read_deadline")?);
+        b = b.read_deadline(seconds(s, "read_deadline")?);
     }
     if let Some((messages, bytes)) = o.outbox {
         b = b.outbox(messages, bytes);
@@ -79,7 +69,7 @@ pub(crate) fn ws_connect<'py>(
         b = b.max_attempts(o.max_attempts);
     }
     if let Some((base, max)) = o.backoff {
-        b = b.backoff(secs(base, "backoff")?, secs(max, "backoff cap")?);
+        b = b.backoff(seconds(base, "backoff")?, seconds(max, "backoff cap")?);
     }
     if o.compression {
         b = b.compression(tenax::ws::Compression::default());
@@ -216,7 +206,7 @@ impl WebSocket {
     #[pyo3(signature = (timeout=5.0))]
     fn close<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
         let (socket, closing) = (self.socket.clone(), self.closing.clone());
-        let wait = secs(timeout, "timeout")?;
+        let wait = seconds(timeout, "timeout")?;
         awaitable(py, async move {
             closing.notify_waiters();
             let ws = socket.lock().await.take();

@@ -8,24 +8,14 @@ import functools
 import os
 import pathlib
 import subprocess
+import sys
 from typing import Any, Callable, Coroutine, Iterator
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-
-
-def chaos_binary() -> str:
-    """`TENAX_CHAOS_BIN`, else the workspace's build (built here if missing)."""
-    given = os.environ.get("TENAX_CHAOS_BIN")
-    if given:
-        return given
-    for profile in ("release", "debug"):
-        path = ROOT / "target" / profile / "tenax-chaos"
-        if path.exists():
-            return str(path)
-    subprocess.run(["cargo", "build", "-p", "tenax-chaos"], cwd=ROOT, check=True)
-    return str(ROOT / "target" / "debug" / "tenax-chaos")
+# One way to find the tenax-chaos binary, the examples' own.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+from _chaos import _binary as chaos_binary  # noqa: E402
 
 
 class Chaos:
