@@ -12,6 +12,12 @@ mod response;
 mod runtime;
 mod ws;
 
+/// `url` with the password of its user information replaced (the library's one rule).
+#[pyfunction]
+fn redact_url(url: &str) -> String {
+    tenax::redact_url(url).into_owned()
+}
+
 #[pymodule]
 fn _tenax(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init();
@@ -24,6 +30,7 @@ fn _tenax(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ws::WebSocket>()?;
     m.add_function(wrap_pyfunction!(ws::ws_connect, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(redact_url, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

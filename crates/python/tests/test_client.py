@@ -133,3 +133,9 @@ async def test_resilience_options_reach_the_core(chaos):
         for _ in range(4):
             await c.get(chaos.url("/bytes/1"))
         assert time.monotonic() - started >= 0.14
+
+
+def test_a_request_never_shows_a_password():
+    c = tenax.AsyncClient()
+    req = c.build_request("GET", "http://user:s3cret@127.0.0.1:1/x")
+    assert "s3cret" not in repr(req) and "user" in repr(req)

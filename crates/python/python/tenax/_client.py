@@ -179,7 +179,8 @@ class Request:
         return (self.method, self.url, self.headers, self.content, left, self.read_timeout)
 
     def __repr__(self) -> str:
-        return f"<Request [{self.method} {self.url}]>"
+        # Never a password: the URL as given may carry one.
+        return f"<Request [{self.method} {_tenax.redact_url(self.url)}]>"
 
 
 class _ResponseBase:
