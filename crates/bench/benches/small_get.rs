@@ -6,6 +6,8 @@
 //! `TENAX_BENCH_ROUNDS` rounds (default 3); each figure is the median of its rounds.
 //! `TENAX_BENCH_ONLY=NAME` runs one client; add `TENAX_BENCH_COUNT=N` for exactly N requests
 //! (run it under `valgrind --tool=callgrind` to count instructions).
+//! `TENAX_BENCH_INSTRUCTIONS=N` counts each client's instructions per request instead (see
+//! `tenax_bench::instructions`).
 
 use std::sync::Arc;
 
@@ -13,8 +15,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::rt::TokioExecutor;
-use tenax_bench::{Run, fixed_count, load, load_count, median, rounds, run_length};
-use tenax_chaos::ChaosServer;
+use tenax_bench::instructions::{self, thousands};
+use tenax_bench::{Run, Target, fixed_count, load, load_count, median, rounds, run_length};
 
 const IN_FLIGHT: usize = 64;
 /// Positions of the peers in the client list.
@@ -26,9 +28,7 @@ type Fetch = tenax_bench::Fetch<usize>;
 fn main() {
     // reqwest is built with rustls but no provider chosen (the workspace uses ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = ChaosServer::builder()
-        .start_in_thread()
-        .expect("chaos server starts");
+    let server = Target::start();
     let url = server.url("/bytes/13");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -118,6 +118,27 @@ fn main() {
             run.rate(),
             run.client_us()
         );
+        return;
+    }
+    if let Some(n) = instructions::requested() {
+        let names: Vec<&str> = clients.iter().map(|(n, _)| *n).collect();
+        let counts = server.count_clients(&names, n);
+        println!(
+            "small GET /bytes/13, {IN_FLIGHT} in flight: user-space instructions per request (callgrind, {n} vs {} requests)",
+            2 * n
+        );
+        println!(
+            "{:<18} {:>14} {:>10} {:>10}",
+            "client", "instr/req", "vs hyper", "vs reqwest"
+        );
+        for (name, c) in names.iter().zip(&counts) {
+            println!(
+                "{name:<18} {:>14} {:>9.3}x {:>9.3}x",
+                thousands(*c),
+                c / counts[HYPER],
+                c / counts[REQWEST]
+            );
+        }
         return;
     }
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); clients.len()];

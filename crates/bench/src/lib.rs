@@ -11,6 +11,62 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod instructions;
+
+/// The plain-HTTP chaos server a bench talks to: the parent's, when this process is a child
+/// counted under callgrind (`TENAX_BENCH_SERVER=host:port`, so the server's work is not
+/// counted), else one started here on a thread of its own.
+pub struct Target {
+    _server: Option<tenax_chaos::ChaosServer>,
+    addr: String,
+}
+
+impl Target {
+    /// The parent's server, or a new one.
+    pub fn start() -> Target {
+        if let Ok(addr) = std::env::var("TENAX_BENCH_SERVER") {
+            return Target {
+                _server: None,
+                addr,
+            };
+        }
+        let server = tenax_chaos::ChaosServer::builder()
+            .start_in_thread()
+            .expect("chaos server starts");
+        Target {
+            addr: server.addr().to_string(),
+            _server: Some(server),
+        }
+    }
+
+    /// `http://{addr}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Instructions per unit of each named client, each counted in a child process of this
+    /// bench under callgrind (`TENAX_BENCH_ONLY=name TENAX_BENCH_COUNT=k`, see
+    /// [`instructions`]), against this server.
+    pub fn count_clients(&self, names: &[&str], n: u64) -> Vec<f64> {
+        let exe = std::env::current_exe().expect("the bench's own path");
+        names
+            .iter()
+            .map(|name| {
+                instructions::per_unit(n, |k| {
+                    let mut cmd = std::process::Command::new(&exe);
+                    cmd.arg("--bench")
+                        .env("TENAX_BENCH_ONLY", name)
+                        .env("TENAX_BENCH_COUNT", k.to_string())
+                        .env("TENAX_BENCH_SERVER", &self.addr)
+                        .env_remove("TENAX_BENCH_INSTRUCTIONS");
+                    cmd
+                })
+                .unwrap_or_else(|e| panic!("counting {name}: {e}"))
+            })
+            .collect()
+    }
+}
+
 /// One request of a client under test, as a boxed future yielding what the bench checks.
 pub type Fetch<T> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = T>>>>;
 
