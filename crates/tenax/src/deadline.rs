@@ -18,6 +18,8 @@
 //! ```
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::{Error, TimeoutPhase};
@@ -58,6 +60,46 @@ pub async fn scope<F: Future>(limit: Duration, fut: F) -> Result<F::Output, Erro
 pub(crate) async fn within<F: Future>(at: Instant, fut: F) -> F::Output {
     let at = current().map_or(at, |outer| outer.min(at));
     DEADLINE.scope(at, fut).await
+}
+
+pin_project_lite::pin_project! {
+    /// A future under an optional deadline: `None` when the deadline passed first.
+    ///
+    /// One field for the future, whether or not there is a deadline (a `select!` or a
+    /// `timeout_at` in one arm of a `match` would hold — and copy — the request's attempt
+    /// twice), and no timer at all without one.
+    pub(crate) struct Expiring<F> {
+        #[pin]
+        fut: F,
+        expiry: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl<F: Future> Expiring<F> {
+    /// `fut`, to end at `deadline` if there is one.
+    #[inline(always)]
+    pub(crate) fn new(fut: F, deadline: Option<Instant>) -> Expiring<F> {
+        Expiring {
+            fut,
+            expiry: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+        }
+    }
+}
+
+impl<F: Future> Future for Expiring<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The future first: an answer that is ready wins over a deadline that is too.
+        if let Poll::Ready(out) = this.fut.poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        match this.expiry {
+            Some(sleep) => sleep.as_mut().poll(cx).map(|()| None),
+            None => Poll::Pending,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -67,6 +67,13 @@ impl Origin {
         self.port
     }
 
+    /// Hosts compare without regard to case; the usual match (the same URL's bytes, or the
+    /// same spelling) is found without folding case.
+    fn same_host(&self, other: &Origin) -> bool {
+        let (a, b) = (self.host(), other.host());
+        std::ptr::eq(a, b) || a == b || a.eq_ignore_ascii_case(b)
+    }
+
     /// `host:port`, the port always written (event and metric labels).
     pub(crate) fn host_port(&self) -> String {
         format!("{}:{}", self.host(), self.port)
@@ -87,7 +94,7 @@ impl PartialEq for Origin {
         self.hash == other.hash
             && self.https == other.https
             && self.port == other.port
-            && self.host().eq_ignore_ascii_case(other.host())
+            && self.same_host(other)
     }
 }
 

@@ -80,8 +80,8 @@ impl Client {
             self.circuit_changed(origin, change, id);
         }
         if let (Some(limits), Ok(a)) = (&self.inner.rate_limits, res)
-            && a.head.status == http::StatusCode::TOO_MANY_REQUESTS
-            && let Some(wait) = super::retries::retry_after(&a.head.headers)
+            && a.status() == http::StatusCode::TOO_MANY_REQUESTS
+            && let Some(wait) = super::retries::retry_after(a.headers())
         {
             limits.slow_down(origin, wait);
         }

@@ -97,7 +97,8 @@ impl Client {
                     let last_write = conn.info().io.last_write();
                     timings.write = (last_write > send_start).then(|| last_write - send_start);
                     let limits = (t.read, deadline, inner.pool_idle_timeout);
-                    return Ok(answer(res, conn, limits, timings, (reused, head_at)));
+                    let at = (reused, attempt_start, head_at);
+                    return Ok(answer(method, res, conn, limits, timings, at));
                 }
                 Err(SendError::Timeout(e)) => return Err(e.with_peer(Peer::Addr(remote))),
                 Err(SendError::Failed(mut e)) => {
@@ -393,24 +394,32 @@ async fn wait_for_stream(
 /// and the pool's idle timeout allow). (Inlined: the answer is built where it is returned.)
 #[inline(always)]
 fn answer(
+    method: &Method,
     res: http::Response<hyper::body::Incoming>,
     conn: Conn,
     (read, deadline, idle): (Option<Duration>, Option<Instant>, Option<Duration>),
     timings: Timings,
-    (reused, head_at): (bool, Instant),
+    (reused, started, head_at): (bool, Instant, Instant),
 ) -> Answer {
     let (head, incoming) = res.into_parts();
     let keep_alive = keep_alive_limit(&head.headers, idle);
     let tls_version = conn.info().tls_version;
     let body = RecvBody::new(incoming, conn, read, keep_alive, deadline);
-    Answer {
-        head,
-        body,
-        timings,
-        reused,
-        head_at,
+    let head = crate::response::Head {
+        method: method.clone(),
         tls_version,
-    }
+        status: head.status,
+        version: head.version,
+        headers: head.headers,
+        // The retry stage gives the answer its URL and the request's start.
+        url: Uri::default(),
+        remote_addr: body.peer(),
+        reused,
+        timings,
+        started,
+        head_at,
+    };
+    crate::Response::new(head, body)
 }
 
 /// Addresses the request for its connection: on HTTP/2 the full URI (scheme and authority go

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use http::Uri;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use crate::body::{Body, RecvBody};
+use crate::body::Body;
 use crate::connect::IoState;
 use crate::error::Error;
 use crate::pool::Conn;
 use crate::progress::SendProgress;
-use crate::{Result, TimeoutPhase, Timings};
+use crate::{Result, TimeoutPhase};
 
 /// The time limits of one attempt.
 #[derive(Clone, Copy)]
@@ -34,17 +34,10 @@ pub(super) fn generated_key() -> HeaderValue {
     HeaderValue::from_str(&key).expect("hex is a valid header value")
 }
 
-/// What an attempt that got a response head brings back.
-pub(super) struct Answer {
-    pub(super) head: http::response::Parts,
-    pub(super) body: RecvBody,
-    pub(super) timings: Timings,
-    /// The connection had served requests before.
-    pub(super) reused: bool,
-    /// When the head arrived.
-    pub(super) head_at: Instant,
-    pub(super) tls_version: Option<crate::tls::Version>,
-}
+/// What an attempt that got a response head brings back: the response, boxed once where the
+/// head arrived (then only a pointer moves up the stages); the retry stage gives it the
+/// request's URL, start and retries when it becomes the answer.
+pub(super) type Answer = crate::Response;
 
 /// Why a request got no response head.
 pub(super) enum SendError {
