@@ -256,7 +256,7 @@ impl Client {
         }
         // How long to wait: what the server asked for, else full-jitter backoff.
         let asked = match res {
-            Ok(a) => retry_after(&a.headers()),
+            Ok(a) => retry_after(a.headers()),
             Err(_) => None,
         };
         let delay = match asked {
