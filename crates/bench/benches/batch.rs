@@ -6,7 +6,9 @@
 //!
 //! `cargo bench -p tenax-bench --bench batch` (builds the release `tenax` binary first).
 //! `TENAX_BENCH_URLS` (default 100000), `TENAX_BENCH_CONCURRENCY` (default 256),
-//! `TENAX_BENCH_ROUNDS` (default 3).
+//! `TENAX_BENCH_ROUNDS` (default 3). `TENAX_BENCH_INSTRUCTIONS=N` counts instructions per
+//! request instead (whole processes under callgrind, N and 2N URLs; see
+//! `tenax_bench::instructions`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -115,6 +117,40 @@ fn main() {
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_owned()
     };
+    if let Some(k) = tenax_bench::instructions::requested() {
+        let k = k as usize;
+        let files = [write("k.txt", k), write("2k.txt", 2 * k)];
+        let file = |units: u64| files[usize::from(units as usize != k)].clone();
+        let c = concurrency.to_string();
+        let library = tenax_bench::instructions::per_unit(k as u64, |units| {
+            let mut cmd = Command::new(&me);
+            cmd.env("TENAX_BENCH_BATCH_FILE", file(units))
+                .env("TENAX_BENCH_CONCURRENCY", &c);
+            cmd
+        })
+        .expect("counting the library");
+        let cli = tenax_bench::instructions::per_unit(k as u64, |units| {
+            let mut cmd = Command::new(&tenax);
+            cmd.args(["batch", &file(units), "--concurrency", &c]);
+            cmd
+        })
+        .expect("counting tenax batch");
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "user-space instructions per request (callgrind, whole process, {k} vs {} URLs, concurrency {concurrency})",
+            2 * k
+        );
+        println!(
+            "| library (Client::batch_with) | {} | 1.000× |",
+            tenax_bench::instructions::thousands(library)
+        );
+        println!(
+            "| tenax batch | {} | {:.3}× |",
+            tenax_bench::instructions::thousands(cli),
+            cli / library
+        );
+        return;
+    }
     let full = write("full.txt", n);
     let tenth = write("tenth.txt", n / 10);
     let c = concurrency.to_string();

@@ -240,9 +240,9 @@ impl Outcome {
     /// one per URL.
     pub fn write_json_line(&self, index: Option<usize>, out: &mut Vec<u8>) {
         let mut o = Obj::new(out);
-        o.key("attempts").num(self.attempts);
+        o.key("attempts").num(self.attempts.into());
         o.key("bytes").num(self.bytes);
-        o.key("elapsed_ms").num(ms(self.elapsed));
+        o.key("elapsed_ms").ms(self.elapsed);
         match &self.error {
             None => o.key("error").null(),
             Some(e) => {
@@ -258,7 +258,7 @@ impl Outcome {
         }
         if let Some(h) = self.hedges {
             let mut inner = o.key("hedges").obj();
-            inner.key("sent").num(h.sent);
+            inner.key("sent").num(h.sent.into());
             inner.key("won").raw(if h.won { "true" } else { "false" });
             inner.end();
         }
@@ -267,12 +267,12 @@ impl Outcome {
             None => o.key("http_version").null(),
         }
         if let Some(i) = index {
-            o.key("index").num(i);
+            o.key("index").num(i as u64);
         }
         o.key("reused")
             .raw(if self.reused { "true" } else { "false" });
         match self.status {
-            Some(s) => o.key("status").num(s),
+            Some(s) => o.key("status").num(s.into()),
             None => o.key("status").null(),
         }
         match &self.timings {
@@ -289,7 +289,7 @@ impl Outcome {
                     ("write_ms", t.write),
                 ] {
                     match v {
-                        Some(d) => inner.key(k).num(ms(d)),
+                        Some(d) => inner.key(k).ms(d),
                         None => inner.key(k).null(),
                     }
                 }
@@ -385,8 +385,31 @@ impl<'a, 'b> Slot<'a, 'b> {
         self.raw("null");
     }
 
-    fn num(self, v: impl serde::Serialize) {
-        serde_json::to_writer(&mut *self.0.out, &v).expect("numbers serialize");
+    fn num(self, v: u64) {
+        push_u64(self.0.out, v);
+    }
+
+    /// A duration in milliseconds to the microsecond, the number [`ms`] makes, written from
+    /// integers: the same value once parsed, at a tenth of the cost of formatting a float
+    /// (eight of them per line of `tenax batch`).
+    fn ms(self, d: Duration) {
+        let micros = (d.as_secs_f64() * 1e6).round();
+        if !(0.0..1e15).contains(&micros) {
+            serde_json::to_writer(&mut *self.0.out, &ms(d)).expect("numbers serialize");
+            return;
+        }
+        let micros = micros as u64;
+        let out = &mut *self.0.out;
+        push_u64(out, micros / 1000);
+        out.push(b'.');
+        let frac = micros % 1000;
+        if frac == 0 {
+            out.push(b'0');
+            return;
+        }
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        let last = digits.iter().rposition(|&d| d != 0).unwrap_or(0);
+        out.extend(digits[..=last].iter().map(|&d| b'0' + d as u8));
     }
 
     fn str(self, v: &str) {
@@ -398,9 +421,54 @@ impl<'a, 'b> Slot<'a, 'b> {
     }
 }
 
+/// Writes `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
 #[cfg(test)]
 mod json_line_tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_written_from_integers_parse_to_the_same_number() {
+        let mut x: u64 = 7;
+        let mut next = move || {
+            // A 64-bit LCG (Knuth's MMIX constants): spread samples, repeatable.
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x >> 17
+        };
+        let mut samples: Vec<Duration> = (0..3000).map(Duration::from_micros).collect();
+        samples.extend((0..20_000).map(|_| Duration::from_nanos(next() % 86_400_000_000_000)));
+        samples.extend([
+            Duration::from_nanos(1_499),
+            Duration::from_nanos(2_500),
+            Duration::MAX,
+        ]);
+        for d in samples {
+            let mut out = Vec::new();
+            Obj::new(&mut out).key("t").ms(d);
+            let text = String::from_utf8(out).unwrap();
+            let v: Value = serde_json::from_str(&format!("{text}}}")).unwrap();
+            assert_eq!(v["t"].as_f64(), Some(ms(d)), "{d:?}: {text}");
+        }
+        let mut out = Vec::new();
+        push_u64(&mut out, u64::MAX);
+        push_u64(&mut out, 0);
+        assert_eq!(out, b"184467440737095516150");
+    }
 
     #[test]
     fn the_json_line_is_the_json_summary() {

@@ -114,20 +114,23 @@ impl Client {
                     // binding is a copy of the attempt's ~2.3 KB future. Awaited here, not in a
                     // function of its own, whose output (the response head and body) would be
                     // copied once more on return.
-                    let attempt = crate::deadline::Expiring::new(
-                        self.attempt(
-                            req.method,
-                            req.uri,
-                            &req.origin,
-                            this_headers,
-                            this_body,
-                            when,
-                        ),
-                        deadline,
-                    );
+                    let attempt = || {
+                        let inputs = (this_headers, this_body, when);
+                        let (method, uri, origin) = (req.method, &*req.uri, &req.origin);
+                        let fut = self.attempt(method, uri, origin, inputs.0, inputs.1, inputs.2);
+                        crate::deadline::Expiring::new(fut, deadline)
+                    };
+                    // An observed request's attempt has a span of its own (boxed: the span's
+                    // wrapper would be one more copy of the attempt in every request's future).
                     #[cfg(feature = "tracing")]
-                    let attempt = crate::events::trace::attempt(attempt_no, id.is_some(), attempt);
-                    match attempt.await {
+                    let res = if id.is_some() {
+                        Box::pin(crate::events::trace::attempt(attempt_no, true, attempt())).await
+                    } else {
+                        attempt().await
+                    };
+                    #[cfg(not(feature = "tracing"))]
+                    let res = attempt().await;
+                    match res {
                         Some(res) => res,
                         None => Err(req.deadline_error()),
                     }

@@ -265,6 +265,10 @@ pub(crate) fn location_text(raw: &[u8]) -> Cow<'_, str> {
 
 /// The URL as it may be shown: a password in the user information becomes `***`.
 pub fn redact(url: &str) -> Cow<'_, str> {
+    // Most URLs carry no user information: one byte search says so.
+    if !url.as_bytes().contains(&b'@') {
+        return Cow::Borrowed(url);
+    }
     let start = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[start..];
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
