@@ -16,6 +16,7 @@ use crate::error::{Error, Kind};
 use crate::request::IntoUrl;
 use crate::{Client, Result, TimeoutPhase};
 
+mod digest;
 mod sink;
 mod transfer;
 
@@ -180,7 +181,8 @@ impl DownloadBuilder {
 
     /// Computes the file's SHA-256 while it downloads, and reports it
     /// ([`Download::sha256`]), without an expected value. Default is off: hashing costs about
-    /// as much CPU as the transfer itself on loopback.
+    /// as much CPU as the transfer itself on loopback. It runs on a thread of the runtime's
+    /// blocking pool, overlapping the transfer.
     pub fn compute_sha256(mut self, on: bool) -> Self {
         self.compute_sha256 = on;
         self
@@ -425,7 +427,7 @@ impl DownloadBuilder {
             let Some(b) = chunk else {
                 return Ok(());
             };
-            let n = t.record(&b);
+            let n = t.record(&b).await;
             out.write(b).await.map_err(|e| io_error(e, "writing"))?;
             if let Some((_, got)) = &mut window {
                 *got += n;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
-use sha2::{Digest, Sha256};
 
+use super::digest::Hashing;
 use super::sink::FileSink;
 use super::{Download, content_range, io_error, strong_validator, to_hex};
 use crate::error::{Error, Kind};
@@ -15,7 +15,8 @@ use crate::{Response, Result};
 
 pub(super) struct Transfer {
     hashing: bool,
-    hasher: Option<Sha256>,
+    /// The running SHA-256, on a thread of its own.
+    hasher: Option<Hashing>,
     /// Bytes in the file.
     pub(super) offset: u64,
     /// The whole file's size, as the server announced it.
@@ -33,7 +34,7 @@ impl Transfer {
     pub(super) fn new(hashing: bool, started: Instant) -> Transfer {
         Transfer {
             hashing,
-            hasher: hashing.then(Sha256::new),
+            hasher: hashing.then(Hashing::start),
             offset: 0,
             total: None,
             validator: None,
@@ -49,7 +50,8 @@ impl Transfer {
         out.truncate()
             .await
             .map_err(|e| io_error(e, "truncating"))?;
-        self.hasher = self.hashing.then(Sha256::new);
+        // The old digest's thread ends with its queue.
+        self.hasher = self.hashing.then(Hashing::start);
         self.offset = 0;
         self.restarts += 1;
         Ok(())
@@ -85,11 +87,11 @@ impl Transfer {
         Ok(())
     }
 
-    /// Counts a chunk on its way to the file; returns its length.
-    pub(super) fn record(&mut self, b: &Bytes) -> u64 {
+    /// Counts (and hashes) a chunk on its way to the file; returns its length.
+    pub(super) async fn record(&mut self, b: &Bytes) -> u64 {
         let n = b.len() as u64;
         if let Some(h) = &mut self.hasher {
-            h.update(b);
+            h.update(b).await;
         }
         self.offset += n;
         self.received += n;
@@ -117,7 +119,10 @@ impl Transfer {
         out.sync()
             .await
             .map_err(|e| io_error(e, "writing and syncing the file"))?;
-        let digest: Option<[u8; 32]> = self.hasher.map(|h| h.finalize().into());
+        let digest: Option<[u8; 32]> = match self.hasher {
+            Some(h) => Some(h.finish().await.map_err(|e| io_error(e, "hashing"))?),
+            None => None,
+        };
         if let (Some(want), Some(digest)) = (expected, digest)
             && want != digest
         {
