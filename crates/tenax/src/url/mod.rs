@@ -323,8 +323,17 @@ pub(crate) fn parse_port(port: &str) -> Result<u16, String> {
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("port {port:?} is not a number"));
     }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
+    // By hand (this runs on every request): stops as soon as the value passes 65535, so a
+    // long run of digits cannot overflow.
+    let mut n: u32 = 0;
+    for b in port.bytes() {
+        n = n * 10 + u32::from(b - b'0');
+        if n > 65_535 {
+            break;
+        }
+    }
+    match n {
+        1..=65_535 => Ok(n as u16),
         _ => Err(format!("port {port} is out of range (1-65535)")),
     }
 }
@@ -354,6 +363,31 @@ fn basic_from_userinfo(userinfo: &str) -> Option<HeaderValue> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_digits_from_1_to_65535() {
+        assert_eq!(parse_port("1"), Ok(1));
+        assert_eq!(parse_port("00080"), Ok(80));
+        assert_eq!(parse_port("65535"), Ok(65_535));
+        for bad in [
+            "0",
+            "65536",
+            "99999",
+            "4294967377",
+            "123456789012345678901234567890",
+        ] {
+            assert!(
+                parse_port(bad).unwrap_err().contains("out of range"),
+                "{bad}"
+            );
+        }
+        for bad in ["", "8o", "+80", "-1", " 80", "８０"] {
+            assert!(
+                parse_port(bad).unwrap_err().contains("not a number"),
+                "{bad}"
+            );
+        }
+    }
 
     pub(super) fn norm(s: &str) -> String {
         parse(s, Schemes::Http).unwrap().uri.to_string()
