@@ -351,7 +351,11 @@ impl Client {
         pool.opened_h1(&mut slot);
         Ok(Conn {
             tx: Sender::H1(tx),
-            hold: Hold::Exclusive { slot, info },
+            hold: Hold::Exclusive {
+                slot,
+                info,
+                timer: Default::default(),
+            },
         })
     }
 }

@@ -9,7 +9,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use crate::body::Body;
 use crate::connect::IoState;
 use crate::error::Error;
-use crate::pool::Conn;
+use crate::pool::{Conn, ConnTimer};
 use crate::progress::SendProgress;
 use crate::{Result, TimeoutPhase};
 
@@ -121,7 +121,10 @@ pub(super) async fn send(
     send_start: Instant,
 ) -> Result<http::Response<hyper::body::Incoming>, SendError> {
     let h2 = conn.is_h2();
-    let (tx, info) = conn.parts_mut();
+    let (tx, info, timer) = conn.parts_mut();
+    // An HTTP/2 stream's timer is its own (the connection's are shared).
+    let mut own = ConnTimer::default();
+    let timer = timer.unwrap_or(&mut own);
     let written = if h2 {
         Written::H2 { body }
     } else {
@@ -140,7 +143,7 @@ pub(super) async fn send(
         tokio::select! {
             biased;
             res = &mut fut => return res.map_err(|e| SendError::Failed(Box::new(e))),
-            () = tokio::time::sleep_until(at.into()) => {}
+            () = timer.at(at) => {}
         }
         check = written.next_check(Instant::now(), send_start, read, write);
     }

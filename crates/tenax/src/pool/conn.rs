@@ -72,10 +72,37 @@ pub(crate) struct H2Conn {
     pub(crate) slot: Slot,
 }
 
+/// The timer of the read timeout of an HTTP/1.1 connection's requests, one at a time: made
+/// once and reset for each request rather than made and dropped per request. A reset to a
+/// later time is one atomic step in tokio's timer wheel (the wheel moves the entry only when
+/// the old time comes); making and dropping a timer took the wheel's lock twice per request.
+/// Between requests it keeps the last request's waker until its time: at most one spurious
+/// wake-up, a read timeout after that request.
+#[derive(Default)]
+pub(crate) struct ConnTimer(Option<std::pin::Pin<Box<tokio::time::Sleep>>>);
+
+impl ConnTimer {
+    /// The timer, set to `at`.
+    pub(crate) fn at(&mut self, at: std::time::Instant) -> std::pin::Pin<&mut tokio::time::Sleep> {
+        let sleep = match &mut self.0 {
+            Some(sleep) => {
+                sleep.as_mut().reset(at.into());
+                sleep
+            }
+            none => none.insert(Box::pin(tokio::time::sleep_until(at.into()))),
+        };
+        sleep.as_mut()
+    }
+}
+
 /// How a request holds its connection.
 pub(crate) enum Hold {
     /// An HTTP/1.1 connection, all to itself.
-    Exclusive { slot: Slot, info: ConnInfo },
+    Exclusive {
+        slot: Slot,
+        info: ConnInfo,
+        timer: ConnTimer,
+    },
     /// A stream of a shared HTTP/2 connection.
     Lease(Arc<H2Conn>),
 }
@@ -100,13 +127,13 @@ impl Conn {
         }
     }
 
-    /// The sender, and what the connection shares, at once.
-    pub(crate) fn parts_mut(&mut self) -> (&mut Sender, &ConnInfo) {
-        let info = match &self.hold {
-            Hold::Exclusive { info, .. } => info,
-            Hold::Lease(h2) => &h2.info,
+    /// The sender, what the connection shares, and its own timer (HTTP/1.1), at once.
+    pub(crate) fn parts_mut(&mut self) -> (&mut Sender, &ConnInfo, Option<&mut ConnTimer>) {
+        let (info, timer) = match &mut self.hold {
+            Hold::Exclusive { info, timer, .. } => (&*info, Some(timer)),
+            Hold::Lease(h2) => (&h2.info, None),
         };
-        (&mut self.tx, info)
+        (&mut self.tx, info, timer)
     }
 
     pub(crate) fn is_h2(&self) -> bool {

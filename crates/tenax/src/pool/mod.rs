@@ -30,7 +30,7 @@ use crate::{TimeoutPhase, Timings};
 
 pub(crate) use crate::origin::Origin;
 use crate::origin::PassHasher;
-pub(crate) use conn::{Conn, ConnInfo, H2Conn, Hold, Sender, Tracker};
+pub(crate) use conn::{Conn, ConnInfo, ConnTimer, H2Conn, Hold, Sender, Tracker};
 use h2::{lease_h2, waits_for_h2};
 pub use limits::Limits;
 pub use stats::{HostStats, Stats};

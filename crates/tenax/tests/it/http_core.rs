@@ -86,6 +86,31 @@ async fn read_timeout_fires_on_a_stalled_server() {
     assert!(e.url().unwrap().ends_with("/stall"));
 }
 
+/// The read timeout's timer belongs to the connection and is reset for each request: after
+/// many prompt answers it still fires, on time, for the one that stalls.
+#[tokio::test]
+async fn read_timeout_fires_on_a_reused_connection_after_prompt_answers() {
+    let s = server();
+    let c = client();
+    for _ in 0..50 {
+        let r = c.get(s.url("/bytes/1")).send().await.unwrap();
+        assert_eq!(r.bytes().await.unwrap().len(), 1);
+    }
+    let t = Instant::now();
+    let stalled = tokio::time::timeout(Duration::from_secs(10), c.get(s.url("/stall")).send());
+    let e = stalled.await.expect("the timer fired").unwrap_err();
+    assert_about_1s(t.elapsed());
+    assert_eq!(e.timeout_phase(), Some(TimeoutPhase::Read), "{e}");
+    assert_eq!(
+        s.connections_accepted(),
+        1,
+        "the stalled request reused the connection"
+    );
+    // And the next prompt answer on a new connection is not cut short by the old timer.
+    let r = c.get(s.url("/delay/300")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
 #[tokio::test]
 async fn read_timeout_also_bounds_each_body_chunk() {
     let s = server();
