@@ -351,11 +351,11 @@ impl Client {
         pool.opened_h1(&mut slot);
         Ok(Conn {
             tx: Sender::H1(tx),
-            hold: Hold::Exclusive {
+            hold: Hold::Exclusive(Box::new(crate::pool::Exclusive {
                 slot,
                 info,
                 timer: Default::default(),
-            },
+            })),
         })
     }
 }

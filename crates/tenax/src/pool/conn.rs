@@ -95,14 +95,18 @@ impl ConnTimer {
     }
 }
 
+/// An HTTP/1.1 connection's own parts.
+pub(crate) struct Exclusive {
+    pub(crate) slot: Slot,
+    pub(crate) info: ConnInfo,
+    pub(crate) timer: ConnTimer,
+}
+
 /// How a request holds its connection.
 pub(crate) enum Hold {
-    /// An HTTP/1.1 connection, all to itself.
-    Exclusive {
-        slot: Slot,
-        info: ConnInfo,
-        timer: ConnTimer,
-    },
+    /// An HTTP/1.1 connection, all to itself. (Boxed once per connection: the holder moves
+    /// with every request, from the pool to the response body and back.)
+    Exclusive(Box<Exclusive>),
     /// A stream of a shared HTTP/2 connection.
     Lease(Arc<H2Conn>),
 }
@@ -122,7 +126,7 @@ impl Conn {
 
     pub(crate) fn info(&self) -> &ConnInfo {
         match &self.hold {
-            Hold::Exclusive { info, .. } => info,
+            Hold::Exclusive(x) => &x.info,
             Hold::Lease(h2) => &h2.info,
         }
     }
@@ -130,7 +134,7 @@ impl Conn {
     /// The sender, what the connection shares, and its own timer (HTTP/1.1), at once.
     pub(crate) fn parts_mut(&mut self) -> (&mut Sender, &ConnInfo, Option<&mut ConnTimer>) {
         let (info, timer) = match &mut self.hold {
-            Hold::Exclusive { info, timer, .. } => (&*info, Some(timer)),
+            Hold::Exclusive(x) => (&x.info, Some(&mut x.timer)),
             Hold::Lease(h2) => (&h2.info, None),
         };
         (&mut self.tx, info, timer)
@@ -144,13 +148,13 @@ impl Conn {
     pub(crate) fn h2_settings(&self) -> Option<Arc<PeerSettings>> {
         match &self.hold {
             Hold::Lease(h2) => Some(h2.settings.clone()),
-            Hold::Exclusive { .. } => None,
+            Hold::Exclusive(_) => None,
         }
     }
 
     pub(crate) fn slot(&self) -> &Slot {
         match &self.hold {
-            Hold::Exclusive { slot, .. } => slot,
+            Hold::Exclusive(x) => &x.slot,
             Hold::Lease(h2) => &h2.slot,
         }
     }

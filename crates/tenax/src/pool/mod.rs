@@ -30,7 +30,7 @@ use crate::{TimeoutPhase, Timings};
 
 pub(crate) use crate::origin::Origin;
 use crate::origin::PassHasher;
-pub(crate) use conn::{Conn, ConnInfo, ConnTimer, H2Conn, Hold, Sender, Tracker};
+pub(crate) use conn::{Conn, ConnInfo, ConnTimer, Exclusive, H2Conn, Hold, Sender, Tracker};
 use h2::{lease_h2, waits_for_h2};
 pub use limits::Limits;
 pub use stats::{HostStats, Stats};
@@ -372,8 +372,8 @@ impl Pool {
         let Some(victim) = victim else { return false };
         let host = st.hosts.get_mut(&victim).expect("found above");
         let mut idle = host.idle.remove(0);
-        if let Hold::Exclusive { slot, .. } = &mut idle.conn.hold {
-            slot.disarm();
+        if let Hold::Exclusive(x) = &mut idle.conn.hold {
+            x.slot.disarm();
         }
         host.open -= 1;
         st.total -= 1;
