@@ -6,7 +6,9 @@
 //!
 //! Run: `cargo bench -p tenax-bench --bench download`. `TENAX_BENCH_BYTES` sets the size,
 //! `TENAX_BENCH_ROUNDS` the rounds (default 3; medians reported), `TENAX_BENCH_DIR` where the
-//! file goes (default /dev/shm, else the temporary directory).
+//! file goes (default /dev/shm, else the temporary directory). `TENAX_BENCH_INSTRUCTIONS=N`
+//! counts each client's user-space instructions per MiB instead (callgrind, N MiB and 2N MiB;
+//! see `tenax_bench::instructions`).
 
 use std::process::Command;
 use std::time::Instant;
@@ -109,6 +111,11 @@ fn main() {
     let path = dir.join("out.bin");
     let path_s = path.to_str().unwrap().to_string();
     let clients = ["reqwest", "tenax", "reqwest-sha256", "tenax-sha256", "curl"];
+    if let Some(mib) = tenax_bench::instructions::requested() {
+        count_per_mib(&server, &clients, mib, &path_s);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     let mut runs: Vec<Vec<(f64, f64, u64)>> = vec![Vec::new(); clients.len()];
     for _ in 0..tenax_bench::rounds() {
         for (i, which) in clients.iter().enumerate() {
@@ -174,5 +181,38 @@ fn main() {
             med(r, 2) / 1024.0,
             rate / reqwest_rate
         );
+    }
+}
+
+/// One client's download of `url` to `path` as a command: curl, or this bench as a child.
+fn command(which: &str, url: &str, path: &str) -> Command {
+    if which == "curl" {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-o", path, url]);
+        return cmd;
+    }
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env("TENAX_BENCH_DL", which).args(["--", url, path]);
+    cmd
+}
+
+/// Instructions per MiB of each client, `mib` and `2 * mib` MiB counted under callgrind.
+fn count_per_mib(server: &tenax_chaos::ChaosServer, clients: &[&str], mib: u64, path: &str) {
+    use tenax_bench::instructions::{per_unit, thousands};
+    println!(
+        "Download to a file: user-space instructions per MiB (callgrind, {mib} vs {} MiB)",
+        2 * mib
+    );
+    let mut counts = Vec::new();
+    for which in clients {
+        let per_mib = per_unit(mib, |k| {
+            command(which, &server.url(&format!("/file/{}", k << 20)), path)
+        })
+        .unwrap_or_else(|e| panic!("counting {which}: {e}"));
+        counts.push(per_mib);
+    }
+    let curl = counts[clients.len() - 1];
+    for (which, c) in clients.iter().zip(&counts) {
+        println!("  {which:<16} {:>12}  {:.2}x curl", thousands(*c), c / curl);
     }
 }

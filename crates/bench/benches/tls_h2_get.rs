@@ -4,12 +4,14 @@
 //! the chaos CA as the only root, ALPN h2).
 //!
 //! Run: `cargo bench -p tenax-bench --bench tls_h2_get` (`TENAX_BENCH_ROUNDS`, default 3;
-//! `TENAX_BENCH_SECS`, default 3).
+//! `TENAX_BENCH_SECS`, default 3). `TENAX_BENCH_ONLY=NAME` runs one client, with
+//! `TENAX_BENCH_COUNT=N` for exactly N requests; `TENAX_BENCH_INSTRUCTIONS=N` counts each
+//! client's instructions per request instead (see `tenax_bench::instructions`).
 
 use std::sync::Arc;
 
-use tenax_bench::{Run, load, median, rounds, run_length};
-use tenax_chaos::ChaosServer;
+use tenax_bench::instructions::{self, thousands};
+use tenax_bench::{Run, Target, fixed_count, load, load_count, median, rounds, run_length};
 
 const IN_FLIGHT: usize = 64;
 /// What every request must return: 13 bytes over HTTP/2.
@@ -18,11 +20,8 @@ const EXPECT: (usize, http::Version) = (13, http::Version::HTTP_2);
 type Fetch = tenax_bench::Fetch<(usize, http::Version)>;
 
 fn main() {
-    let server = ChaosServer::builder()
-        .tls(true)
-        .start_in_thread()
-        .expect("chaos server starts");
-    let ca_pem = server.ca_pem().unwrap().to_string();
+    let server = Target::start_tls();
+    let ca_pem = server.ca_pem().expect("a TLS server").to_string();
     let url = server.url("/bytes/13");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -37,10 +36,9 @@ fn main() {
         .unwrap();
     let reqwest_client = {
         let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
         roots
-            .add(rustls::pki_types::CertificateDer::from(
-                server.ca_der().unwrap().to_vec(),
-            ))
+            .add(rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
             .unwrap();
         let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -81,12 +79,36 @@ fn main() {
         }),
     ];
 
+    if let Ok(only) = std::env::var("TENAX_BENCH_ONLY") {
+        let (_, fetch) = clients
+            .iter()
+            .find(|(n, _)| *n == only)
+            .expect("a client name");
+        let run = match fixed_count() {
+            Some(n) => rt.block_on(load_count(fetch.clone(), EXPECT, IN_FLIGHT, n)),
+            None => rt.block_on(load(fetch.clone(), EXPECT, IN_FLIGHT, run_length())),
+        };
+        println!("{only}: client {:.2} µs/req", run.client_us());
+        return;
+    }
+    if let Some(n) = instructions::requested() {
+        let names: Vec<&str> = clients.iter().map(|(n, _)| *n).collect();
+        let counts = server.count_clients(&names, n);
+        println!(
+            "GET /bytes/13 over TLS 1.3 + HTTP/2, {IN_FLIGHT} in flight: user-space instructions per request (callgrind, {n} vs {} requests)",
+            2 * n
+        );
+        for (name, c) in names.iter().zip(&counts) {
+            println!("{name:<10} {:>14} {:>9.3}x", thousands(*c), c / counts[1]);
+        }
+        return;
+    }
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); clients.len()];
     let mut opened = Vec::new();
     for (_, fetch) in &clients {
-        let before = server.connections_accepted();
+        let before = server.connections_accepted().unwrap_or(0);
         rt.block_on(load(fetch.clone(), EXPECT, IN_FLIGHT, run_length() / 5));
-        opened.push(server.connections_accepted() - before);
+        opened.push(server.connections_accepted().unwrap_or(0) - before);
     }
     for _ in 0..rounds {
         for (i, (_, fetch)) in clients.iter().enumerate() {

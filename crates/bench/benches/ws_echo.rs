@@ -9,7 +9,10 @@
 //! 3), medians reported; `TENAX_BENCH_IDLE` connections for the memory figure (default 10000,
 //! 0 skips it); `TENAX_BENCH_MSG` the message size (default 64);
 //! `TENAX_BENCH_ONLY=idle-tenax` or `idle-tungstenite` measures only that
-//! (e.g. under `valgrind --tool=massif`).
+//! (e.g. under `valgrind --tool=massif`). `TENAX_BENCH_INSTRUCTIONS=N` counts the
+//! instructions per message of the first three clients instead, each in a child process under
+//! callgrind (`TENAX_BENCH_COUNT` messages against this process's echo server, see
+//! `tenax_bench::instructions`).
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +21,10 @@ use tenax_bench::{rounds, thread_cpu};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message as TMsg;
 
-const MESSAGES: usize = 200_000;
+/// Messages of one run: `TENAX_BENCH_COUNT`, default 200,000.
+fn messages() -> usize {
+    tenax_bench::fixed_count().map_or(200_000, |n| n as usize)
+}
 const IN_FLIGHT: usize = 100;
 
 async fn serve(listener: TcpListener) {
@@ -87,16 +93,17 @@ fn payload() -> String {
 
 /// tokio-tungstenite, `send` per message (a flush each).
 async fn tung_send(url: &str) -> usize {
+    let total = messages();
     let mut ws = tungstenite(url).await;
     let p = payload();
     for _ in 0..IN_FLIGHT {
         ws.send(TMsg::text(p.clone())).await.unwrap();
     }
     let (mut sent, mut got) = (IN_FLIGHT, 0);
-    while got < MESSAGES {
+    while got < total {
         ws.next().await.unwrap().unwrap();
         got += 1;
-        if sent < MESSAGES {
+        if sent < total {
             ws.send(TMsg::text(p.clone())).await.unwrap();
             sent += 1;
         }
@@ -106,6 +113,7 @@ async fn tung_send(url: &str) -> usize {
 
 /// tokio-tungstenite, batched by hand: feed all that can go, flush once.
 async fn tung_batched(url: &str) -> usize {
+    let total = messages();
     let mut ws = tungstenite(url).await;
     let p = payload();
     for _ in 0..IN_FLIGHT {
@@ -113,7 +121,7 @@ async fn tung_batched(url: &str) -> usize {
     }
     ws.flush().await.unwrap();
     let (mut sent, mut got) = (IN_FLIGHT, 0);
-    while got < MESSAGES {
+    while got < total {
         ws.next().await.unwrap().unwrap();
         let mut n = 1;
         while let Some(Some(Ok(_))) = ws.next().now_or_never() {
@@ -121,7 +129,7 @@ async fn tung_batched(url: &str) -> usize {
         }
         got += n;
         for _ in 0..n {
-            if sent < MESSAGES {
+            if sent < total {
                 ws.feed(TMsg::text(p.clone())).await.unwrap();
                 sent += 1;
             }
@@ -138,6 +146,7 @@ async fn tenax_outbox(url: &str) -> usize {
 
 /// Tenax against a server of `url`, offering `compression`.
 async fn tenax_echo(url: &str, compression: Option<tenax::ws::Compression>) -> usize {
+    let total = messages();
     let mut ws = tenax::ws::builder(url)
         .compression(compression)
         .connect()
@@ -148,10 +157,10 @@ async fn tenax_echo(url: &str, compression: Option<tenax::ws::Compression>) -> u
         ws.send(p.as_str()).await.unwrap();
     }
     let (mut sent, mut got) = (IN_FLIGHT, 0);
-    while got < MESSAGES {
+    while got < total {
         ws.recv().await.unwrap();
         got += 1;
-        if sent < MESSAGES {
+        if sent < total {
             ws.send(p.as_str()).await.unwrap();
             sent += 1;
         }
@@ -207,7 +216,15 @@ fn main() {
         });
         return;
     }
-    let url = start_server_thread();
+    // A child counted under callgrind talks to its parent's echo server.
+    let url = match std::env::var("TENAX_BENCH_SERVER") {
+        Ok(addr) => format!("ws://{addr}/"),
+        Err(_) => start_server_thread(),
+    };
+    if let Some(n) = tenax_bench::instructions::requested() {
+        count_echo(&url, n);
+        return;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -271,8 +288,9 @@ fn main() {
         }
     }
     println!(
-        "WebSocket echo, {} B text, {IN_FLIGHT} in flight, 1 connection, {MESSAGES} messages",
-        payload().len()
+        "WebSocket echo, {} B text, {IN_FLIGHT} in flight, 1 connection, {} messages",
+        payload().len(),
+        messages()
     );
     if runs.iter().any(Vec::is_empty) {
         for (name, r) in names.iter().zip(&runs).filter(|(_, r)| !r.is_empty()) {
@@ -304,6 +322,51 @@ fn main() {
     let idle = idle_count();
     if idle > 0 {
         idle_memory_apart(idle);
+    }
+}
+
+/// Instructions per message of the first three clients, each in a child process of this bench
+/// under callgrind, `n` and `2n` messages against the echo server at `url` (in this process).
+fn count_echo(url: &str, n: u64) {
+    use tenax_bench::instructions::{per_unit, thousands};
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_string();
+    let clients = [
+        ("send", "tungstenite send (flush each)"),
+        ("batched", "tungstenite batched"),
+        ("tenax", "tenax outbox"),
+    ];
+    let counts: Vec<f64> = clients
+        .iter()
+        .map(|(only, name)| {
+            per_unit(n, |k| {
+                let mut cmd = std::process::Command::new(&exe);
+                cmd.arg("--bench")
+                    .env("TENAX_BENCH_ONLY", only)
+                    .env("TENAX_BENCH_COUNT", k.to_string())
+                    .env("TENAX_BENCH_ROUNDS", "1")
+                    .env("TENAX_BENCH_IDLE", "0")
+                    .env("TENAX_BENCH_SERVER", &addr)
+                    .env_remove("TENAX_BENCH_INSTRUCTIONS");
+                cmd
+            })
+            .unwrap_or_else(|e| panic!("counting {name}: {e}"))
+        })
+        .collect();
+    println!(
+        "WebSocket echo, {} B text, {IN_FLIGHT} in flight: user-space instructions per message (callgrind, {n} vs {} messages)",
+        payload().len(),
+        2 * n
+    );
+    for ((_, name), c) in clients.iter().zip(&counts) {
+        println!(
+            "  {name:<30} {:>10}  {:.3}x batched",
+            thousands(*c),
+            c / counts[1]
+        );
     }
 }
 

@@ -13,35 +13,66 @@ use std::time::{Duration, Instant};
 
 pub mod instructions;
 
-/// The plain-HTTP chaos server a bench talks to: the parent's, when this process is a child
-/// counted under callgrind (`TENAX_BENCH_SERVER=host:port`, so the server's work is not
-/// counted), else one started here on a thread of its own.
+/// The chaos server a bench talks to: the parent's, when this process is a child counted
+/// under callgrind (`TENAX_BENCH_SERVER=host:port`, and `TENAX_BENCH_CA` its CA's PEM when it
+/// speaks TLS, so the server's work is not counted), else one started here on a thread of its
+/// own.
 pub struct Target {
-    _server: Option<tenax_chaos::ChaosServer>,
+    server: Option<tenax_chaos::ChaosServer>,
     addr: String,
+    ca_pem: Option<String>,
 }
 
 impl Target {
-    /// The parent's server, or a new one.
+    /// The parent's server, or a new plain-HTTP one.
     pub fn start() -> Target {
+        Target::start_with(false)
+    }
+
+    /// The parent's server, or a new one speaking TLS (h2 and HTTP/1.1 by ALPN).
+    pub fn start_tls() -> Target {
+        Target::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Target {
         if let Ok(addr) = std::env::var("TENAX_BENCH_SERVER") {
+            let ca_pem = std::env::var("TENAX_BENCH_CA").ok();
+            assert_eq!(ca_pem.is_some(), tls, "TENAX_BENCH_CA is set for TLS only");
             return Target {
-                _server: None,
+                server: None,
                 addr,
+                ca_pem,
             };
         }
         let server = tenax_chaos::ChaosServer::builder()
+            .tls(tls)
             .start_in_thread()
             .expect("chaos server starts");
         Target {
             addr: server.addr().to_string(),
-            _server: Some(server),
+            ca_pem: server.ca_pem().map(str::to_owned),
+            server: Some(server),
         }
     }
 
-    /// `http://{addr}{path}`.
+    /// `http://{addr}{path}`, or `https://` when the server speaks TLS.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{path}", self.addr)
+    }
+
+    /// The server's CA certificate (PEM), when it speaks TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Connections the server has accepted, when it runs in this process.
+    pub fn connections_accepted(&self) -> Option<u64> {
+        self.server.as_ref().map(|s| s.connections_accepted())
     }
 
     /// Instructions per unit of each named client, each counted in a child process of this
@@ -59,6 +90,9 @@ impl Target {
                         .env("TENAX_BENCH_COUNT", k.to_string())
                         .env("TENAX_BENCH_SERVER", &self.addr)
                         .env_remove("TENAX_BENCH_INSTRUCTIONS");
+                    if let Some(ca) = &self.ca_pem {
+                        cmd.env("TENAX_BENCH_CA", ca);
+                    }
                     cmd
                 })
                 .unwrap_or_else(|e| panic!("counting {name}: {e}"))

@@ -40,8 +40,8 @@ async def test_cancelling_a_task_cancels_the_request_and_closes_its_connection(c
         )
 
 
-@run
-async def test_the_event_loop_never_waits_on_rust(chaos):
+async def loop_lags(work):
+    """The event loop's lags behind a 1 ms sleep, probed while `work` runs."""
     lags = []
 
     async def probe(stop):
@@ -52,6 +52,30 @@ async def test_the_event_loop_never_waits_on_rust(chaos):
 
     stop = asyncio.Event()
     prober = asyncio.ensure_future(probe(stop))
+    await work
+    stop.set()
+    await prober
+    lags.sort()
+    return lags
+
+
+@run
+async def test_the_event_loop_never_waits_on_rust(chaos):
+    # 64 requests at once whose answers take 200 ms, three times: a loop that waited on the
+    # Rust side for an answer would lag by about 200 ms; ours only runs callbacks.
+    async with tenax.AsyncClient() as c:
+        url = chaos.url("/delay/200")
+
+        async def worker():
+            for _ in range(3):
+                assert (await c.get(url)).status_code == 200
+
+        lags = await loop_lags(asyncio.gather(*(worker() for _ in range(64))))
+    assert lags[-1] < 0.15, f"the loop lagged {lags[-1] * 1e3:.1f} ms behind a 1 ms sleep"
+
+
+@run
+async def test_the_event_loop_keeps_up_under_load(chaos):
     async with tenax.AsyncClient() as c:
         url = chaos.url("/bytes/13")
 
@@ -61,14 +85,13 @@ async def test_the_event_loop_never_waits_on_rust(chaos):
                 assert r.status_code == 200
 
         # 64 in flight, 10,000 in all (10,000 tasks at once would be asyncio's own lag).
-        await asyncio.gather(*(worker(10_000 // 64 + (i < 10_000 % 64)) for i in range(64)))
-    stop.set()
-    await prober
-    lags.sort()
-    # The loop runs Python between requests, so a lag of a few callbacks is normal; Rust never
-    # holds it (its work runs on the runtime's threads with the GIL released).
+        work = asyncio.gather(*(worker(10_000 // 64 + (i < 10_000 % 64)) for i in range(64)))
+        lags = await loop_lags(work)
+    # The loop runs Python between requests, so a lag of a few callbacks is normal (about 3 ms
+    # at p99 on a quiet 2-core machine; aiohttp's own is 8-9 ms); 25 ms leaves room for a busy
+    # machine.
     p99 = lags[int(len(lags) * 0.99)]
-    assert p99 < 0.005, f"p99 loop lag {p99 * 1e3:.2f} ms over {len(lags)} probes"
+    assert p99 < 0.025, f"p99 loop lag {p99 * 1e3:.2f} ms over {len(lags)} probes"
 
 
 def test_the_interpreter_exits_cleanly_with_requests_in_flight(chaos):
