@@ -10,18 +10,11 @@
 //! request instead (whole processes under callgrind, N and 2N URLs; see
 //! `tenax_bench::instructions`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use futures_util::StreamExt;
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(default)
-}
+use tenax_bench::env_num;
 
 /// The library child: every URL of the file through `Client::batch_with`, bodies read.
 fn library_child(file: &str, concurrency: usize) {
@@ -90,16 +83,8 @@ fn main() {
         return;
     }
     let n = env_num("TENAX_BENCH_URLS", 100_000);
-    // The release binary beside this bench's own directory (target/release/deps/..).
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-q", "-p", "tenax-cli"])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building tenax-cli");
+    let tenax = tenax_bench::tenax_binary();
     let me = std::env::current_exe().unwrap();
-    let tenax: PathBuf = me.parent().unwrap().parent().unwrap().join("tenax");
-    assert!(tenax.exists(), "{} not found", tenax.display());
 
     let server = tenax_chaos::ChaosServer::builder()
         .start_in_thread()

@@ -16,7 +16,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::rt::TokioExecutor;
 use tenax_bench::instructions::{self, thousands};
-use tenax_bench::{Run, Target, fixed_count, load, load_count, median, rounds, run_length};
+use tenax_bench::{Run, Target, load, median, rounds, run_length};
 
 const IN_FLIGHT: usize = 64;
 /// Positions of the peers in the client list.
@@ -104,20 +104,7 @@ fn main() {
 
     // `TENAX_BENCH_ONLY=tenax` runs one client alone (for profiling); with
     // `TENAX_BENCH_COUNT=N`, exactly N requests (for instruction counts under callgrind).
-    if let Ok(only) = std::env::var("TENAX_BENCH_ONLY") {
-        let (_, fetch) = clients
-            .iter()
-            .find(|(n, _)| *n == only)
-            .expect("a client name");
-        let run = match fixed_count() {
-            Some(n) => rt.block_on(load_count(fetch.clone(), 13, IN_FLIGHT, n)),
-            None => rt.block_on(load(fetch.clone(), 13, IN_FLIGHT, run_length())),
-        };
-        println!(
-            "{only}: {:.0} req/s, client {:.2} µs/req",
-            run.rate(),
-            run.client_us()
-        );
+    if tenax_bench::run_only(&rt, &clients, 13, IN_FLIGHT) {
         return;
     }
     if let Some(n) = instructions::requested() {

@@ -7,33 +7,10 @@
 //! rounds (default 3; the median round is reported). `TENAX_BENCH_INSTRUCTIONS=1` also counts
 //! one run of each under callgrind (user space, every thread of the process).
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use tenax_bench::instructions;
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(default)
-}
-
-/// The release `tenax` binary, built now (beside this bench's own directory).
-fn tenax_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-q", "-p", "tenax-cli"])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building tenax-cli");
-    let me = std::env::current_exe().unwrap();
-    let tenax = me.parent().unwrap().parent().unwrap().join("tenax");
-    assert!(tenax.exists(), "{} not found", tenax.display());
-    tenax
-}
+use tenax_bench::{env_num, instructions};
 
 /// One client's command line for `url`.
 fn command(program: &str, url: &str, ca: Option<&str>) -> Command {
@@ -65,7 +42,7 @@ fn mean_us(program: &str, url: &str, ca: Option<&str>, runs: usize) -> f64 {
 }
 
 fn main() {
-    let tenax = tenax_binary();
+    let tenax = tenax_bench::tenax_binary();
     let tenax = tenax.to_str().unwrap();
     let plain = tenax_chaos::ChaosServer::builder()
         .start_in_thread()

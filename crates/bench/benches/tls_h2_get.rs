@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use tenax_bench::instructions::{self, thousands};
-use tenax_bench::{Run, Target, fixed_count, load, load_count, median, rounds, run_length};
+use tenax_bench::{Run, Target, load, median, rounds, run_length};
 
 const IN_FLIGHT: usize = 64;
 /// What every request must return: 13 bytes over HTTP/2.
@@ -79,16 +79,7 @@ fn main() {
         }),
     ];
 
-    if let Ok(only) = std::env::var("TENAX_BENCH_ONLY") {
-        let (_, fetch) = clients
-            .iter()
-            .find(|(n, _)| *n == only)
-            .expect("a client name");
-        let run = match fixed_count() {
-            Some(n) => rt.block_on(load_count(fetch.clone(), EXPECT, IN_FLIGHT, n)),
-            None => rt.block_on(load(fetch.clone(), EXPECT, IN_FLIGHT, run_length())),
-        };
-        println!("{only}: client {:.2} µs/req", run.client_us());
+    if tenax_bench::run_only(&rt, &clients, EXPECT, IN_FLIGHT) {
         return;
     }
     if let Some(n) = instructions::requested() {

@@ -101,6 +101,58 @@ impl Target {
     }
 }
 
+/// A whole number from the environment variable `name`, `default` when unset, unparsable or 0.
+pub fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+/// The release `tenax` binary, built now, beside this bench's own directory
+/// (`target/release/deps/..`).
+pub fn tenax_binary() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--release", "-q", "-p", "tenax-cli"])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building tenax-cli");
+    let me = std::env::current_exe().expect("the bench's own path");
+    let tenax = me.parent().unwrap().parent().unwrap().join("tenax");
+    assert!(tenax.exists(), "{} not found", tenax.display());
+    tenax
+}
+
+/// `TENAX_BENCH_ONLY=NAME`: runs that client of `clients` alone (for a profiler), for
+/// `TENAX_BENCH_COUNT` requests when set (for instruction counts) or for the run length, and
+/// says so; `false` when the variable is not set.
+pub fn run_only<T: PartialEq + Debug + Clone + 'static>(
+    rt: &tokio::runtime::Runtime,
+    clients: &[(&str, Fetch<T>)],
+    expect: T,
+    in_flight: usize,
+) -> bool {
+    let Ok(only) = std::env::var("TENAX_BENCH_ONLY") else {
+        return false;
+    };
+    let (_, fetch) = clients
+        .iter()
+        .find(|(n, _)| *n == only)
+        .expect("a client name");
+    let run = match fixed_count() {
+        Some(n) => rt.block_on(load_count(fetch.clone(), expect, in_flight, n)),
+        None => rt.block_on(load(fetch.clone(), expect, in_flight, run_length())),
+    };
+    println!(
+        "{only}: {:.0} req/s, client {:.2} µs/req",
+        run.rate(),
+        run.client_us()
+    );
+    true
+}
+
 /// One request of a client under test, as a boxed future yielding what the bench checks.
 pub type Fetch<T> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = T>>>>;
 
