@@ -1,6 +1,6 @@
 //! Response bodies: fixed, generated from a deterministic pattern, paced, or ending in a fault.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,6 +8,8 @@ use futures_util::stream;
 use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
+
+use crate::conn::ConnCtx;
 
 /// Boxed error type of generated bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -55,13 +57,28 @@ pub(crate) fn empty() -> Body {
 }
 
 /// How a generated body ends after its last byte.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) enum Ending {
     /// Normally.
     Finish,
     /// With an error, which makes hyper abort the connection (HTTP/1) or reset the stream
     /// (HTTP/2). The connection's `reset_on_close` flag decides between FIN and RST.
     Abort,
+    /// The whole connection dropped (HTTP/2: every stream on it, no GOAWAY, no RST_STREAM),
+    /// with RST or FIN as the connection's `reset_on_close` flag says.
+    DropConnection(Arc<ConnCtx>),
+}
+
+impl Ending {
+    /// How a body that must not finish ends on a request of `version`: HTTP/2's whole
+    /// connection dropped (a stream reset would leave the others running), HTTP/1's aborted.
+    pub(crate) fn cut(version: http::Version, conn: &Arc<ConnCtx>) -> Ending {
+        if version == http::Version::HTTP_2 {
+            Ending::DropConnection(conn.clone())
+        } else {
+            Ending::Abort
+        }
+    }
 }
 
 /// A body of the pattern bytes `[start, end)`, `chunk` bytes at a time with `delay` between
@@ -75,20 +92,26 @@ pub(crate) fn pattern_body(
 ) -> Body {
     let chunk = chunk.clamp(1, MAX_CHUNK);
     // State: (next offset, whether a chunk was already sent, whether we are done).
-    let s = stream::unfold(
-        (start, false, false),
-        move |(pos, sent_any, done)| async move {
+    let s = stream::unfold((start, false, false), move |(pos, sent_any, done)| {
+        let ending = ending.clone();
+        async move {
             if done {
                 return None;
             }
             if pos >= end {
+                // Give the connection a moment to flush what was sent before cutting it.
                 return match ending {
                     Ending::Finish => None,
                     Ending::Abort => {
-                        // Give the connection a moment to flush what was sent before aborting.
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         let err: BoxError = "tenax-chaos: body aborted on purpose".into();
                         Some((Err(err), (pos, sent_any, true)))
+                    }
+                    Ending::DropConnection(conn) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        conn.abort();
+                        // The connection's driver drops this body with the connection.
+                        std::future::pending().await
                     }
                 };
             }
@@ -98,8 +121,8 @@ pub(crate) fn pattern_body(
             let len = (end - pos).min(chunk as u64) as usize;
             let data = pattern_chunk(pos, len);
             Some((Ok(Frame::data(data)), (pos + len as u64, true, false)))
-        },
-    );
+        }
+    });
     StreamBody::new(s).boxed_unsync()
 }
 

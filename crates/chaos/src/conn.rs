@@ -23,6 +23,8 @@ pub(crate) struct ConnCtx {
     reset_on_close: AtomicBool,
     /// Close the connection after this many milliseconds without I/O; 0 = never.
     idle_close_ms: AtomicU64,
+    /// Drop the connection now, every stream on it with it (HTTP/2's connection-level faults).
+    abort: AtomicBool,
     /// Wakes the connection driver when a rule changes.
     pub(crate) rules_changed: Notify,
 }
@@ -34,6 +36,7 @@ impl ConnCtx {
             last_io_ms: AtomicU64::new(0),
             reset_on_close: AtomicBool::new(false),
             idle_close_ms: AtomicU64::new(0),
+            abort: AtomicBool::new(false),
             rules_changed: Notify::new(),
         })
     }
@@ -45,6 +48,18 @@ impl ConnCtx {
 
     pub(crate) fn reset_on_close(&self) {
         self.reset_on_close.store(true, Ordering::Relaxed);
+    }
+
+    /// Drops the connection at once — with RST if [`reset_on_close`](Self::reset_on_close)
+    /// was asked, else FIN — without a GOAWAY: what a crashed server or a middlebox does.
+    pub(crate) fn abort(&self) {
+        self.abort.store(true, Ordering::Relaxed);
+        self.rules_changed.notify_one();
+    }
+
+    /// Whether [`abort`](Self::abort) was asked.
+    pub(crate) fn aborted(&self) -> bool {
+        self.abort.load(Ordering::Relaxed)
     }
 
     pub(crate) fn close_when_idle_for(&self, idle: Duration) {

@@ -38,8 +38,18 @@ pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
 
 /// Error code NO_ERROR.
 pub const NO_ERROR: u32 = 0x0;
+/// Error code PROTOCOL_ERROR.
+pub const PROTOCOL_ERROR: u32 = 0x1;
 /// Error code INTERNAL_ERROR.
 pub const INTERNAL_ERROR: u32 = 0x2;
+/// Error code REFUSED_STREAM: the stream was not processed (safe to send again).
+pub const REFUSED_STREAM: u32 = 0x7;
+/// Error code CANCEL.
+pub const CANCEL: u32 = 0x8;
+/// Error code ENHANCE_YOUR_CALM.
+pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+/// The error codes of RFC 9113 §7, NO_ERROR (0x0) to HTTP_1_1_REQUIRED (0xd).
+pub const ERROR_CODES: std::ops::RangeInclusive<u32> = 0x0..=0xd;
 
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
@@ -144,8 +154,8 @@ impl FrameReader {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// The type of the next whole frame, consumed; `None` until one has arrived.
-    pub(crate) fn next_frame(&mut self) -> Option<u8> {
+    /// The type and stream of the next whole frame, consumed; `None` until one has arrived.
+    pub(crate) fn next_frame(&mut self) -> Option<(u8, u32)> {
         if self.preface_left > 0 {
             let skip = self.preface_left.min(self.buf.len());
             let _ = self.buf.split_to(skip);
@@ -164,8 +174,9 @@ impl FrameReader {
             return None;
         }
         let kind = self.buf[3];
+        let stream = u32::from_be_bytes([self.buf[5], self.buf[6], self.buf[7], self.buf[8]]);
         let _ = self.buf.split_to(9 + len);
-        Some(kind)
+        Some((kind, stream & 0x7fff_ffff))
     }
 }
 
@@ -193,9 +204,9 @@ mod tests {
         more.extend_from_slice(&settings(&[]));
         more.extend_from_slice(&headers(1, 200, None, true)[..5]);
         r.feed(&more);
-        assert_eq!(r.next_frame(), Some(SETTINGS));
+        assert_eq!(r.next_frame(), Some((SETTINGS, 0)));
         assert_eq!(r.next_frame(), None);
         r.feed(&headers(1, 200, None, true)[5..]);
-        assert_eq!(r.next_frame(), Some(HEADERS));
+        assert_eq!(r.next_frame(), Some((HEADERS, 1)));
     }
 }

@@ -33,6 +33,9 @@ pub enum RawStep {
     /// Read what the client sends until a whole HTTP/2 frame of this type has arrived (see
     /// [`h2`](crate::h2); the rest of the client's preface is skipped).
     AwaitH2Frame(u8),
+    /// From now on, answer every HTTP/2 request (each HEADERS frame's stream) with a 200 and
+    /// these bytes, until the client goes away: a well-behaved server after scripted faults.
+    AnswerH2(Bytes),
 }
 
 impl RawStep {
@@ -56,6 +59,13 @@ pub struct RawServer {
 impl RawServer {
     /// Starts a raw server on `127.0.0.1:0` on the current tokio runtime.
     pub async fn start(script: Vec<RawStep>) -> Result<RawServer, Error> {
+        RawServer::start_each(vec![script]).await
+    }
+
+    /// A raw server whose `k`-th connection (from 0) plays `scripts[k]`, and every connection
+    /// after the last script plays the last one: a fault on the first connection, say, and a
+    /// normal answer on the one a client opens to try again.
+    pub async fn start_each(scripts: Vec<Vec<RawStep>>) -> Result<RawServer, Error> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await
             .map_err(|e| Error::io("binding the raw server", e))?;
@@ -64,7 +74,7 @@ impl RawServer {
             .map_err(|e| Error::io("reading the bound address", e))?;
         let (tx, rx) = watch::channel(false);
         let connections = Arc::new(AtomicU64::new(0));
-        let script: Arc<[RawStep]> = script.into();
+        let scripts: Arc<[Vec<RawStep>]> = scripts.into();
         let count = connections.clone();
         let heads: Arc<Mutex<Vec<Bytes>>> = Arc::default();
         let kept = heads.clone();
@@ -75,12 +85,13 @@ impl RawServer {
                     _ = stop.changed() => break,
                     res = listener.accept() => {
                         let Ok((stream, _)) = res else { continue };
-                        count.fetch_add(1, Ordering::Relaxed);
-                        let (script, mut stop) = (script.clone(), rx.clone());
+                        let k = count.fetch_add(1, Ordering::Relaxed) as usize;
+                        let (scripts, mut stop) = (scripts.clone(), rx.clone());
                         let kept = kept.clone();
                         tokio::spawn(async move {
+                            let script = &scripts[k.min(scripts.len().saturating_sub(1))];
                             tokio::select! {
-                                _ = play(stream, &script, &kept) => {}
+                                _ = play(stream, script, &kept) => {}
                                 _ = stop.changed() => {}
                             }
                         });
@@ -162,13 +173,39 @@ async fn await_frame(
 ) -> bool {
     let mut buf = [0u8; 4096];
     loop {
-        while let Some(k) = frames.next_frame() {
+        while let Some((k, _)) = frames.next_frame() {
             if k == kind {
                 return true;
             }
         }
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => return false,
+            Ok(n) => frames.feed(&buf[..n]),
+        }
+    }
+}
+
+/// Answers each request (HEADERS frame) with a 200 and `body` until the client goes away.
+/// (The client's SETTINGS go unacknowledged, as in every script: clients do not wait for it.)
+async fn answer_h2(stream: &mut TcpStream, frames: &mut crate::h2::FrameReader, body: &Bytes) {
+    use crate::h2;
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some((kind, id)) = frames.next_frame() {
+            if kind != h2::HEADERS {
+                continue;
+            }
+            let reply = [
+                h2::headers(id, 200, Some(body.len() as u64), false),
+                h2::data(id, body, true),
+            ]
+            .concat();
+            if stream.write_all(&reply).await.is_err() {
+                return;
+            }
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
             Ok(n) => frames.feed(&buf[..n]),
         }
     }
@@ -201,6 +238,10 @@ async fn play(mut stream: TcpStream, script: &[RawStep], heads: &Mutex<Vec<Bytes
                 if !await_frame(&mut stream, &mut frames, *kind).await {
                     return;
                 }
+            }
+            RawStep::AnswerH2(body) => {
+                answer_h2(&mut stream, &mut frames, body).await;
+                return;
             }
         }
     }

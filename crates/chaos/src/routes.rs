@@ -45,8 +45,8 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
         ("drip", [_, n]) => drip(n, &query),
         ("status", [_, code]) => status(code, &query),
         ("flaky", [_, key]) => flaky(key, &query, &req, &shared),
-        ("reset", [_, n]) => reset(n, &query, &conn),
-        ("truncate", [_, n]) => truncate(n, &query),
+        ("reset", [_, n]) => reset(n, &query, &req, &conn),
+        ("truncate", [_, n]) => truncate(n, &query, &req, &conn),
         ("file", [_, n]) => file(n, &query, &req, &conn, &shared),
         ("gzip-bomb", [_, n]) => gzip_bomb(n),
         ("encoded", [_, n]) => encoded(n, &query),
@@ -290,24 +290,30 @@ fn flaky(key: &str, q: &Query, req: &Request<Incoming>, shared: &Shared) -> Rout
     Ok(res)
 }
 
-fn reset(n: &str, q: &Query, conn: &ConnCtx) -> RouteResult {
+/// `n` bytes of `total`, then a reset: of the connection (RST), on HTTP/2 too, where every
+/// other stream on the connection fails with it.
+fn reset(n: &str, q: &Query, req: &Request<Incoming>, conn: &Arc<ConnCtx>) -> RouteResult {
     let n: u64 = seg(n, "byte count")?;
     let total: u64 = q.num("total", n + (1 << 20)).map_err(bad)?;
     if total <= n {
         return Err(bad("total must be larger than n"));
     }
     conn.reset_on_close();
-    let b = body::pattern_body(0, n, MAX_CHUNK, Duration::ZERO, Ending::Abort);
+    let ending = Ending::cut(req.version(), conn);
+    let b = body::pattern_body(0, n, MAX_CHUNK, Duration::ZERO, ending);
     Ok(with_len(octets(b), total))
 }
 
-fn truncate(n: &str, q: &Query) -> RouteResult {
+/// `n` bytes of `total`, then the connection closed cleanly (FIN) — on HTTP/2 the whole
+/// connection, without a GOAWAY.
+fn truncate(n: &str, q: &Query, req: &Request<Incoming>, conn: &Arc<ConnCtx>) -> RouteResult {
     let n: u64 = seg(n, "byte count")?;
     let total: u64 = q.num("total", n + 1024).map_err(bad)?;
     if total <= n {
         return Err(bad("total must be larger than n"));
     }
-    let b = body::pattern_body(0, n, MAX_CHUNK, Duration::ZERO, Ending::Abort);
+    let ending = Ending::cut(req.version(), conn);
+    let b = body::pattern_body(0, n, MAX_CHUNK, Duration::ZERO, ending);
     Ok(with_len(octets(b), total))
 }
 

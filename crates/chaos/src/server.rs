@@ -481,7 +481,12 @@ where
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
-            _ = ctx.rules_changed.notified() => {}
+            _ = ctx.rules_changed.notified() => {
+                if ctx.aborted() {
+                    // Dropped, not shut down: no GOAWAY, the socket closed under every stream.
+                    break;
+                }
+            }
             _ = tokio::time::sleep(idle.unwrap_or_default()), if idle.is_some() => {
                 if ctx.idle_close_due_in() == Some(Duration::ZERO) {
                     conn.as_mut().graceful_shutdown();

@@ -103,6 +103,25 @@ impl RecvBody {
             .and_then(|b| http_body::Body::size_hint(b).exact())
     }
 
+    /// A body that ended before its `Content-Length`: an error, never a short body passed off
+    /// as whole. (hyper ends an HTTP/2 body without an error when the server resets the stream
+    /// with NO_ERROR, which RFC 9113 §8.1 allows only after a complete response; HTTP/1.1's
+    /// short bodies are hyper's own errors.)
+    fn short_of_its_length(&mut self) -> Option<Error> {
+        let left = self.exact_len().filter(|&n| n > 0)?;
+        self.conn = None;
+        self.done = true;
+        let why = format!(
+            "the server ended the body {left} bytes short of its Content-Length (the stream \
+             was reset before its end)"
+        );
+        let err = Error::new(crate::error::Kind::Recv)
+            .with_what("while reading the body")
+            .with_source(why)
+            .with_peer(Peer::Addr(self.peer));
+        Some(err)
+    }
+
     /// The next chunk of data; trailers are skipped.
     pub(crate) fn poll_chunk(
         &mut self,
@@ -137,6 +156,9 @@ impl RecvBody {
                     return Poll::Ready(Some(Ok(data)));
                 }
                 Poll::Ready(None) => {
+                    if let Some(err) = self.short_of_its_length() {
+                        return Poll::Ready(Some(Err(err)));
+                    }
                     self.finish();
                     return Poll::Ready(None);
                 }

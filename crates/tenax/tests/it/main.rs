@@ -13,6 +13,7 @@ mod breaker;
 mod connect;
 mod download;
 mod everyday;
+mod h2_faults;
 mod hedging;
 mod http_core;
 mod observe;
