@@ -37,6 +37,7 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
         }
     }
     let _done = Done(&shared.stats.in_flight);
+    let head_only = req.method() == Method::HEAD;
     let result = match (route, segs.as_slice()) {
         ("bytes", [_, n]) => bytes(n, &query),
         ("stream", [_, n]) => stream(n, &query),
@@ -64,7 +65,23 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: Arc<ConnCtx>, shared: A
         (r, _) if r.starts_with("ws/") => crate::ws::handle(req, &segs, &query, &shared),
         _ => Err((StatusCode::NOT_FOUND, format!("no such route: {path}"))),
     };
-    result.unwrap_or_else(|(status, msg)| text(status, format!("{msg}\n")))
+    let res = result.unwrap_or_else(|(status, msg)| text(status, format!("{msg}\n")));
+    if head_only { without_body(res) } else { res }
+}
+
+/// A response to HEAD: the GET's head, its `Content-Length` included, and no body. (hyper does
+/// this itself on HTTP/1.1; on HTTP/2 it would send the body, which a client must take as a
+/// protocol error.)
+fn without_body(res: Res) -> Res {
+    let (mut parts, body) = res.into_parts();
+    if let Some(n) = http_body::Body::size_hint(&body).exact()
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    Response::from_parts(parts, body::empty())
 }
 
 /// The name a route's hits are counted under: its first segment (two for WebSocket routes).

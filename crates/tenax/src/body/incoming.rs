@@ -34,15 +34,21 @@ pub(crate) struct RecvBody {
     done: bool,
     /// This body is itself a background drain: dropping it never starts another.
     draining: bool,
+    /// Whether `Content-Length` counts the body's bytes (not for HEAD, 204 or 304).
+    counted: bool,
+    /// An error found with the last chunk (a body short of its length), for the next read.
+    pending: Option<Error>,
 }
 
 impl RecvBody {
+    /// `counted`: whether the `Content-Length` counts this body's bytes (not for a HEAD
+    /// request's response, nor a 204 or 304).
     pub(crate) fn new(
         inner: hyper::body::Incoming,
         conn: Conn,
-        read_timeout: Option<Duration>,
+        (read_timeout, deadline): (Option<Duration>, Option<std::time::Instant>),
         keep_alive: Option<Duration>,
-        deadline: Option<std::time::Instant>,
+        counted: bool,
     ) -> RecvBody {
         let peer = conn.info().remote;
         let mut body = RecvBody {
@@ -57,6 +63,8 @@ impl RecvBody {
             peer,
             done: false,
             draining: false,
+            counted,
+            pending: None,
         };
         if body
             .inner
@@ -103,12 +111,16 @@ impl RecvBody {
             .and_then(|b| http_body::Body::size_hint(b).exact())
     }
 
-    /// A body that ended before its `Content-Length`: an error, never a short body passed off
-    /// as whole. (hyper ends an HTTP/2 body without an error when the server resets the stream
-    /// with NO_ERROR, which RFC 9113 §8.1 allows only after a complete response; HTTP/1.1's
-    /// short bodies are hyper's own errors.)
-    fn short_of_its_length(&mut self) -> Option<Error> {
-        let left = self.exact_len().filter(|&n| n > 0)?;
+    /// The body ended: its connection may serve another request — unless the body is short
+    /// of its `Content-Length`, which is an error, never a short body passed off as whole.
+    /// (hyper ends an HTTP/2 body without an error when the server resets the stream with
+    /// NO_ERROR, which RFC 9113 §8.1 allows only after a complete response; HTTP/1.1's short
+    /// bodies are hyper's own errors.)
+    fn end(&mut self) -> Option<Error> {
+        let Some(left) = self.exact_len().filter(|&n| n > 0 && self.counted) else {
+            self.finish();
+            return None;
+        };
         self.conn = None;
         self.done = true;
         let why = format!(
@@ -128,7 +140,7 @@ impl RecvBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Error>>> {
         if self.done {
-            return Poll::Ready(None);
+            return Poll::Ready(self.pending.take().map(Err));
         }
         loop {
             let Some(inner) = self.inner.as_mut() else {
@@ -145,23 +157,17 @@ impl RecvBody {
                         .as_ref()
                         .is_some_and(http_body::Body::is_end_stream)
                     {
-                        self.finish();
+                        self.pending = self.end();
                     }
                     if data.is_empty() {
                         if self.done {
-                            return Poll::Ready(None);
+                            return Poll::Ready(self.pending.take().map(Err));
                         }
                         continue;
                     }
                     return Poll::Ready(Some(Ok(data)));
                 }
-                Poll::Ready(None) => {
-                    if let Some(err) = self.short_of_its_length() {
-                        return Poll::Ready(Some(Err(err)));
-                    }
-                    self.finish();
-                    return Poll::Ready(None);
-                }
+                Poll::Ready(None) => return Poll::Ready(self.end().map(Err)),
                 Poll::Ready(Some(Err(e))) => {
                     let h2 = self.conn.take().and_then(|c| c.h2_settings());
                     self.done = true;
@@ -250,6 +256,8 @@ impl Drop for RecvBody {
             peer: self.peer,
             done: false,
             draining: true,
+            counted: self.counted,
+            pending: None,
         };
         rt.spawn(rest.drain(DRAIN_ON_DROP));
     }

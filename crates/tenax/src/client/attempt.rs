@@ -408,7 +408,8 @@ fn answer(
     let (head, incoming) = res.into_parts();
     let keep_alive = keep_alive_limit(&head.headers, idle);
     let tls_version = conn.info().tls_version;
-    let body = RecvBody::new(incoming, conn, read, keep_alive, deadline);
+    let counted = *method != Method::HEAD && !matches!(head.status.as_u16(), 204 | 304);
+    let body = RecvBody::new(incoming, conn, (read, deadline), keep_alive, counted);
     let head = crate::response::Head {
         method: method.clone(),
         tls_version,

@@ -229,29 +229,75 @@ async fn a_goaway_with_an_error_below_streams_in_flight_fails_them_with_a_typed_
 #[tokio::test]
 async fn a_stream_reset_mid_body_with_any_error_code_is_a_receive_error() {
     for code in h2::ERROR_CODES {
-        let s = h2_server(
-            &[],
-            vec![
+        // The reset after the data, and (`together`) in the same write: then the client may
+        // see the stream closed as it reads the last chunk.
+        for together in [false, true] {
+            let cut = [h2::data(1, b"partial", false), h2::rst_stream(1, code)];
+            let tail = if together {
+                vec![RawStep::write(cut.concat())]
+            } else {
+                cut.into_iter().map(RawStep::Write).collect()
+            };
+            let mut script = vec![
                 RawStep::AwaitH2Frame(h2::HEADERS),
                 RawStep::write(h2::headers(1, 200, Some(1000), false)),
-                RawStep::write(h2::data(1, b"partial", false)),
-                RawStep::write(h2::rst_stream(1, code)),
-            ],
-        )
-        .await;
-        let c = h2_client().build().unwrap();
-        let res = crate::support::bounded(c.get(s.url("/")).send())
-            .await
-            .unwrap_or_else(|e| panic!("code {code:#x}: {e}"));
-        // Seven bytes of a promised thousand: never a body that looks whole.
-        match crate::support::bounded(res.bytes()).await {
-            Ok(b) => panic!(
-                "code {code:#x}: a cut body of {} bytes read as whole",
-                b.len()
-            ),
-            Err(e) => assert!(e.is_recv(), "code {code:#x}: {e}"),
+            ];
+            script.extend(tail);
+            let s = h2_server(&[], script).await;
+            let c = h2_client().build().unwrap();
+            let res = crate::support::bounded(c.get(s.url("/")).send())
+                .await
+                .unwrap_or_else(|e| panic!("code {code:#x}: {e}"));
+            // Seven bytes of a promised thousand: never a body that looks whole.
+            match crate::support::bounded(res.bytes()).await {
+                Ok(b) => panic!(
+                    "code {code:#x}: a cut body of {} bytes read as whole",
+                    b.len()
+                ),
+                Err(e) => assert!(e.is_recv(), "code {code:#x}: {e}"),
+            }
         }
     }
+}
+
+#[tokio::test]
+async fn a_head_response_over_http2_keeps_its_length_and_has_no_body() {
+    // Content-Length on a HEAD response is the length of what a GET would get: not a body
+    // cut short.
+    let s = ChaosServer::builder().start_in_thread().unwrap();
+    let c = h2_client().build().unwrap();
+    let res = crate::support::bounded(c.head(s.url("/bytes/1000")).send())
+        .await
+        .unwrap();
+    assert_eq!(res.version(), Version::HTTP_2);
+    assert_eq!(res.content_length(), Some(1000));
+    assert!(
+        crate::support::bounded(res.bytes())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The same head, its stream ended by an empty DATA frame rather than on the HEADERS.
+    let s = h2_server(
+        &[],
+        vec![
+            RawStep::AwaitH2Frame(h2::HEADERS),
+            RawStep::write(h2::headers(1, 200, Some(1000), false)),
+            RawStep::write(h2::data(1, b"", true)),
+        ],
+    )
+    .await;
+    let res = crate::support::bounded(c.head(s.url("/")).send())
+        .await
+        .unwrap();
+    assert_eq!(res.content_length(), Some(1000));
+    assert!(
+        crate::support::bounded(res.bytes())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
