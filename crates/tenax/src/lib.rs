@@ -93,6 +93,9 @@ mod decode;
 mod download;
 mod error;
 pub mod events;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz;
 mod h1_head;
 pub mod hedge;
 mod host_map;

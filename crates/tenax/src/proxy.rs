@@ -208,7 +208,7 @@ impl NoProxy {
         np
     }
 
-    fn matches(&self, host: &str) -> bool {
+    pub(crate) fn matches(&self, host: &str) -> bool {
         if self.all {
             return true;
         }

@@ -24,6 +24,8 @@ mod guarded;
 mod hedging;
 mod retries;
 mod wire;
+#[cfg(fuzzing)]
+pub(crate) use wire::keep_alive_limit;
 
 pub use builder::ClientBuilder;
 use builder::Http2Options;

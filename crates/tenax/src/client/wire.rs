@@ -178,7 +178,7 @@ pub(super) fn is_refused(e: &hyper::Error) -> bool {
 /// How long an idle connection may be kept, from the server's `Keep-Alive: timeout=N`: N less
 /// a margin of one second (none at all for N ≤ 1), and never longer than the pool's idle
 /// timeout. `None` when the server said nothing.
-pub(super) fn keep_alive_limit(
+pub(crate) fn keep_alive_limit(
     headers: &HeaderMap,
     idle_timeout: Option<Duration>,
 ) -> Option<Duration> {

@@ -129,7 +129,7 @@ fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// `Content-Range: bytes a-b/total` → (a, total).
-fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
+pub(crate) fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
     let v = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
     let rest = v.trim().strip_prefix("bytes ")?;
     let (range, total) = rest.split_once('/')?;

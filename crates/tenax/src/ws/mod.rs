@@ -40,6 +40,10 @@ mod driver;
 mod event;
 mod frame;
 mod handshake;
+#[cfg(fuzzing)]
+pub(crate) use deflate::accept as accept_deflate;
+#[cfg(fuzzing)]
+pub(crate) use frame::{Codec, Limits};
 mod inbox;
 mod io;
 mod message;
