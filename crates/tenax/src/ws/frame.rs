@@ -288,8 +288,10 @@ impl<S> Codec<S> {
         // Compressed payloads may be a little larger than their message; never unbounded.
         let so_far = self.partial.as_ref().map_or(0, |p| p.data.len() as u64);
         let max = self.limits.max_message as u64 + 1024;
-        if !control && so_far + len > max {
-            let len = (so_far + len).min(usize::MAX as u64) as usize;
+        // Saturating: a continuation's 64-bit length from a hostile server must not wrap
+        // past the limit (it once did, and the frame's range then panicked).
+        if !control && so_far.saturating_add(len) > max {
+            let len = so_far.saturating_add(len).min(usize::MAX as u64) as usize;
             self.fail(TOO_BIG, "");
             return Err(CodecError::TooLong {
                 len,
@@ -645,6 +647,18 @@ mod tests {
             // The close that says why is queued.
             let frames = unmask_frames(&c.wbuf);
             assert_eq!(frames[0].1[..2], code.to_be_bytes(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn a_continuation_whose_length_overflows_is_too_long_not_a_panic() {
+        // Found by fuzzing (fuzz/ws_frames): a fragment of one byte, then a continuation
+        // claiming 2^64 - 1 bytes; the limit check wrapped and the frame's range panicked.
+        let mut c = codec(None);
+        put(&mut c, b"\x01\x01x\x00\x7f\xff\xff\xff\xff\xff\xff\xff\xff");
+        match c.parse() {
+            Err(CodecError::TooLong { max, .. }) => assert_eq!(max, 1 << 20),
+            other => panic!("{other:?}"),
         }
     }
 
