@@ -32,6 +32,17 @@ fn within(t: std::time::Instant, low: f64, high: f64) {
     );
 }
 
+/// `fut` fails at the timeout of `phase`, a 1 s one (between 0.9 s and 2.5 s).
+async fn times_out<T: std::fmt::Debug>(
+    fut: impl std::future::Future<Output = tenax::Result<T>>,
+    phase: tenax::TimeoutPhase,
+) {
+    let t = std::time::Instant::now();
+    let e = crate::support::bounded(fut).await.unwrap_err();
+    assert_eq!(e.timeout_phase(), Some(phase), "{e}");
+    within(t, 0.9, 2.5);
+}
+
 #[tokio::test]
 async fn an_http2_read_timeout_is_the_requests_own_whatever_else_the_connection_does() {
     // The server never answers, but keeps the connection busy: a PING every 100 ms, which the
@@ -46,12 +57,7 @@ async fn an_http2_read_timeout_is_the_requests_own_whatever_else_the_connection_
         .read_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let t = std::time::Instant::now();
-    let e = crate::support::bounded(c.get(s.url("/")).send())
-        .await
-        .unwrap_err();
-    assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Read), "{e}");
-    within(t, 0.9, 2.5);
+    times_out(c.get(s.url("/")).send(), tenax::TimeoutPhase::Read).await;
 }
 
 #[tokio::test]
@@ -63,12 +69,11 @@ async fn an_http2_body_blocked_by_flow_control_is_a_write_timeout() {
         .read_timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let t = std::time::Instant::now();
-    let e = crate::support::bounded(c.post(s.url("/")).body(vec![7u8; 100_000]).send())
-        .await
-        .unwrap_err();
-    assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Write), "{e}");
-    within(t, 0.9, 2.5);
+    times_out(
+        c.post(s.url("/")).body(vec![7u8; 100_000]).send(),
+        tenax::TimeoutPhase::Write,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -81,12 +86,7 @@ async fn an_http2_stream_limit_of_zero_waits_within_the_pool_timeout() {
         .read_timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let t = std::time::Instant::now();
-    let e = crate::support::bounded(c.get(s.url("/")).send())
-        .await
-        .unwrap_err();
-    assert_eq!(e.timeout_phase(), Some(tenax::TimeoutPhase::Pool), "{e}");
-    within(t, 0.9, 2.5);
+    times_out(c.get(s.url("/")).send(), tenax::TimeoutPhase::Pool).await;
     assert!(s.heads().len() <= 2, "{} connections", s.heads().len());
     // Nothing is left running: the client closes at once.
     let t = std::time::Instant::now();
