@@ -51,14 +51,23 @@ pub(super) fn load(store: &mut CookieStore, text: &str) -> Result<usize, Error> 
             set.push_str(&format!("; Max-Age={}", expires - now));
         }
         let scheme = if secure { "https" } else { "http" };
+        // The path must not carry the URL elsewhere (`@other.example/`, `.more`): the cookie
+        // is for the line's own domain, or the line is refused.
         let url: url::Url = format!("{scheme}://{host}{path}")
             .parse()
-            .map_err(|_| bad("the domain and path make no URL"))?;
+            .ok()
+            .filter(|u: &url::Url| path.starts_with('/') && same_host(u, host))
+            .ok_or_else(|| bad("the domain and path make no URL of that domain"))?;
         if store.parse(&set, &url).is_ok() {
             kept += 1;
         }
     }
     Ok(kept)
+}
+
+/// Whether `url`'s host is `host` (letters in any case).
+fn same_host(url: &url::Url, host: &str) -> bool {
+    !host.is_empty() && url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host))
 }
 
 /// The unexpired cookies of `store`, a line each, after curl's header comment.
@@ -97,6 +106,23 @@ pub(super) fn save(store: &CookieStore) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_line_stays_on_its_own_domain_whatever_its_path() {
+        // Found by fuzzing (fuzz/cookie_jar): an empty domain and a path of `.3i...` made the
+        // host `.3i...`, saved with its dot as a host-only cookie, and loaded back as another
+        // host. A path can also move a cookie to another site outright.
+        for line in [
+            "\t\t.3iii\t\t0\tn\t",
+            "evil.example\tFALSE\t@victim.example/\tFALSE\t0\tsid\tx",
+            "evil.example\tFALSE\t.victim.example/\tFALSE\t0\tsid\tx",
+            "\tFALSE\t/\tFALSE\t0\tsid\tx",
+        ] {
+            let mut store = CookieStore::default();
+            assert!(load(&mut store, line).is_err(), "{line:?}");
+            assert_eq!(store.iter_unexpired().count(), 0, "{line:?}");
+        }
+    }
 
     #[test]
     fn a_cookie_jar_file_round_trips() {
