@@ -150,7 +150,10 @@ impl Findings {
 }
 
 /// Every client of the soak: plain (HTTP/1.1, and HTTP/2 by prior knowledge), TLS (h2 by
-/// ALPN), each with short timeouts and short backoffs so that faults cost milliseconds.
+/// ALPN), and one more h2c client of its own for the faults that drop a whole HTTP/2
+/// connection (every stream on it fails, as it should: an ordinary GET sharing it would end
+/// as `recv` — found by CI's run); each with short timeouts and short backoffs so that faults
+/// cost milliseconds.
 fn clients(server: &Server) -> Vec<Client> {
     let fast = || {
         Client::builder()
@@ -170,6 +173,10 @@ fn clients(server: &Server) -> Vec<Client> {
             .add_root_certificate(ca)
             .build()
             .expect("TLS client"),
+        fast()
+            .http2_only()
+            .build()
+            .expect("h2c client for connection faults"),
     ]
 }
 

@@ -11,7 +11,8 @@ pub const TOLERANCE: Duration = Duration::from_millis(500);
 
 /// Everything an operation needs.
 pub struct Env {
-    /// Plain (HTTP/1.1), HTTP/2 by prior knowledge, TLS (h2 by ALPN).
+    /// Plain (HTTP/1.1), HTTP/2 by prior knowledge, TLS (h2 by ALPN), and HTTP/2 by prior
+    /// knowledge for the faults that drop a whole connection (and every stream on it).
     pub clients: Vec<Client>,
     /// The plain server's address (HTTP/1.1 and h2c on one port).
     pub plain: String,
@@ -201,7 +202,7 @@ impl Op {
     pub async fn run(self, env: &Env, n: u64) -> Result<(), Failure> {
         let mut rng = rng(env.seed, n ^ 0x5eed);
         let small = rng.u64(1..16 * 1024);
-        let [plain, h2c, tls] = [&env.clients[0], &env.clients[1], &env.clients[2]];
+        let [plain, h2c, tls, h2c_cut] = [0, 1, 2, 3].map(|i| &env.clients[i]);
         let d = self.deadline();
         match self {
             Op::Get => {
@@ -246,7 +247,7 @@ impl Op {
             }
             Op::Reset | Op::ResetH2 | Op::Truncate => {
                 let client = if matches!(self, Op::ResetH2) {
-                    h2c
+                    h2c_cut
                 } else {
                     plain
                 };
